@@ -1,0 +1,53 @@
+"""The ``mwx`` command line: thin subcommands that load a config, build the pieces and run them.
+
+Each subcommand lives in ``mwx_ray/commands/<name>.py`` and registers itself with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from mwx_ray import __version__
+from mwx_ray.commands import config_show, doctor, env
+from mwx_ray.config import ConfigError
+
+COMMAND_MODULES = (doctor, config_show, env)
+
+EPILOG = """examples:
+  mwx doctor                                   health report of this machine and install
+  mwx config show tune_configs/base/default.yaml --set run.seed=3
+  mwx env list                                 registered tasks
+  mwx <command> --help                         help and examples of one command
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mwx",
+        description="mwx_ray: MetaWorld-X humanoid expert pools and VLM-supervised routing on Ray.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mwx_ray {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except ConfigError as err:
+        print(f"mwx: config error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mwx: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

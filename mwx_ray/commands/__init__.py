@@ -1,0 +1,1 @@
+"""One module per ``mwx`` subcommand; each exposes ``register(subparsers)``."""

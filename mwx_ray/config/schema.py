@@ -1,0 +1,61 @@
+"""The typed configuration schema: the only place where defaults live.
+
+One root, :class:`MwxConfig`, serves every stage; a stage's YAML fills the sections it uses. Sizes that change
+between a laptop and a cluster are all in ``resources`` so the same file scales by editing only that section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mwx_ray.config.typed import setting
+
+
+@dataclass
+class RunSection:
+    """Where a run's files go and how it is seeded."""
+
+    name: str = setting("mwx", help="run name; also the prefix of the run folder")
+    root_dir: str = setting("runs", help="project run directory (run folders, local MLflow store, Tune results)")
+    seed: int = setting(0, ge=0, help="base seed; per-trial, per-runner and per-env seeds derive from it")
+
+
+@dataclass
+class TrackingSection:
+    """MLflow tracking. ``uri: null`` means a local SQLite store inside ``run.root_dir``."""
+
+    uri: str | None = setting(None, help="MLflow tracking URI, e.g. http://127.0.0.1:5000; null = local sqlite")
+    experiment_prefix: str = setting("", help="prefix for the per-stage experiments (experts, labels, router, ...)")
+    required: bool = setting(False, help="abort when tracking fails (default: keep training, report the loss)")
+
+
+@dataclass
+class ResourcesSection:
+    """Compute budget. The only section that should differ between a laptop and a cluster."""
+
+    address: str | None = setting(None, help="Ray address to join; null = start a local Ray")
+    num_cpus: int | None = setting(None, ge=1, help="CPUs for a local Ray (null = all)")
+    num_gpus: int | None = setting(None, ge=0, help="GPUs for a local Ray (null = autodetect)")
+    storage_path: str | None = setting(None, help="Tune storage (shared NFS/S3 on clusters); null = run.root_dir")
+
+
+@dataclass
+class EnvSection:
+    """Which task to build. ``task`` is a registered task name (``walk``) or env id (``mwx/h1-walk-v0``)."""
+
+    task: str = setting("stand", help="task name or env id; `mwx env list` shows them")
+    robot: str = setting("h1", help="robot name")
+    options: dict[str, Any] = setting(factory=dict, help="keyword arguments for the task constructor")
+    render_quality: str = setting("fast", help="render preset for frames: fast (labeling) or video")
+
+
+@dataclass
+class MwxConfig:
+    """Root of every mwx_ray config file."""
+
+    description: str = setting("", help="what this config is for and the command that runs it")
+    run: RunSection = setting(factory=RunSection)
+    tracking: TrackingSection = setting(factory=TrackingSection)
+    resources: ResourcesSection = setting(factory=ResourcesSection)
+    env: EnvSection = setting(factory=EnvSection)

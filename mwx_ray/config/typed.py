@@ -1,0 +1,172 @@
+"""Turning plain dicts (merged YAML) into typed, validated config dataclasses.
+
+Schema dataclasses declare fields with :func:`setting`, which carries the default, bounds and allowed values.
+:func:`build` walks a dict against a dataclass and raises :class:`ConfigError` naming the source file and the
+dotted key for unknown keys (with the nearest valid key), wrong types and out-of-range values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar
+
+from mwx_ray.config.errors import ConfigError, suggestion
+from mwx_ray.config.yaml_io import parse_yaml
+
+T = TypeVar("T")
+SourceOf = Callable[[str], str]  # dotted key -> file (or "--set") that set it
+
+
+class RawOverride(str):
+    """A ``--set`` value kept as text until its field's type is known ("--set run.name=007" stays a string)."""
+
+
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    factory: Callable[[], Any] | None = None,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    help: str = "",
+) -> Any:
+    """A dataclass field with validation metadata (inclusive ``ge``/``le``, exclusive ``gt``/``lt``)."""
+    meta = {"ge": ge, "gt": gt, "le": le, "lt": lt, "help": help}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def build(cls: type[T], data: Mapping[str, Any] | None, source_of: SourceOf, prefix: str = "") -> T:
+    """Build dataclass ``cls`` from ``data``; defaults fill what ``data`` leaves out."""
+    data = dict(data or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in data:
+        if key not in fields:
+            dotted = prefix + str(key)
+            raise ConfigError(source_of(dotted), dotted, "unknown key" + suggestion(dotted, [prefix + f for f in fields]))
+    kwargs = {}
+    for name, field in fields.items():
+        if name not in data:
+            continue
+        dotted = prefix + name
+        value = _coerce(hints[name], data[name], dotted, source_of)
+        _check_bounds(field, value, dotted, source_of)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _type_name(tp: Any) -> str:
+    if tp is type(None):
+        return "null"
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(tp: Any, value: Any, dotted: str, source_of: SourceOf) -> Any:
+    origin = typing.get_origin(tp)
+    keeps_text = tp is str or origin in (Literal, typing.Union, types.UnionType)
+    if isinstance(value, RawOverride) and not keeps_text:
+        value = parse_yaml(str(value))
+
+    def wrong(extra: str = "") -> ConfigError:
+        shown = repr(value) if not isinstance(value, dict) else "a mapping"
+        return ConfigError(source_of(dotted), dotted, f"expected {_type_name(tp)}, got {shown}{extra}")
+
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if isinstance(value, RawOverride) and parse_yaml(str(value)) is None:
+            value = None
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, dotted, source_of)
+            except ConfigError:
+                continue
+        raise wrong()
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value in allowed:
+            return allowed[allowed.index(value)]
+        near = suggestion(str(value), [str(a) for a in allowed]).replace("valid keys", "valid values")
+        raise ConfigError(source_of(dotted), dotted, f"invalid value {value!r}{near}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise wrong()
+        return build(tp, value, source_of, prefix=dotted + ".")
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            raise wrong()
+        (item_tp, *_rest) = typing.get_args(tp) or (Any,)
+        items = [_coerce(item_tp, v, f"{dotted}[{i}]", source_of) for i, v in enumerate(value)]
+        return items if origin is list else tuple(items)
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise wrong()
+        _key_tp, val_tp = typing.get_args(tp) or (str, Any)
+        return {str(k): _coerce(val_tp, v, f"{dotted}.{k}", source_of) for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise wrong()
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise wrong()
+    if tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise wrong()
+    if tp is str:
+        if isinstance(value, str):
+            return str(value)
+        raise wrong(" (quote it in YAML)")
+    raise ConfigError(source_of(dotted), dotted, f"unsupported schema type {tp!r}")
+
+
+def _check_bounds(field: dataclasses.Field, value: Any, dotted: str, source_of: SourceOf) -> None:
+    meta = field.metadata
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(source_of(dotted), dotted, f"value {value} is not finite")
+    for name, op, holds in _BOUNDS:
+        limit = meta.get(name)
+        if limit is not None and not holds(value, limit):
+            raise ConfigError(source_of(dotted), dotted, f"value {value} out of range (must be {op} {limit})")
+
+
+_BOUNDS = (
+    ("ge", ">=", lambda v, lim: v >= lim),
+    ("gt", ">", lambda v, lim: v > lim),
+    ("le", "<=", lambda v, lim: v <= lim),
+    ("lt", "<", lambda v, lim: v < lim),
+)
+
+
+def to_plain(obj: Any) -> Any:
+    """A dataclass tree as plain dicts/lists, in field order (for YAML dumps and hashing)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, list | tuple):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    return obj

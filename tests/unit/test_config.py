@@ -1,0 +1,103 @@
+"""Typed config: extends, overrides, and errors that name the file, the key and a suggestion."""
+
+from pathlib import Path
+
+import pytest
+
+from mwx_ray.config import ConfigError, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_defaults_come_from_the_schema():
+    loaded = load_config(None)
+    assert loaded.config.run.seed == 0
+    assert loaded.config.env.robot == "h1"
+    assert loaded.config.tracking.uri is None
+
+
+def test_extends_merges_bases_in_order_and_child_wins(tmp_path):
+    write(tmp_path, "a.yaml", "run: {name: a, seed: 1}\nenv: {task: walk}\n")
+    write(tmp_path, "b.yaml", "run: {seed: 2}\n")
+    child = write(tmp_path, "sub/child.yaml", "extends: [../a.yaml, ../b.yaml]\nrun: {name: child}\n")
+    cfg = load_config(child).config
+    assert (cfg.run.name, cfg.run.seed, cfg.env.task) == ("child", 2, "walk")
+
+
+def test_set_overrides_are_typed_by_the_schema(tmp_path):
+    base = write(tmp_path, "base.yaml", "run: {name: x}\n")
+    cfg = load_config(base, ["run.seed=7", "run.name=007", "tracking.uri=null", "env.options.lr=3e-4"]).config
+    assert cfg.run.seed == 7
+    assert cfg.run.name == "007"  # a str field keeps the text
+    assert cfg.tracking.uri is None
+    assert cfg.env.options["lr"] == pytest.approx(3e-4)  # YAML 1.2 float, not the string "3e-4"
+
+
+def test_unknown_key_names_file_key_and_suggestion(tmp_path):
+    write(tmp_path, "base.yaml", "run: {seed: 1}\n")
+    child = write(tmp_path, "child.yaml", "extends: base.yaml\nrun:\n  sed: 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(child)
+    message = str(err.value)
+    assert str(child) in message and "run.sed" in message and "did you mean 'run.seed'" in message
+
+
+def test_unknown_key_in_base_file_names_the_base(tmp_path):
+    base = write(tmp_path, "base.yaml", "trackng: {uri: null}\n")
+    child = write(tmp_path, "child.yaml", "extends: base.yaml\n")
+    with pytest.raises(ConfigError, match=r"base\.yaml: trackng: unknown key \(did you mean 'tracking'\?\)"):
+        load_config(child)
+    assert base.exists()
+
+
+def test_wrong_type_and_out_of_range_name_the_key(tmp_path):
+    bad_type = write(tmp_path, "t.yaml", "run: {seed: three}\n")
+    with pytest.raises(ConfigError, match=r"t\.yaml: run\.seed: expected int, got 'three'"):
+        load_config(bad_type)
+    bad_range = write(tmp_path, "r.yaml", "run: {seed: -1}\n")
+    with pytest.raises(ConfigError, match=r"r\.yaml: run\.seed: value -1 out of range \(must be >= 0\)"):
+        load_config(bad_range)
+    with pytest.raises(ConfigError, match=r"--set: resources\.num_cpus: value 0 out of range"):
+        load_config(None, ["resources.num_cpus=0"])
+
+
+def test_bad_override_syntax_and_section_replaced_by_scalar(tmp_path):
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        load_config(None, ["run.seed"])
+    with pytest.raises(ConfigError, match=r"run: expected a mapping"):
+        load_config(write(tmp_path, "s.yaml", "run: 3\n"))
+
+
+def test_missing_file_cycles_and_invalid_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    a = write(tmp_path, "a.yaml", "extends: b.yaml\n")
+    write(tmp_path, "b.yaml", "extends: a.yaml\n")
+    with pytest.raises(ConfigError, match="circular extends"):
+        load_config(a)
+    with pytest.raises(ConfigError, match=r"y\.yaml: invalid YAML at line 3, column 1"):
+        load_config(write(tmp_path, "y.yaml", "run:\n  seed: [1,\n"))
+
+
+def test_resolved_yaml_round_trips(tmp_path):
+    loaded = load_config(None, ["run.seed=5", "env.task=walk"])
+    resolved = write(tmp_path, "resolved.yaml", loaded.to_yaml())
+    again = load_config(resolved)
+    assert again.as_dict() == loaded.as_dict()
+    assert again.hash() == loaded.hash()
+    assert load_config(None, ["run.seed=6"]).hash() != loaded.hash()
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "tune_configs").rglob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_parses(path):
+    loaded = load_config(path)
+    assert loaded.config.description, f"{path} should state its purpose in `description`"
+    text = path.read_text()
+    assert "# Purpose:" in text and "# Command:" in text, f"{path} must state its purpose and command"
