@@ -50,7 +50,7 @@ def register(subparsers) -> None:
     parser.add_argument("--config", help="config whose tracking/resources settings to check")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value by dotted key; repeatable")
-    parser.add_argument("--skip", default="", help="comma-separated checks to skip: render,ray,mlflow,env")
+    parser.add_argument("--skip", default="", help="comma-separated checks to skip: assets,render,env,ray,mlflow")
 
 
 def run(args) -> int:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 SIGMOIDS = ("gaussian", "hyperbolic", "long_tail", "reciprocal", "cosine", "linear", "quadratic", "tanh_squared")
+_SCALAR_TYPES = (float, int, np.floating, np.integer)
 _ALLOW_ZERO_VALUE = ("cosine", "linear", "quadratic")  # sigmoids that may reach exactly 0 at the margin
 
 
@@ -66,22 +67,27 @@ _SCALAR_SIGMOIDS: dict[str, Callable[[float], float]] = {
 
 
 def _sigmoid_array(s: np.ndarray, sigmoid: str) -> np.ndarray:
+    """Sigmoid of the scaled distance ``s ≥ 0`` (NaN allowed); every sigmoid is exactly 1.0 at s = 0.
+
+    ``fmax(·, 0)`` equals dm_control's ``where(|s| < 1, ·, 0)`` for s ≥ 0 (and maps NaN to 0 as it does).
+    np.errstate costs several µs, so it only wraps the sigmoids that can overflow on large finite input.
+    """
+    if sigmoid == "gaussian":
+        return np.exp(-0.5 * s * s)
+    if sigmoid == "linear":
+        return np.fmax(1.0 - s, 0.0)
+    if sigmoid == "quadratic":
+        return np.fmax(1.0 - s * s, 0.0)
+    if sigmoid == "long_tail":
+        return 1.0 / (s * s + 1.0)
+    if sigmoid == "reciprocal":
+        return 1.0 / (np.abs(s) + 1.0)
+    if sigmoid == "tanh_squared":
+        return 1.0 - np.tanh(s) ** 2
     with np.errstate(over="ignore", invalid="ignore"):
-        if sigmoid == "gaussian":
-            return np.exp(-0.5 * s * s)
         if sigmoid == "hyperbolic":
             return 1.0 / np.cosh(s)
-        if sigmoid == "long_tail":
-            return 1.0 / (s * s + 1.0)
-        if sigmoid == "reciprocal":
-            return 1.0 / (np.abs(s) + 1.0)
-        if sigmoid == "cosine":
-            return np.where(np.abs(s) < 1.0, (1.0 + np.cos(np.pi * s)) / 2.0, 0.0)
-        if sigmoid == "linear":
-            return np.where(np.abs(s) < 1.0, 1.0 - s, 0.0)
-        if sigmoid == "quadratic":
-            return np.where(np.abs(s) < 1.0, 1.0 - s * s, 0.0)
-        return 1.0 - np.tanh(s) ** 2
+        return np.where(np.abs(s) < 1.0, (1.0 + np.cos(np.pi * s)) / 2.0, 0.0)  # cosine
 
 
 def tolerance(
@@ -110,7 +116,7 @@ def tolerance(
         raise ValueError(f"`margin` must be non-negative, got {margin}")
     scale = _scale(sigmoid, float(value_at_margin))
 
-    if isinstance(x, float | int | np.floating | np.integer):
+    if isinstance(x, _SCALAR_TYPES):
         x = float(x)
         if lower <= x <= upper:
             return 1.0
@@ -120,9 +126,17 @@ def tolerance(
         return _SCALAR_SIGMOIDS[sigmoid](distance / margin * scale)
 
     x = np.asarray(x, dtype=np.float64)
-    in_bounds = (lower <= x) & (x <= upper)
     if margin == 0:
-        return np.where(in_bounds, 1.0, 0.0)
-    with np.errstate(invalid="ignore"):
-        distance = np.where(x < lower, lower - x, x - upper)
-    return np.where(in_bounds, 1.0, _sigmoid_array(distance / margin * scale, sigmoid))
+        return ((lower <= x) & (x <= upper)).astype(np.float64)
+    # Distance to the interval, 0 inside (every sigmoid is exactly 1 at 0, so no separate in-bounds mask).
+    # An infinite bound contributes no distance; skipping it also avoids inf − inf for infinite x.
+    if upper == math.inf:
+        if lower == -math.inf:
+            return np.ones_like(x)
+        distance = lower - x
+    elif lower == -math.inf:
+        distance = x - upper
+    else:
+        distance = np.maximum(lower - x, x - upper)
+    distance = np.maximum(distance, 0.0)  # keeps NaN, like dm_control
+    return _sigmoid_array(distance / margin * scale, sigmoid)

@@ -48,3 +48,6 @@ def unitree_h1_dir() -> Path:
     if not (folder / "h1.xml").is_file():
         raise MissingAssetsError(f"{folder / 'h1.xml'} is missing; reinstall `{ASSET_PACKAGE}==0.4.0`.")
     return folder
+
+
+menagerie_h1_dir = unitree_h1_dir  # alias used by `mwx doctor`

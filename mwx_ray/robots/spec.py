@@ -52,7 +52,7 @@ class RobotSpec:
         keyframe_qpos: reset pose, len == nq of the robot alone (free joint pos xyz m, quat wxyz, hinges rad).
         root_body: floating-base body (free joint), e.g. pelvis.
         torso_body: body whose world z-axis defines "upright" (``xmat[torso].zz``).
-        sites: names of the robot's sites (head, com, imu, hands, feet...) in model order.
+        sites: names of the robot's sites (head, com, imu, hands, feet...).
         sensors: names of the required sensors.
         build_spec: factory returning a fresh, uncompiled ``mujoco.MjSpec`` of the robot + ground.
     """

@@ -1,0 +1,212 @@
+"""``HumanoidEnv``: a gymnasium env = robot (RobotSpec) × task (Task), HumanoidBench-compatible.
+
+Conventions (humanoidbench.md "Env conventions"):
+
+* action: ``Box(-1, 1, (nu,))``, mapped linearly to each actuator's ctrlrange,
+  ``ctrl = (a + 1) / 2 · (high − low) + low`` (joint-position targets, rad). Out-of-range actions are not
+  clipped here; MuJoCo clamps ctrl to ctrlrange, as in HumanoidBench. NaN/inf or a wrong shape → ValueError.
+* 50 Hz control: ``frame_skip`` (10) × ``mj_step`` at 0.002 s.
+* reset: keyframe ``home``, + U(−0.01, 0.01) on every qpos entry from ``self.np_random`` (no quaternion
+  renormalisation), mj_forward, ``task.reset(ctx, np_random)``, mj_forward.
+* observation: float64 ``concat(qpos, qvel)`` of the whole model (+ ``task.extra_obs``): 51 for h1 locomotion.
+* reward/termination: read from MjData right after the last ``mj_step``, **without** ``mj_forward``
+  (HumanoidBench order; see envs/context.py). Truncation at ``task.episode_steps``.
+* info keys (flat, so they map 1:1 to metric names):
+    ``reward_terms/<name>`` every reward component of the task, every step;
+    ``hb/return`` running HumanoidBench episode return (sum of rewards so far);
+    ``diverged`` (bool) and ``divergence_count`` (divergent episodes seen by this env instance);
+    at episode end (terminated or truncated) ``success``: ``hb/return ≥ task.success_bar``.
+* physics divergence (non-finite qpos/qvel, or a new mjWARN_BADQPOS/BADQVEL/BADQACC — MuJoCo auto-resets
+  the data on those) ends the episode with ``terminated=True``, reward 0, ``info["diverged"]=True``; it never
+  raises. The returned observation is sanitised to finite values.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium
+import mujoco
+import numpy as np
+
+from mwx_ray.envs.context import StepContext
+from mwx_ray.envs.rendering import FrameRenderer
+from mwx_ray.envs.task import Task
+from mwx_ray.robots.spec import RobotSpec
+
+FRAME_SKIP = 10  # HumanoidBench: 10 × 0.002 s = 20 ms per env step (50 Hz)
+RESET_QPOS_NOISE = 0.01  # HumanoidBench: uniform ±0.01 on every qpos entry
+KEYFRAME_NAME = "home"
+_BADQPOS = int(mujoco.mjtWarning.mjWARN_BADQPOS)
+_BADQVEL = int(mujoco.mjtWarning.mjWARN_BADQVEL)
+_BADQACC = int(mujoco.mjtWarning.mjWARN_BADQACC)
+
+
+class HumanoidEnv(gymnasium.Env):
+    """Humanoid robot + task in MuJoCo. See the module docstring for the exact conventions."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+
+    def __init__(
+        self,
+        robot: RobotSpec,
+        task: Task,
+        *,
+        render_mode: str | None = None,
+        render_quality: str = "fast",
+        frame_skip: int = FRAME_SKIP,
+        reset_noise_scale: float = RESET_QPOS_NOISE,
+    ):
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"unsupported render_mode {render_mode!r}; valid: {self.metadata['render_modes']}")
+        self.robot = robot
+        self.task = task
+        self.render_mode = render_mode
+        self.render_quality = render_quality
+        self.frame_skip = int(frame_skip)
+        self.reset_noise_scale = float(reset_noise_scale)
+
+        spec = robot.build_spec()
+        task.build(spec, robot)
+        self.model: mujoco.MjModel = spec.compile()
+        self.data = mujoco.MjData(self.model)
+        self.ctx = StepContext(self.model, self.data, robot)
+        task.bind(self.ctx)
+        self.metadata = {**self.metadata, "render_fps": round(1.0 / self.dt)}
+
+        nu = self.model.nu
+        self.action_space = gymnasium.spaces.Box(-1.0, 1.0, shape=(nu,), dtype=np.float32)
+        obs_dim = self.model.nq + self.model.nv + task.extra_obs_dim
+        self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float64)
+
+        # Precomputed for the hot path.
+        self._key_id = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_KEY, KEYFRAME_NAME)
+        if self._key_id < 0:
+            raise ValueError(f"robot {robot.name!r} model has no keyframe {KEYFRAME_NAME!r}")
+        ctrl_low = self.model.actuator_ctrlrange[:, 0].copy()
+        self._ctrl_low = ctrl_low
+        self._ctrl_span = self.model.actuator_ctrlrange[:, 1] - ctrl_low
+        self._ctrl_buffer = np.empty(nu)
+        self._ctrl = self.data.ctrl
+        self._qpos, self._qvel = self.data.qpos, self.data.qvel
+        self._warning_counts = self.data.warning.number  # live view into MjData.warning[*].number
+        self._term_keys: dict[str, str] = {}
+        self._has_extra_obs = task.extra_obs_dim > 0
+
+        self.divergence_count = 0
+        self._episode_return = 0.0
+        self._renderer: FrameRenderer | None = None
+
+    @property
+    def dt(self) -> float:
+        """Control period, s (frame_skip × timestep)."""
+        return self.model.opt.timestep * self.frame_skip
+
+    # ------------------------------------------------------------------ gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        model, data = self.model, self.data
+        mujoco.mj_resetDataKeyframe(model, data, self._key_id)
+        noise = self.reset_noise_scale
+        data.qpos += self.np_random.uniform(-noise, noise, size=model.nq)
+        mujoco.mj_forward(model, data)
+        self.ctx.action[:] = 0.0
+        self.ctx.step_count = 0
+        self.task.reset(self.ctx, self.np_random)
+        mujoco.mj_forward(model, data)
+        self._clear_divergence_warnings()
+        self._episode_return = 0.0
+        return self._observation(), {"hb/return": 0.0, "diverged": False, "divergence_count": self.divergence_count}
+
+    def step(self, action):
+        action = self._validated_action(action)
+        ctx = self.ctx
+        # ctrl = (a + 1) / 2 · (high − low) + low, in place (HumanoidBench's unnormalize_action).
+        buffer = self._ctrl_buffer
+        np.add(action, 1.0, out=buffer)
+        buffer /= 2.0
+        buffer *= self._ctrl_span
+        buffer += self._ctrl_low
+        self._ctrl[:] = buffer
+        mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
+        ctx.action[:] = action
+        ctx.step_count += 1
+        truncated = ctx.step_count >= self.task.episode_steps
+
+        if self._physics_diverged():
+            return self._diverged_step(truncated)
+
+        reward, terms = self.task.reward(ctx)
+        reward = float(reward)
+        terminated = bool(self.task.terminated(ctx))
+        self._episode_return += reward
+        info: dict[str, Any] = {self._term_key(name): value for name, value in terms.items()}
+        info["hb/return"] = self._episode_return
+        info["diverged"] = False
+        info["divergence_count"] = self.divergence_count
+        step_info = self.task.step_info(ctx)
+        if step_info:
+            info.update(step_info)
+        if terminated or truncated:
+            info["success"] = self.task.is_success(self._episode_return)
+        return self._observation(), reward, terminated, truncated, info
+
+    def render(self):
+        if self.render_mode != "rgb_array":
+            raise ValueError("render() needs render_mode='rgb_array' at construction")
+        if self._renderer is None:
+            self._renderer = FrameRenderer(self.model, self.robot.torso_body, self.render_quality)
+        return self._renderer.render(self.data)
+
+    def close(self):
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        super().close()
+
+    # ------------------------------------------------------------------ internals
+    def _observation(self) -> np.ndarray:
+        if self._has_extra_obs:
+            return np.concatenate((self._qpos, self._qvel, self.task.extra_obs(self.ctx)))
+        return np.concatenate((self._qpos, self._qvel))
+
+    def _validated_action(self, action) -> np.ndarray:
+        action = np.asarray(action, dtype=np.float64)
+        if action.shape != self._ctrl_buffer.shape:
+            raise ValueError(f"action must have shape {self._ctrl_buffer.shape}, got {action.shape}")
+        if not np.isfinite(action).all():
+            raise ValueError(f"action contains NaN or inf: {action}")
+        return action
+
+    def _term_key(self, name: str) -> str:
+        key = self._term_keys.get(name)
+        if key is None:
+            key = self._term_keys[name] = f"reward_terms/{name}"
+        return key
+
+    def _physics_diverged(self) -> bool:
+        # A sum is non-finite iff some entry is non-finite (or values ~1e308, which is divergence anyway).
+        # A bad qacc is caught by MuJoCo's own check inside mj_step (mjWARN_BADQACC, tested below).
+        if not math.isfinite(float(self._qpos.sum()) + float(self._qvel.sum())):
+            return True
+        # MuJoCo's auto-reset zeroes all warning counters before counting the bad-state warning, so a counter
+        # difference can miss it; we zero these counters ourselves on reset/divergence and test for non-zero.
+        counts = self._warning_counts
+        return bool(counts[_BADQPOS] or counts[_BADQVEL] or counts[_BADQACC])
+
+    def _clear_divergence_warnings(self) -> None:
+        counts = self._warning_counts
+        counts[_BADQPOS] = counts[_BADQVEL] = counts[_BADQACC] = 0
+
+    def _diverged_step(self, truncated: bool):
+        self.divergence_count += 1
+        self._clear_divergence_warnings()
+        obs = np.nan_to_num(self._observation(), nan=0.0, posinf=0.0, neginf=0.0)
+        info = {
+            "hb/return": self._episode_return,
+            "diverged": True,
+            "divergence_count": self.divergence_count,
+            "success": False,
+        }
+        return obs, 0.0, True, truncated, info

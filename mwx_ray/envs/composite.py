@@ -1,0 +1,150 @@
+"""Composite multi-stage tasks: the tasks on which the router must compose experts.
+
+A :class:`CompositeTask` is an ordered list of :class:`Stage` objects plus a natural-language instruction.
+Each stage names the *skill* (expert) it calls for, rewards progress with the same kernels as the single-skill
+tasks, and has a completion predicate. Only the active stage is rewarded; completing it pays
+``STAGE_BONUS`` once and activates the next one. After the last stage completes, its reward keeps being paid
+(keep standing, keep sitting, keep walking) until the episode is truncated, so finishing early is never a
+reason to dawdle or to end the episode.
+
+``info`` every step: ``stage`` (index of the active stage), ``stage_skill`` (its skill name),
+``stages_completed``; at episode end: ``stage_success/<stage name>`` for every stage and ``success`` = all
+stages completed. Observation: robot qpos (26) and qvel (25) first — composite scenes have no free bodies,
+so this prefix is exactly a locomotion expert's observation — then the task's extra entries (targets).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import mujoco
+import numpy as np
+
+from mwx_ray.envs.context import StepContext
+from mwx_ray.envs.task import Task
+from mwx_ray.robots.spec import RobotSpec
+
+# Per-step stage rewards are in [0, 1] (HumanoidBench scale). A completed stage pays 50 = one second (50 steps)
+# of perfect reward: a clear event in the return, yet small next to a 1000-step episode. Our choice.
+STAGE_BONUS = 50.0
+
+
+class Stage(abc.ABC):
+    """One step of a composite task.
+
+    Attributes:
+        name: unique within the task, used in ``stage_success/<name>``.
+        skill: the expert skill this stage calls for (``stand``, ``walk``, ``run``, ``sit``, ``reach``,
+            ``crawl``); the oracle teacher labels frames with it.
+        description: what the robot should do in this stage, one short sentence (VLM prompts use it).
+        fall_pelvis_z_m: the episode terminates if the pelvis drops below this height (m) in this stage.
+    """
+
+    fall_pelvis_z_m: float = 0.2  # HumanoidBench locomotion termination
+
+    def __init__(self, name: str, skill: str, description: str):
+        self.name, self.skill, self.description = name, skill, description
+
+    def bind(self, ctx: StepContext) -> None:  # noqa: B027 - optional hook
+        """Cache model ids (called once after compilation)."""
+
+    def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:  # noqa: B027 - optional hook
+        """Clear per-episode state (hold counters); called at every env reset."""
+
+    @abc.abstractmethod
+    def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        """Reward in [0, 1] while this stage is active, with its named terms."""
+
+    @abc.abstractmethod
+    def complete(self, ctx: StepContext) -> bool:
+        """Whether the stage's goal is reached (checked after :meth:`reward`, every step it is active)."""
+
+
+class HoldCounter:
+    """Counts consecutive steps a condition has held (``hold_steps`` at 50 Hz: 50 = 1 s)."""
+
+    def __init__(self, hold_steps: int):
+        self.hold_steps = hold_steps
+        self.count = 0
+
+    def update(self, condition: bool) -> bool:
+        self.count = self.count + 1 if condition else 0
+        return self.count >= self.hold_steps
+
+    def reset(self) -> None:
+        self.count = 0
+
+
+class CompositeTask(Task):
+    """An ordered sequence of stages with an instruction (``description``). Subclasses set ``make_stages``.
+
+    ``success_bar`` is not a return threshold here: success means every stage was completed.
+    """
+
+    success_bar: ClassVar[float] = float("nan")
+    stage_bonus: ClassVar[float] = STAGE_BONUS
+
+    def __init__(self) -> None:
+        self.stages: tuple[Stage, ...] = tuple(self.make_stages())
+        names = [s.name for s in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{type(self).__name__}: stage names must be unique, got {names}")
+        self.active = 0
+        self.completed = [False] * len(self.stages)
+
+    @property
+    def instruction(self) -> str:
+        return self.description
+
+    @classmethod
+    def success_criterion(cls) -> str:
+        return "all stages completed"
+
+    @abc.abstractmethod
+    def make_stages(self) -> Sequence[Stage]:
+        """The stages, in order."""
+
+    def build(self, spec: mujoco.MjSpec, robot: RobotSpec) -> None:  # noqa: B027 - optional hook
+        """Add scene props (chair, tunnel, target marker) the stages refer to by name."""
+
+    def bind(self, ctx: StepContext) -> None:
+        for stage in self.stages:
+            stage.bind(ctx)
+
+    def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
+        self.active = 0
+        self.completed = [False] * len(self.stages)
+        for stage in self.stages:
+            stage.reset(ctx, rng)
+
+    def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        stage = self.stages[self.active]
+        reward, terms = stage.reward(ctx)
+        bonus = 0.0
+        if not self.completed[self.active] and stage.complete(ctx):
+            self.completed[self.active] = True
+            bonus = self.stage_bonus
+            if self.active + 1 < len(self.stages):
+                self.active += 1
+        out = {f"{stage.name}/{key}": value for key, value in terms.items()}
+        out["stage_reward"] = reward
+        out["stage_bonus"] = bonus
+        return reward + bonus, out
+
+    def terminated(self, ctx: StepContext) -> bool:
+        return ctx.pelvis_z < self.stages[self.active].fall_pelvis_z_m
+
+    def step_info(self, ctx: StepContext) -> Mapping[str, Any]:
+        return {
+            "stage": self.active,
+            "stage_skill": self.stages[self.active].skill,
+            "stages_completed": sum(self.completed),
+        }
+
+    def episode_end_info(self, ctx: StepContext) -> Mapping[str, Any]:
+        return {f"stage_success/{s.name}": done for s, done in zip(self.stages, self.completed, strict=True)}
+
+    def is_success(self, episode_return: float) -> bool:
+        return all(self.completed)

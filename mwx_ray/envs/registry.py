@@ -1,0 +1,148 @@
+"""The one registry of tasks, and env construction by name or id.
+
+Env ids follow HumanoidBench's ``{robot}-{task}-v0`` pattern in the ``mwx`` gymnasium namespace, e.g.
+``mwx/h1-walk-v0``. ``register_task`` also registers each id with gymnasium, so after ``import mwx_ray.envs``
+``gymnasium.make("mwx/h1-walk-v0")`` works.
+
+    register_task(WalkTask)                  # a Task subclass; name/description/bar are its class attributes
+    register_task(SitTask, robots=("h1",))   # robots the task supports (default: h1)
+    task_names()      -> ["run", "stand", "walk", ...]
+    env_ids()         -> ["mwx/h1-run-v0", ...]
+    task_entries()    -> [EnvEntry(env_id, robot, task_name, task_cls), ...] (one per env id)
+    resolve_env_id("walk") -> "mwx/h1-walk-v0"
+    make_env("walk") / make_env("h1-walk") / make_env("mwx/h1-walk-v0", render_mode="rgb_array")
+
+Task variants with different constants are subclasses (e.g. ``class SitHardTask(SitSimpleTask)``), so every
+registered task has a name, description, episode length and success bar readable without building an env.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium
+
+from mwx_ray.envs.task import Task
+from mwx_ray.robots import get_robot
+
+ENV_NAMESPACE = "mwx"
+ENV_VERSION = 0
+DEFAULT_ROBOT = "h1"
+_NAME = re.compile(r"[a-z0-9_]+")
+_ENV_ID = re.compile(r"^(?:(?P<ns>[\w.]+)/)?(?P<robot>[a-z0-9_]+)-(?P<task>[a-z0-9_]+)(?:-v(?P<ver>\d+))?$")
+_REQUIRED_CLASS_ATTRS = ("name", "description", "success_bar", "episode_steps")
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    """A registered task class and the robots it supports."""
+
+    name: str
+    task_cls: type[Task]
+    robots: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One registered env id (task × robot)."""
+
+    env_id: str
+    robot: str
+    task_name: str
+    task_cls: type[Task]
+
+
+_TASKS: dict[str, TaskEntry] = {}
+
+
+def env_id_for(robot: str, task_name: str) -> str:
+    """``mwx/{robot}-{task}-v0``."""
+    return f"{ENV_NAMESPACE}/{robot}-{task_name}-v{ENV_VERSION}"
+
+
+def register_task(task_cls: type[Task], *, robots: tuple[str, ...] = (DEFAULT_ROBOT,)) -> TaskEntry:
+    """Register a :class:`Task` subclass under ``task_cls.name`` and its gymnasium ids (one per robot)."""
+    if not (inspect.isclass(task_cls) and issubclass(task_cls, Task)) or inspect.isabstract(task_cls):
+        raise TypeError(f"register_task needs a concrete Task subclass, got {task_cls!r}")
+    missing = [attr for attr in _REQUIRED_CLASS_ATTRS if not hasattr(task_cls, attr)]
+    if missing:
+        raise TypeError(f"{task_cls.__name__} must define class attributes {missing}")
+    name = task_cls.name
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"task name must match [a-z0-9_]+, got {name!r}")
+    if name in _TASKS and _TASKS[name].task_cls is not task_cls:
+        raise ValueError(f"task {name!r} is already registered by {_TASKS[name].task_cls.__qualname__}")
+    for robot in robots:
+        get_robot(robot)  # validates; the error lists valid robots
+    entry = TaskEntry(name=name, task_cls=task_cls, robots=tuple(robots))
+    _TASKS[name] = entry
+    for robot in entry.robots:
+        env_id = env_id_for(robot, name)
+        if env_id not in gymnasium.registry:
+            # No max_episode_steps: HumanoidEnv truncates at task.episode_steps itself.
+            gymnasium.register(id=env_id, entry_point=make_env, kwargs={"env_id_or_task_name": env_id})
+    return entry
+
+
+def task_names() -> list[str]:
+    """Registered task names, sorted."""
+    return sorted(_TASKS)
+
+
+def task_entries() -> list[EnvEntry]:
+    """One entry per registered env id, sorted by env id."""
+    entries = [
+        EnvEntry(env_id_for(robot, e.name), robot, e.name, e.task_cls) for e in _TASKS.values() for robot in e.robots
+    ]
+    return sorted(entries, key=lambda entry: entry.env_id)
+
+
+def env_ids() -> list[str]:
+    """All registered env ids (every task × supported robot), sorted."""
+    return [entry.env_id for entry in task_entries()]
+
+
+def get_task_entry(task_name: str) -> TaskEntry:
+    try:
+        return _TASKS[task_name]
+    except KeyError:
+        raise KeyError(f"unknown task {task_name!r}; valid tasks: {task_names()}") from None
+
+
+def parse_env_id(env_id_or_task_name: str) -> tuple[str, str]:
+    """``"walk"`` / ``"h1-walk"`` / ``"h1-walk-v0"`` / ``"mwx/h1-walk-v0"`` → ``("h1", "walk")``."""
+    if env_id_or_task_name in _TASKS:
+        return DEFAULT_ROBOT, env_id_or_task_name
+    match = _ENV_ID.match(env_id_or_task_name)
+    valid = f"valid env ids: {env_ids()}; valid tasks: {task_names()}"
+    if match is None or match["task"] not in _TASKS or match["ns"] not in (None, ENV_NAMESPACE):
+        raise KeyError(f"unknown env id or task {env_id_or_task_name!r}; {valid}")
+    if match["ver"] is not None and int(match["ver"]) != ENV_VERSION:
+        raise KeyError(f"unknown version in {env_id_or_task_name!r}; {valid}")
+    robot, task_name = match["robot"], match["task"]
+    if robot not in _TASKS[task_name].robots:
+        raise KeyError(f"task {task_name!r} does not support robot {robot!r}; {valid}")
+    return robot, task_name
+
+
+def resolve_env_id(env_id_or_task_name: str) -> str:
+    """Canonical env id, e.g. ``"walk"`` → ``"mwx/h1-walk-v0"``."""
+    return env_id_for(*parse_env_id(env_id_or_task_name))
+
+
+def make_env(env_id_or_task_name: str, *, task_kwargs: dict[str, Any] | None = None, **env_kwargs: Any):
+    """Build a :class:`~mwx_ray.envs.base.HumanoidEnv` for a registered env id or task name.
+
+    Args:
+        env_id_or_task_name: e.g. ``"mwx/h1-walk-v0"`` or ``"walk"`` (robot defaults to h1).
+        task_kwargs: passed to the task class constructor.
+        **env_kwargs: passed to ``HumanoidEnv`` (``render_mode``, ``render_quality``, ...).
+    """
+    from mwx_ray.envs.base import HumanoidEnv  # deferred: keeps `registry` importable without building models
+
+    robot, task_name = parse_env_id(env_id_or_task_name)
+    task = get_task_entry(task_name).task_cls(**(task_kwargs or {}))
+    return HumanoidEnv(robot=get_robot(robot), task=task, **env_kwargs)

@@ -1,0 +1,125 @@
+"""Locomotion stages for composite tasks, built from the HumanoidBench kernels (``rewards.humanoid_terms``).
+
+Every stage reward is in [0, 1] and reuses the single-skill formula of the skill it calls for, so an expert
+trained on that skill is rewarded for doing exactly what it learned. Completion thresholds are our choice
+(HumanoidBench has no stages) and are stated next to each predicate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mwx_ray.envs.composite import HoldCounter, Stage
+from mwx_ray.envs.context import StepContext
+from mwx_ray.rewards import humanoid_terms as terms
+from mwx_ray.rewards.kernels import tolerance
+
+# "Standing" for completion: both stand terms near 1 and the CoM nearly at rest (our thresholds).
+STANDING_TERM_MIN = 0.9
+AT_REST_SPEED_MPS = 0.3
+# Walk/run speed bands for composite stages: HumanoidBench's move(v) accepts any speed ≥ v, so a run would
+# also satisfy "walk". Inside a composite task the walk stage rewards 0.8–1.6 m/s (human walking range,
+# gait-transition speed ≈ 2 m/s) and the run stage ≥ its target, with the same linear tolerance shape.
+WALK_BAND_MPS = (0.8, 1.6)
+
+
+def _stand_terms(ctx: StepContext) -> tuple[float, float, float]:
+    return terms.standing(ctx.head_z), terms.upright(ctx.torso_zz), terms.small_control(ctx.actuator_force)
+
+
+class StandStill(Stage):
+    """HumanoidBench ``stand`` reward; complete after standing at rest for ``hold_steps`` consecutive steps."""
+
+    def __init__(self, name: str = "stand", hold_steps: int = 50,
+                 description: str = "Stand still and upright without moving."):
+        super().__init__(name, "stand", description)
+        self.hold = HoldCounter(hold_steps)
+        self._standing_now = False
+
+    def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
+        self.hold.reset()
+        self._standing_now = False
+
+    def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        standing, upright, small_control = _stand_terms(ctx)
+        dont_move = terms.dont_move(ctx.com_velocity[:2])
+        self._standing_now = (standing >= STANDING_TERM_MIN and upright >= STANDING_TERM_MIN
+                              and math.hypot(*ctx.com_velocity[:2]) < AT_REST_SPEED_MPS)
+        reward = small_control * standing * upright * dont_move
+        return reward, {"standing": standing, "upright": upright, "small_control": small_control,
+                        "dont_move": dont_move}
+
+    def complete(self, ctx: StepContext) -> bool:
+        return self.hold.update(self._standing_now)
+
+
+class MoveForward(Stage):
+    """Walk or run along +x until the pelvis passes ``until_x_m``.
+
+    Reward: small_control · stand_reward · speed term, where the speed term is HumanoidBench's ``move`` shape
+    ``(5·tol + 1)/6`` applied to the forward CoM velocity: bounds ``(low, high)`` m/s, margin = ``low``.
+    """
+
+    def __init__(self, name: str, skill: str, speed_band_mps: tuple[float, float], until_x_m: float,
+                 description: str):
+        super().__init__(name, skill, description)
+        self.speed_band_mps = speed_band_mps
+        self.until_x_m = until_x_m
+
+    def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        standing, upright, small_control = _stand_terms(ctx)
+        low = self.speed_band_mps[0]
+        in_band = tolerance(ctx.com_vx, bounds=self.speed_band_mps, margin=low, sigmoid="linear",
+                            value_at_margin=0.0)
+        move = (5.0 * in_band + 1.0) / 6.0
+        reward = small_control * standing * upright * move
+        return reward, {"standing": standing, "upright": upright, "small_control": small_control, "move": move}
+
+    def complete(self, ctx: StepContext) -> bool:
+        return float(ctx.root_pos[0]) >= self.until_x_m
+
+
+def walk_forward(name: str, until_x_m: float) -> MoveForward:
+    return MoveForward(name, "walk", WALK_BAND_MPS, until_x_m,
+                       f"Walk forward at about 1 m/s until x = {until_x_m:g} m.")
+
+
+def run_forward(name: str, until_x_m: float, speed_mps: float = terms.RUN_SPEED_MPS) -> MoveForward:
+    return MoveForward(name, "run", (speed_mps, math.inf), until_x_m,
+                       f"Run forward at {speed_mps:g} m/s or faster until x = {until_x_m:g} m.")
+
+
+class WalkTo(Stage):
+    """Walk to a point on the ground; complete within ``radius_m`` of it (pelvis xy, world frame).
+
+    Reward: small_control · stand_reward · (0.5·move_towards + 0.5·near), where move_towards is the ``move``
+    shape on the CoM velocity projected on the unit vector to the goal (target ``speed_mps``) and near is
+    ``tol(distance, (0, radius), margin=2 m)``: progress far away, precision close by.
+    """
+
+    def __init__(self, name: str, goal_xy_m: tuple[float, float], radius_m: float = 0.3,
+                 speed_mps: float = terms.WALK_SPEED_MPS, description: str = ""):
+        super().__init__(name, "walk", description or f"Walk to the point ({goal_xy_m[0]:g}, {goal_xy_m[1]:g}).")
+        self.goal_xy = np.asarray(goal_xy_m, dtype=float)
+        self.radius_m = radius_m
+        self.speed_mps = speed_mps
+
+    def _distance(self, ctx: StepContext) -> tuple[float, np.ndarray]:
+        delta = self.goal_xy - ctx.root_pos[:2]
+        return float(math.hypot(*delta)), delta
+
+    def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        standing, upright, small_control = _stand_terms(ctx)
+        distance, delta = self._distance(ctx)
+        direction = delta / max(distance, 1e-6)
+        towards = float(np.dot(ctx.com_velocity[:2], direction))
+        move = terms.move(towards, self.speed_mps) if distance > self.radius_m else 1.0
+        near = tolerance(distance, bounds=(0.0, self.radius_m), margin=2.0)
+        reward = small_control * standing * upright * (0.5 * move + 0.5 * near)
+        return reward, {"standing": standing, "upright": upright, "small_control": small_control,
+                        "move_towards": move, "near": near}
+
+    def complete(self, ctx: StepContext) -> bool:
+        return self._distance(ctx)[0] <= self.radius_m

@@ -1,0 +1,79 @@
+"""HumanoidBench locomotion tasks on flat ground: ``stand``, ``walk``, ``run``.
+
+Per humanoidbench.md "Tasks (h1)":
+    stand: small_control · stand_reward · dont_move          success bar 800
+    walk : small_control · stand_reward · move(1 m/s)         success bar 700
+    run  : small_control · stand_reward · move(5 m/s)         success bar 700
+All terminate when the pelvis height ``qpos[2] < 0.2`` m and last 1000 steps (20 s at 50 Hz).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from mwx_ray.envs.context import StepContext
+from mwx_ray.envs.task import Task
+from mwx_ray.rewards import humanoid_terms as terms
+
+FALL_PELVIS_HEIGHT_M = 0.2  # HumanoidBench: terminated when qpos[2] < 0.2
+
+
+class _FlatGroundTask(Task):
+    """Shared reward head (small_control · stand_reward) and fall termination."""
+
+    episode_steps: ClassVar[int] = 1000
+
+    def _stand_terms(self, ctx: StepContext) -> tuple[float, float, float]:
+        standing = terms.standing(ctx.head_z)
+        upright = terms.upright(ctx.torso_zz)
+        small_control = terms.small_control(ctx.actuator_force)
+        return standing, upright, small_control
+
+    def terminated(self, ctx: StepContext) -> bool:
+        return ctx.pelvis_z < FALL_PELVIS_HEIGHT_M
+
+
+class StandTask(_FlatGroundTask):
+    name = "stand"
+    description = "Stand still and upright on flat ground without moving."
+    success_bar = 800.0
+
+    def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        standing, upright, small_control = self._stand_terms(ctx)
+        dont_move = terms.dont_move(ctx.com_velocity[:2])
+        reward = small_control * standing * upright * dont_move
+        return reward, {
+            "standing": standing,
+            "upright": upright,
+            "small_control": small_control,
+            "dont_move": dont_move,
+        }
+
+
+class _MoveForwardTask(_FlatGroundTask):
+    target_speed_mps: ClassVar[float]
+
+    def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        standing, upright, small_control = self._stand_terms(ctx)
+        move = terms.move(ctx.com_vx, self.target_speed_mps)
+        reward = small_control * standing * upright * move
+        return reward, {
+            "standing": standing,
+            "upright": upright,
+            "small_control": small_control,
+            "move": move,
+        }
+
+
+class WalkTask(_MoveForwardTask):
+    name = "walk"
+    description = "Walk forward along the x-axis at about 1 m/s while staying upright."
+    success_bar = 700.0
+    target_speed_mps = terms.WALK_SPEED_MPS
+
+
+class RunTask(_MoveForwardTask):
+    name = "run"
+    description = "Run forward along the x-axis at 5 m/s or faster while staying upright."
+    success_bar = 700.0
+    target_speed_mps = terms.RUN_SPEED_MPS

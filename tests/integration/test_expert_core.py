@@ -1,0 +1,243 @@
+"""Expert core on a real local Ray: PPO trains, exports, and the Ray-free ExpertPolicy acts exactly like RLlib.
+
+One tiny PPO run (Pendulum-v1, 2 EnvRunners x 2 envs, 2 iterations of 256 steps) is shared by all tests.
+The RLlib reference path is the one an evaluation EnvRunner runs with ``explore=False``: the config's
+env-to-module pipeline (MeanStdFilter + default connectors), ``forward_inference``, then the
+module-to-env pipeline (deterministic action, unsquash to the Box bounds).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+ray = pytest.importorskip("ray")
+
+from ray.rllib.core import DEFAULT_MODULE_ID  # noqa: E402
+from ray.rllib.core.columns import Columns  # noqa: E402
+from ray.rllib.env.single_agent_episode import SingleAgentEpisode  # noqa: E402
+from ray.rllib.utils.filter import RunningStat  # noqa: E402
+
+from mwx_ray.experts.env_registration import derive_env_seed  # noqa: E402
+from mwx_ray.experts.export import (  # noqa: E402
+    export_algorithm,
+    export_checkpoint,
+    filter_state_from_algorithm,
+    module_state_from_algorithm,
+)
+from mwx_ray.experts.policy import ExpertPolicy  # noqa: E402
+from mwx_ray.experts.ppo import build_ppo_config, with_frozen_obs_filter  # noqa: E402
+
+pytestmark = pytest.mark.ray
+
+ENV_ID = "Pendulum-v1"
+SEED = 7
+LOG_STD_CLIP = 1.5
+TINY_HPARAMS = {
+    "train_batch_size_per_learner": 256,
+    "minibatch_size": 64,
+    "num_epochs": 2,
+    "fcnet_hiddens": [32, 32],
+    "head_fcnet_hiddens": [16],
+    "log_std_clip_param": LOG_STD_CLIP,
+    # Driver (1 CPU, hosts the Learner) + 2 runners x 0.5 CPU fits the 2-core budget.
+    "num_cpus_per_env_runner": 0.5,
+}
+
+
+@pytest.fixture(scope="module")
+def ray_runtime():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def trained(ray_runtime, tmp_path_factory):
+    config = build_ppo_config(ENV_ID, seed=SEED, num_env_runners=2, num_envs_per_env_runner=2, hparams=TINY_HPARAMS)
+    algo = config.build_algo()
+    for _ in range(2):
+        algo.train()
+    root = tmp_path_factory.mktemp("expert")
+    checkpoint = Path(algo.save_to_path(str(root / "checkpoint")))
+    expert_dir = export_algorithm(algo, root / "expert", source_checkpoint=str(checkpoint))
+    yield {"algo": algo, "expert_dir": expert_dir, "checkpoint": checkpoint, "root": root}
+    algo.stop()
+
+
+def raw_observations(n: int = 48) -> np.ndarray:
+    """Pendulum observations ``[n, 3]`` from a random walk, plus scaled copies that hit the ±10 obs clip."""
+    env = gym.make(ENV_ID)
+    obs, _ = env.reset(seed=123)
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(n):
+        rows.append(obs)
+        obs, *_ = env.step(rng.uniform(-2.0, 2.0, size=(1,)).astype(np.float32))
+    env.close()
+    rows = np.asarray(rows, dtype=np.float32)
+    return np.concatenate([rows, 40.0 * rows[:4]]).astype(np.float32)
+
+
+def rllib_deterministic_actions(algo, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """RLlib's own eval path per observation -> (normalized obs ``[N, 3]``, env actions ``[N, 1]``, filter count)."""
+    # Frozen filter stats: the training pipeline would push each obs into the stats before normalizing it.
+    config, spaces = with_frozen_obs_filter(algo.config), algo.spaces
+    env_to_module = config.build_env_to_module_connector(spaces=spaces)
+    module_to_env = config.build_module_to_env_connector(spaces=spaces)
+    module = config.get_rl_module_spec(spaces=spaces, inference_only=False).build()
+    module.set_state(module_state_from_algorithm(algo))
+    module.eval()
+    filter_state = {"MeanStdFilter": {None: filter_state_from_algorithm(algo)}}
+    env_to_module.set_state(filter_state)
+    obs_space, act_space = spaces["__env_single__"]
+    normalized, actions = [], []
+    for obs in observations:
+        episode = SingleAgentEpisode(observation_space=obs_space, action_space=act_space)
+        episode.add_env_reset(observation=obs)
+        # shared_data carries the batch-item bookkeeping from one pipeline to the other, as in the EnvRunner.
+        shared_data = {}
+        batch = env_to_module(rl_module=module, batch={}, episodes=[episode], explore=False, shared_data=shared_data)
+        normalized.append(batch[Columns.OBS][0].numpy())
+        with torch.no_grad():
+            out = module.forward_inference(batch)
+        out = module_to_env(rl_module=module, batch=out, episodes=[episode], explore=False, shared_data=shared_data)
+        actions.append(np.asarray(out[Columns.ACTIONS_FOR_ENV][0]))
+    (stats,) = env_to_module.get_state()["MeanStdFilter"][None]["running_stats"]
+    return np.asarray(normalized), np.asarray(actions), stats["num_pushes"]
+
+
+def test_exported_policy_matches_rllib_deterministic_inference(trained):
+    observations = raw_observations()
+    rllib_obs_norm, rllib_actions, pushes_after = rllib_deterministic_actions(trained["algo"], observations)
+    policy = ExpertPolicy.load(trained["expert_dir"])
+
+    obs_norm = policy.normalize(observations)
+    np.testing.assert_allclose(obs_norm.numpy(), rllib_obs_norm, rtol=0, atol=1e-6)
+    assert np.abs(rllib_obs_norm).max() == pytest.approx(10.0), "the scaled rows must exercise the clip"
+    actions = policy(observations).numpy()
+    assert actions.shape == rllib_actions.shape == (len(observations), 1)
+    np.testing.assert_allclose(actions, rllib_actions, rtol=0, atol=1e-5)
+    # The frozen reference pipeline really did not move its stats while computing them.
+    assert pushes_after == policy.manifest["normalizer"]["count"]
+    assert np.all(np.abs(actions) <= 2.0)
+    # Not a degenerate comparison: the trained policy's actions vary with the observation.
+    assert actions.std() > 1e-3
+
+
+def test_exported_normalizer_equals_algorithm_filter_state(trained):
+    algo = trained["algo"]
+    (stats_state,) = filter_state_from_algorithm(algo)["running_stats"]
+    stats = RunningStat.from_state(stats_state)
+    manifest = json.loads((trained["expert_dir"] / "manifest.json").read_text())
+    normalizer = manifest["normalizer"]
+    # 2 iterations x 256 steps, plus one reset obs per sub-env (4) that the filter also sees.
+    assert stats.n == normalizer["count"] >= 512
+    np.testing.assert_array_equal(np.asarray(normalizer["mean"]), stats.mean)
+    np.testing.assert_array_equal(np.asarray(normalizer["std"], np.float32), stats.std)
+    assert normalizer["clip"] == 10.0 and normalizer["epsilon"] == 1e-6
+    # The merged state was broadcast: every remote EnvRunner normalizes with the same statistics.
+    runner_states = algo.env_runner_group.foreach_env_runner(
+        lambda runner: runner.get_state(components="env_to_module_connector"), local_env_runner=False
+    )
+    assert len(runner_states) == 2
+    for state in runner_states:
+        (remote,) = state["env_to_module_connector"]["MeanStdFilter"][None]["running_stats"]
+        remote = RunningStat.from_state(remote)
+        assert remote.n == stats.n
+        np.testing.assert_array_equal(remote.mean, stats.mean)
+
+
+def test_log_std_is_clipped_by_rllib_and_by_the_export(trained):
+    algo = trained["algo"]
+    module = algo.config.get_rl_module_spec(spaces=algo.spaces, inference_only=False).build()
+    state = module_state_from_algorithm(algo)
+    module.set_state({**state, "pi.log_std": np.full_like(state["pi.log_std"], -100.0)})
+    obs = torch.zeros((3, 3))
+    with torch.no_grad():
+        dist_inputs = module.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
+    np.testing.assert_array_equal(dist_inputs[:, 1].numpy(), np.full(3, -LOG_STD_CLIP, np.float32))
+
+    policy = ExpertPolicy.load(trained["expert_dir"])
+    trained_log_std = policy.log_std()
+    assert torch.all(trained_log_std.abs() <= LOG_STD_CLIP)
+    np.testing.assert_allclose(trained_log_std.numpy(), np.clip(state["pi.log_std"], -LOG_STD_CLIP, LOG_STD_CLIP))
+    with torch.no_grad():
+        policy.log_std_free.fill_(-100.0)
+    assert torch.all(policy.log_std() == -LOG_STD_CLIP)
+
+
+def test_each_sub_env_of_each_runner_gets_its_own_seed(trained):
+    per_runner = trained["algo"].env_runner_group.foreach_env_runner(
+        lambda runner: (
+            runner.worker_index,
+            [(env.get_wrapper_attr("env_index"), env.get_wrapper_attr("env_seed")) for env in runner.env.unwrapped.envs],
+        ),
+        local_env_runner=False,
+    )
+    seeds = {}
+    for worker_index, envs in per_runner:
+        for env_index, env_seed in envs:
+            seeds[(worker_index, env_index)] = env_seed
+    assert sorted(seeds) == [(1, 0), (1, 1), (2, 0), (2, 1)]
+    assert len(set(seeds.values())) == 4
+    for (worker_index, env_index), env_seed in seeds.items():
+        assert env_seed == derive_env_seed(SEED, worker_index, env_index)
+    # RLlib's own scheme (seed + worker_index + env_index) would give runner 1/env 1 and runner 2/env 0
+    # the same seed; ours does not.
+    assert SEED + 1 + 1 == SEED + 2 + 0 and seeds[(1, 1)] != seeds[(2, 0)]
+
+
+def test_checkpoint_export_equals_algorithm_export(trained):
+    from_checkpoint = export_checkpoint(trained["checkpoint"], trained["root"] / "expert_from_ckpt", env_id=ENV_ID)
+    a = json.loads((trained["expert_dir"] / "manifest.json").read_text())
+    b = json.loads((from_checkpoint / "manifest.json").read_text())
+    assert a["tensors_sha256"] == b["tensors_sha256"]
+    assert a["normalizer"] == b["normalizer"] and a["network"] == b["network"]
+    assert ExpertPolicy.load(from_checkpoint).parameter_hash() == ExpertPolicy.load(trained["expert_dir"]).parameter_hash()
+
+
+def test_expert_folder_loads_without_ray_and_without_pickle(trained, tmp_path):
+    observations = raw_observations(8)
+    np.save(tmp_path / "obs.npy", observations)
+    script = textwrap.dedent(
+        f"""
+        import json, pickle, sys
+        sys.modules["ray"] = None  # any `import ray` now raises ImportError
+        import numpy as np
+        obs = np.load({str(tmp_path / "obs.npy")!r}, allow_pickle=False)
+        def _no_pickle(*args, **kwargs):
+            raise RuntimeError("pickle used")
+        pickle.load = pickle.loads = _no_pickle
+        pickle.Unpickler = _no_pickle
+        from mwx_ray.experts.policy import ExpertPolicy
+        policy = ExpertPolicy.load({str(trained["expert_dir"])!r})
+        assert not any(name == "ray" or name.startswith("ray.") for name, mod in sys.modules.items() if mod)
+        print(json.dumps({{"actions": policy.act(obs).tolist(), "hash": policy.parameter_hash()}}))
+        """
+    )
+    repo_root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=repo_root, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    policy = ExpertPolicy.load(trained["expert_dir"])
+    np.testing.assert_array_equal(np.asarray(out["actions"], np.float32), policy.act(observations))
+    assert out["hash"] == policy.parameter_hash()
+
+
+def test_manifest_records_what_a_router_needs(trained):
+    manifest = json.loads((trained["expert_dir"] / "manifest.json").read_text())
+    assert manifest["env_id"] == ENV_ID and manifest["module_id"] == DEFAULT_MODULE_ID
+    assert manifest["observation_space"]["shape"] == [3] and manifest["action_space"]["high"] == [2.0]
+    assert manifest["network"]["hidden_sizes"] == [32, 32] and manifest["network"]["head_hidden_sizes"] == [16]
+    assert manifest["network"]["activation"] == "tanh" and manifest["network"]["free_log_std"] is True
+    assert {"ray", "torch", "mujoco"} <= set(manifest["versions"]) and manifest["versions"]["ray"] == ray.__version__
+    assert manifest["source_checkpoint"] == str(trained["checkpoint"])
