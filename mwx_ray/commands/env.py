@@ -43,12 +43,12 @@ def register(subparsers) -> None:
 def run_list(args) -> int:
     from mwx_ray.envs.registry import task_entries
 
-    rows = [(e.env_id, str(e.task_cls.episode_steps), f"{e.task_cls.success_bar:g}", e.task_cls.description)
+    header = ("env id", "steps", "success when", "description")
+    rows = [(e.env_id, str(e.task_cls.episode_steps), e.task_cls.success_criterion(), e.task_cls.description)
             for e in task_entries()]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    print(f"{'env id':<{widths[0]}}  {'steps':>{widths[1]}}  {'bar':>{widths[2]}}  description")
-    for env_id, steps, bar, text in rows:
-        print(f"{env_id:<{widths[0]}}  {steps:>{widths[1]}}  {bar:>{widths[2]}}  {text}")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3])
     return 0
 
 

@@ -15,7 +15,8 @@ Conventions (humanoidbench.md "Env conventions"):
     ``reward_terms/<name>`` every reward component of the task, every step;
     ``hb/return`` running HumanoidBench episode return (sum of rewards so far);
     ``diverged`` (bool) and ``divergence_count`` (divergent episodes seen by this env instance);
-    at episode end (terminated or truncated) ``success``: ``hb/return ≥ task.success_bar``.
+    at episode end (terminated or truncated) ``success`` (``task.is_success``: ``hb/return ≥ success_bar``
+    for single skills, all stages done for composite tasks) plus ``task.episode_end_info`` entries.
 * physics divergence (non-finite qpos/qvel, or a new mjWARN_BADQPOS/BADQVEL/BADQACC — MuJoCo auto-resets
   the data on those) ends the episode with ``terminated=True``, reward 0, ``info["diverged"]=True``; it never
   raises. The returned observation is sanitised to finite values.
@@ -149,6 +150,7 @@ class HumanoidEnv(gymnasium.Env):
         if step_info:
             info.update(step_info)
         if terminated or truncated:
+            info.update(self.task.episode_end_info(ctx))
             info["success"] = self.task.is_success(self._episode_return)
         return self._observation(), reward, terminated, truncated, info
 
@@ -207,6 +209,7 @@ class HumanoidEnv(gymnasium.Env):
             "hb/return": self._episode_return,
             "diverged": True,
             "divergence_count": self.divergence_count,
+            **self.task.episode_end_info(self.ctx),
             "success": False,
         }
         return obs, 0.0, True, truncated, info

@@ -6,6 +6,7 @@ that records the range of every reward term, so a broken reward (NaN, always 0, 
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 from mwx_ray.envs.registry import make_env
 
 REWARD_TERM_PREFIX = "reward_terms/"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # gymnasium colours its warnings
 
 
 @dataclass
@@ -114,5 +116,5 @@ def check_env(env_id: str, seed: int = 0, steps: int = 300) -> EnvCheckReport:
         env_id=env_id, obs_dim=env.observation_space.shape[0], action_dim=env.action_space.shape[0],
         deterministic=deterministic, seed_sensitive=seed_sensitive, steps=steps, episodes=episodes,
         terminations=terminations, divergences=divergences, steps_per_s=rate, reward_range=reward_range,
-        term_ranges=term_ranges, checker_warnings=[str(w.message) for w in caught],
+        term_ranges=term_ranges, checker_warnings=[_ANSI.sub("", str(w.message)) for w in caught],
     )

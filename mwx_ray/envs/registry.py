@@ -133,16 +133,27 @@ def resolve_env_id(env_id_or_task_name: str) -> str:
     return env_id_for(*parse_env_id(env_id_or_task_name))
 
 
-def make_env(env_id_or_task_name: str, *, task_kwargs: dict[str, Any] | None = None, **env_kwargs: Any):
+BACKENDS = ("mwx", "humanoid_bench")
+
+
+def make_env(env_id_or_task_name: str, *, task_kwargs: dict[str, Any] | None = None, backend: str = "mwx",
+             **env_kwargs: Any):
     """Build a :class:`~mwx_ray.envs.base.HumanoidEnv` for a registered env id or task name.
 
     Args:
         env_id_or_task_name: e.g. ``"mwx/h1-walk-v0"`` or ``"walk"`` (robot defaults to h1).
         task_kwargs: passed to the task class constructor.
+        backend: ``"mwx"`` (ours) or ``"humanoid_bench"`` (the real package, if importable; parity checks).
         **env_kwargs: passed to ``HumanoidEnv`` (``render_mode``, ``render_quality``, ...).
     """
+    robot, task_name = parse_env_id(env_id_or_task_name)
+    task_cls = get_task_entry(task_name).task_cls
+    if backend == "humanoid_bench":
+        from mwx_ray.envs.humanoid_bench_backend import make_humanoid_bench_env
+
+        return make_humanoid_bench_env(robot, task_name, task_cls.success_bar, **env_kwargs)
+    if backend != "mwx":
+        raise ValueError(f"unknown env backend {backend!r}; valid backends: {list(BACKENDS)}")
     from mwx_ray.envs.base import HumanoidEnv  # deferred: keeps `registry` importable without building models
 
-    robot, task_name = parse_env_id(env_id_or_task_name)
-    task = get_task_entry(task_name).task_cls(**(task_kwargs or {}))
-    return HumanoidEnv(robot=get_robot(robot), task=task, **env_kwargs)
+    return HumanoidEnv(robot=get_robot(robot), task=task_cls(**(task_kwargs or {})), **env_kwargs)

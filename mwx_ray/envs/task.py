@@ -15,6 +15,8 @@ through this life cycle::
             task.terminated(ctx)   -> bool
             task.extra_obs(ctx)    -> appended to concat(qpos, qvel) when extra_obs_dim > 0
             task.step_info(ctx)    -> extra info entries (e.g. a composite task's stage)
+        at episode end:
+            task.episode_end_info(ctx), task.is_success(episode_return) -> info["success"]
 
 Adding a task = subclass :class:`Task` (set the class attributes), then ``register_task(MyTask)``
 (``mwx_ray.envs.registry``; add the call to ``mwx_ray/envs/tasks/__init__.py``).
@@ -85,6 +87,15 @@ class Task(abc.ABC):
         """Extra ``info`` entries for this step (default none)."""
         return _NO_INFO
 
+    def episode_end_info(self, ctx: StepContext) -> Mapping[str, Any]:
+        """Extra ``info`` entries on the last step of an episode (e.g. per-stage success); default none."""
+        return _NO_INFO
+
     def is_success(self, episode_return: float) -> bool:
         """HumanoidBench success: episode return ≥ ``success_bar``."""
         return episode_return >= self.success_bar
+
+    @classmethod
+    def success_criterion(cls) -> str:
+        """Human-readable success rule (``mwx env list``, reports)."""
+        return f"return >= {cls.success_bar:g}"

@@ -130,7 +130,9 @@ def actor_tensors(module_state: Mapping[str, Any], model_config: Mapping[str, An
 
     Returns the tensors and the RLlib layer prefixes they came from (recorded in the manifest).
     """
-    encoder = "encoder.encoder.net.mlp." if model_config["vf_share_layers"] else "encoder.actor_encoder.net.mlp."
+    encoder = (
+        "encoder.encoder.net.mlp." if model_config["vf_share_layers"] else "encoder.actor_encoder.net.mlp."
+    )
     sources = _mlp_linear_keys(module_state, encoder) + _mlp_linear_keys(module_state, "pi.net.mlp.")
     expected = len(model_config["fcnet_hiddens"]) + len(model_config["head_fcnet_hiddens"]) + 1
     if len(sources) != expected:
@@ -147,8 +149,12 @@ def actor_tensors(module_state: Mapping[str, Any], model_config: Mapping[str, An
 def _space_json(space: gym.spaces.Box) -> dict[str, Any]:
     if not isinstance(space, gym.spaces.Box):
         raise TypeError(f"experts support Box spaces only, got {space}")
-    return {"shape": list(space.shape), "dtype": str(space.dtype), "low": bounds_to_json(space.low),
-            "high": bounds_to_json(space.high)}
+    return {
+        "shape": list(space.shape),
+        "dtype": str(space.dtype),
+        "low": bounds_to_json(space.low),
+        "high": bounds_to_json(space.high),
+    }
 
 
 def package_versions() -> dict[str, str]:
@@ -231,11 +237,15 @@ def write_expert_folder(
 def filter_state_from_algorithm(algo) -> dict[str, Any]:
     """The merged MeanStdFilter state the Algorithm checkpoints (local EnvRunner, else its own pipeline)."""
     if algo.env_runner is not None:
-        pipeline_state = algo.env_runner.get_state(components="env_to_module_connector")["env_to_module_connector"]
+        pipeline_state = algo.env_runner.get_state(components="env_to_module_connector")[
+            "env_to_module_connector"
+        ]
     else:
         pipeline_state = algo.env_to_module_connector.get_state()
     if FILTER_NAME not in pipeline_state:
-        raise ValueError(f"no {FILTER_NAME} in the env-to-module pipeline (state keys {sorted(pipeline_state)})")
+        raise ValueError(
+            f"no {FILTER_NAME} in the env-to-module pipeline (state keys {sorted(pipeline_state)})"
+        )
     return pipeline_state[FILTER_NAME][None]
 
 
@@ -296,7 +306,9 @@ def export_checkpoint(
     ]
     filter_file = next((f for f in filter_files if f.is_file()), None)
     if filter_file is None:
-        raise FileNotFoundError(f"no {FILTER_NAME} state in {ckpt}; looked at {[str(f) for f in filter_files]}")
+        raise FileNotFoundError(
+            f"no {FILTER_NAME} state in {ckpt}; looked at {[str(f) for f in filter_files]}"
+        )
     raw_obs_space, env_action_space = _raw_env_spaces(env_id)
     if raw_obs_space.shape != ctor["observation_space"].shape or env_action_space != ctor["action_space"]:
         raise ValueError(f"{env_id} spaces do not match the checkpoint's module spaces")

@@ -132,7 +132,9 @@ class ExpertPolicy(nn.Module):
         folder = Path(folder)
         manifest = json.loads((folder / MANIFEST_FILE).read_text())
         if manifest.get("format") != MANIFEST_FORMAT:
-            raise ValueError(f"{folder}: manifest format {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
+            raise ValueError(
+                f"{folder}: manifest format {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}"
+            )
         tensors = load_file(str(folder / manifest["weights_file"]), device="cpu")
         if verify_hash and tensor_dict_sha256(tensors) != manifest["tensors_sha256"]:
             raise ValueError(f"{folder}: weights do not match the manifest's tensors_sha256")

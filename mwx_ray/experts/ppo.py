@@ -130,7 +130,9 @@ def with_frozen_obs_filter(config: PPOConfig) -> PPOConfig:
     factory = config._env_to_module_connector
     if not (isinstance(factory, functools.partial) and factory.func is mean_std_filter_connector):
         raise ValueError("config was not built by build_ppo_config (no mwx MeanStdFilter connector)")
-    frozen = functools.partial(mean_std_filter_connector, obs_clip=factory.keywords["obs_clip"], update_stats=False)
+    frozen = functools.partial(
+        mean_std_filter_connector, obs_clip=factory.keywords["obs_clip"], update_stats=False
+    )
     return config.copy(copy_frozen=False).env_runners(env_to_module_connector=frozen)
 
 

@@ -62,7 +62,9 @@ def ray_runtime():
 
 @pytest.fixture(scope="module")
 def trained(ray_runtime, tmp_path_factory):
-    config = build_ppo_config(ENV_ID, seed=SEED, num_env_runners=2, num_envs_per_env_runner=2, hparams=TINY_HPARAMS)
+    config = build_ppo_config(
+        ENV_ID, seed=SEED, num_env_runners=2, num_envs_per_env_runner=2, hparams=TINY_HPARAMS
+    )
     algo = config.build_algo()
     for _ in range(2):
         algo.train()
@@ -105,11 +107,15 @@ def rllib_deterministic_actions(algo, observations: np.ndarray) -> tuple[np.ndar
         episode.add_env_reset(observation=obs)
         # shared_data carries the batch-item bookkeeping from one pipeline to the other, as in the EnvRunner.
         shared_data = {}
-        batch = env_to_module(rl_module=module, batch={}, episodes=[episode], explore=False, shared_data=shared_data)
+        batch = env_to_module(
+            rl_module=module, batch={}, episodes=[episode], explore=False, shared_data=shared_data
+        )
         normalized.append(batch[Columns.OBS][0].numpy())
         with torch.no_grad():
             out = module.forward_inference(batch)
-        out = module_to_env(rl_module=module, batch=out, episodes=[episode], explore=False, shared_data=shared_data)
+        out = module_to_env(
+            rl_module=module, batch=out, episodes=[episode], explore=False, shared_data=shared_data
+        )
         actions.append(np.asarray(out[Columns.ACTIONS_FOR_ENV][0]))
     (stats,) = env_to_module.get_state()["MeanStdFilter"][None]["running_stats"]
     return np.asarray(normalized), np.asarray(actions), stats["num_pushes"]
@@ -169,7 +175,9 @@ def test_log_std_is_clipped_by_rllib_and_by_the_export(trained):
     policy = ExpertPolicy.load(trained["expert_dir"])
     trained_log_std = policy.log_std()
     assert torch.all(trained_log_std.abs() <= LOG_STD_CLIP)
-    np.testing.assert_allclose(trained_log_std.numpy(), np.clip(state["pi.log_std"], -LOG_STD_CLIP, LOG_STD_CLIP))
+    np.testing.assert_allclose(
+        trained_log_std.numpy(), np.clip(state["pi.log_std"], -LOG_STD_CLIP, LOG_STD_CLIP)
+    )
     with torch.no_grad():
         policy.log_std_free.fill_(-100.0)
     assert torch.all(policy.log_std() == -LOG_STD_CLIP)
@@ -179,7 +187,10 @@ def test_each_sub_env_of_each_runner_gets_its_own_seed(trained):
     per_runner = trained["algo"].env_runner_group.foreach_env_runner(
         lambda runner: (
             runner.worker_index,
-            [(env.get_wrapper_attr("env_index"), env.get_wrapper_attr("env_seed")) for env in runner.env.unwrapped.envs],
+            [
+                (env.get_wrapper_attr("env_index"), env.get_wrapper_attr("env_seed"))
+                for env in runner.env.unwrapped.envs
+            ],
         ),
         local_env_runner=False,
     )
@@ -197,12 +208,17 @@ def test_each_sub_env_of_each_runner_gets_its_own_seed(trained):
 
 
 def test_checkpoint_export_equals_algorithm_export(trained):
-    from_checkpoint = export_checkpoint(trained["checkpoint"], trained["root"] / "expert_from_ckpt", env_id=ENV_ID)
+    from_checkpoint = export_checkpoint(
+        trained["checkpoint"], trained["root"] / "expert_from_ckpt", env_id=ENV_ID
+    )
     a = json.loads((trained["expert_dir"] / "manifest.json").read_text())
     b = json.loads((from_checkpoint / "manifest.json").read_text())
     assert a["tensors_sha256"] == b["tensors_sha256"]
     assert a["normalizer"] == b["normalizer"] and a["network"] == b["network"]
-    assert ExpertPolicy.load(from_checkpoint).parameter_hash() == ExpertPolicy.load(trained["expert_dir"]).parameter_hash()
+    assert (
+        ExpertPolicy.load(from_checkpoint).parameter_hash()
+        == ExpertPolicy.load(trained["expert_dir"]).parameter_hash()
+    )
 
 
 def test_expert_folder_loads_without_ray_and_without_pickle(trained, tmp_path):
@@ -225,7 +241,9 @@ def test_expert_folder_loads_without_ray_and_without_pickle(trained, tmp_path):
         """
     )
     repo_root = Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=repo_root, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=repo_root, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.strip().splitlines()[-1])
     policy = ExpertPolicy.load(trained["expert_dir"])
@@ -237,7 +255,8 @@ def test_manifest_records_what_a_router_needs(trained):
     manifest = json.loads((trained["expert_dir"] / "manifest.json").read_text())
     assert manifest["env_id"] == ENV_ID and manifest["module_id"] == DEFAULT_MODULE_ID
     assert manifest["observation_space"]["shape"] == [3] and manifest["action_space"]["high"] == [2.0]
-    assert manifest["network"]["hidden_sizes"] == [32, 32] and manifest["network"]["head_hidden_sizes"] == [16]
-    assert manifest["network"]["activation"] == "tanh" and manifest["network"]["free_log_std"] is True
-    assert {"ray", "torch", "mujoco"} <= set(manifest["versions"]) and manifest["versions"]["ray"] == ray.__version__
+    network, versions = manifest["network"], manifest["versions"]
+    assert network["hidden_sizes"] == [32, 32] and network["head_hidden_sizes"] == [16]
+    assert network["activation"] == "tanh" and network["free_log_std"] is True
+    assert {"ray", "torch", "mujoco"} <= set(versions) and versions["ray"] == ray.__version__
     assert manifest["source_checkpoint"] == str(trained["checkpoint"])

@@ -5,8 +5,11 @@ To add a task module: define a :class:`mwx_ray.envs.task.Task` subclass, then ad
 """
 
 from mwx_ray.envs.registry import register_task
+from mwx_ray.envs.tasks.composite import StandWalkStand, WalkRunWalk
 from mwx_ray.envs.tasks.locomotion import RunTask, StandTask, WalkTask
 
 register_task(StandTask)
 register_task(WalkTask)
 register_task(RunTask)
+register_task(StandWalkStand)
+register_task(WalkRunWalk)

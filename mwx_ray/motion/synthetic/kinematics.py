@@ -133,22 +133,23 @@ def stack_keypoints(points: dict[str, np.ndarray]) -> np.ndarray:
     return np.stack([points[name] for name in CANONICAL_KEYPOINTS], axis=1)
 
 
-def body_keypoints(pelvis: np.ndarray, legs: dict[int, LegAngles], lean: np.ndarray,
-                   arms: dict[int, ArmAngles], body: Body) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Whole-body keypoints [T, 19, 3] (world, m) for a pelvis path [T, 3]; also returns heel/toe contact points."""
+def body_keypoints(pelvis: np.ndarray, legs: dict[int, dict[str, np.ndarray]], lean: np.ndarray,
+                   arms: dict[int, ArmAngles], body: Body) -> np.ndarray:
+    """Whole-body keypoints [T, 19, 3] (world, m) for a pelvis path [T, 3].
+
+    Args:
+        legs: per side, the :func:`leg_points` dict (points relative to the pelvis).
+        lean: [T] trunk lean, rad (+ forward).
+        arms: per side, arm segment angles.
+    """
     points: dict[str, np.ndarray] = {"pelvis": pelvis}
-    contacts: dict[str, np.ndarray] = {}
     for name, rel in trunk_points(lean, body).items():
         points[name] = pelvis + rel
-    for side, angles in legs.items():
-        prefix = SIDE_NAMES[side]
-        rel = leg_points(angles, side, body)
+    for side, rel in legs.items():
         for part in ("hip", "knee", "ankle", "toe"):
-            points[f"{prefix}_{part}"] = pelvis + rel[part]
-        contacts[f"{prefix}_heel"] = pelvis + rel["heel"]
-        contacts[f"{prefix}_toe"] = pelvis + rel["toe"]
+            points[f"{SIDE_NAMES[side]}_{part}"] = pelvis + rel[part]
     for side, angles in arms.items():
         prefix = SIDE_NAMES[side]
         for part, value in arm_points(points[f"{prefix}_shoulder"], angles, side, body).items():
             points[f"{prefix}_{part}"] = value
-    return stack_keypoints(points), contacts
+    return stack_keypoints(points)

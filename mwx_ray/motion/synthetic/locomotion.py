@@ -5,11 +5,13 @@ Gait recipe (per gait cycle of N frames, N even so the right leg is exactly half
 1. joint angles from the normative Fourier curves (:mod:`.normative`), the hip flexion excursion about its
    mean scaled by ``hip_amplitude_scale``; arms swing with the opposite leg;
 2. forward kinematics relative to the pelvis (:mod:`.kinematics`);
-3. feet on the ground: the pelvis height puts the lowest heel/toe point of the stance foot at z = 0 (and no
-   point below it); horizontally the lowest point of the support foot is pinned, so the pelvis advances by
-   exactly the distance that point slides back relative to the pelvis. Flight phases (running) are ballistic:
-   constant horizontal velocity, parabolic height under g = 9.81 m/s²;
-4. ``hip_amplitude_scale`` is solved by bisection so the cycle displacement equals speed × period, with the
+3. feet on the ground: the support foot is the lowest foot in its stance phase; the pelvis height puts its
+   lowest heel/toe point at z = 0, and horizontally that point is pinned, so the pelvis advances by exactly the
+   distance the point slides back relative to the pelvis. Flight phases (running) are ballistic: constant
+   horizontal velocity, parabolic height under g = 9.81 m/s²;
+4. swing feet are lifted to a minimum-toe-clearance profile where the normative angles would graze the ground
+   (two-bone IK, bone lengths exact);
+5. ``hip_amplitude_scale`` is solved by bisection so the cycle displacement equals speed × period, with the
    period from the cadence/step-length relationships of :mod:`.normative`.
 
 The pelvis path of one cycle is periodic up to the per-cycle displacement, so frame ``k + N`` equals frame ``k``
@@ -25,7 +27,15 @@ import numpy as np
 
 from mwx_ray.motion.errors import MotionError
 from mwx_ray.motion.synthetic.body import Body
-from mwx_ray.motion.synthetic.kinematics import LEFT, RIGHT, ArmAngles, LegAngles, body_keypoints, leg_points
+from mwx_ray.motion.synthetic.kinematics import (
+    LEFT,
+    RIGHT,
+    ArmAngles,
+    LegAngles,
+    body_keypoints,
+    leg_points,
+    two_link_ik,
+)
 from mwx_ray.motion.synthetic.normative import (
     RUN_STANCE_FRACTION,
     WALK_STANCE_FRACTION,
@@ -91,7 +101,7 @@ def _pin_feet(contacts: np.ndarray, stance: np.ndarray, fps: float) -> tuple[np.
     num = len(contacts)
     lowest_point = contacts[..., 2].argmin(axis=2)  # [N, 2]
     lowest_z = contacts[..., 2].min(axis=2)
-    support = np.where(stance, lowest_z, np.inf).argmin(axis=1)  # [N]
+    support = np.where(stance, lowest_z, np.inf).argmin(axis=1)  # [N] lowest foot among those in stance
     has_support = stance.any(axis=1)
     if not has_support.any():
         raise MotionError("synthetic gait: no stance phase in the cycle")
@@ -108,23 +118,45 @@ def _pin_feet(contacts: np.ndarray, stance: np.ndarray, fps: float) -> tuple[np.
         end = (start + gap) % num
         flight_s = gap / fps
         for i in range(1, gap):
-            k = (start + i) % num
-            tau = i / fps
+            k, tau = (start + i) % num, i / fps
             delta[k] = delta[start]  # ballistic: horizontal velocity of take-off
             height[k] = height[start] + (height[end] - height[start]) * i / gap + 0.5 * GRAVITY_MPS2 * tau * (flight_s - tau)
-    height = np.maximum(height, -contacts[..., 2].min(axis=(1, 2)))  # nothing below the ground
     xy = np.concatenate([np.zeros((1, 2)), np.cumsum(delta, axis=0)[:-1]])
     return np.column_stack([xy, height]), np.array([*delta.sum(axis=0), 0.0])
 
 
+# Minimum toe clearance in mid-swing ≈ 1.3 cm (D. A. Winter, "Foot trajectory in human gait", Phys. Ther.
+# 72:45, 1992). A swing foot lower than MIN_TOE_CLEARANCE_M·sin(π·swing progress) is lifted by re-solving its
+# hip→knee→ankle chain (bone lengths exact), which keeps the normative angles wherever they already clear.
+MIN_TOE_CLEARANCE_M = 0.013
+
+
+def _lift_swing_foot(rel: dict[str, np.ndarray], pelvis_z: np.ndarray, swing_progress: np.ndarray,
+                     body: Body) -> dict[str, np.ndarray]:
+    """Copy of one leg's relative points with the swing foot raised to the clearance profile."""
+    sole = np.minimum(rel["heel"][:, 2], rel["toe"][:, 2]) + pelvis_z
+    target = np.where(swing_progress >= 0, MIN_TOE_CLEARANCE_M * np.sin(np.pi * np.clip(swing_progress, 0, 1)), 0.0)
+    deficit = np.where(swing_progress >= 0, np.maximum(target - sole, 0.0), 0.0)
+    if not deficit.any():
+        return rel
+    ankle_target = rel["ankle"] + deficit[:, None] * [0.0, 0.0, 1.0]
+    knee, ankle = two_link_ik(rel["hip"], ankle_target, body.thigh_m, body.shank_m, rel["knee"] - rel["hip"])
+    shift = ankle - rel["ankle"]
+    return dict(rel, knee=knee, ankle=ankle, heel=rel["heel"] + shift, toe=rel["toe"] + shift)
+
+
 def _gait_cycle(style: GaitStyle, num: int, fps: float, hip_scale: float, body: Body) -> dict[str, Any]:
     phase = np.arange(num) / num
-    legs = {LEFT: _leg_angles(style, phase, hip_scale, body), RIGHT: _leg_angles(style, phase + 0.5, hip_scale, body)}
+    local_phase = {LEFT: phase % 1.0, RIGHT: (phase + 0.5) % 1.0}
+    legs = {side: _leg_angles(style, local_phase[side], hip_scale, body) for side in (LEFT, RIGHT)}
     rel = {side: leg_points(angles, side, body) for side, angles in legs.items()}
     contacts = np.stack([np.stack([rel[s]["heel"], rel[s]["toe"]], axis=1) for s in (LEFT, RIGHT)], axis=1)
-    stance = np.stack([phase % 1.0 < style.stance_fraction, (phase + 0.5) % 1.0 < style.stance_fraction], axis=1)
+    stance = np.stack([local_phase[s] < style.stance_fraction for s in (LEFT, RIGHT)], axis=1)
     pelvis, displacement = _pin_feet(contacts, stance, fps)
-    return {"legs": legs, "pelvis": pelvis, "displacement": displacement}
+    for side in (LEFT, RIGHT):
+        progress = (local_phase[side] - style.stance_fraction) / (1.0 - style.stance_fraction)  # < 0 in stance
+        rel[side] = _lift_swing_foot(rel[side], pelvis[:, 2], progress, body)
+    return {"legs": legs, "rel": rel, "pelvis": pelvis, "displacement": displacement}
 
 
 def _solve_hip_scale(style: GaitStyle, num: int, fps: float, target_m: float, body: Body) -> float:
@@ -160,11 +192,11 @@ def gait_motion(style: GaitStyle, speed_mps: float, step_frequency_hz: float, fp
     pelvis = cycle["pelvis"][index] + laps[:, None] * cycle["displacement"]
     pelvis[:, 1] -= cycle["pelvis"][:, 1].mean()  # centre the lateral sway on y = 0
     pelvis[:, 0] -= pelvis[0, 0]
-    legs = {side: LegAngles(*(getattr(a, f)[index] for f in ("thigh", "shank", "foot_pitch", "adduction")))
-            for side, a in cycle["legs"].items()}
+    legs = {side: {part: value[index] for part, value in rel.items()} for side, rel in cycle["rel"].items()}
+    thigh = {side: angles.thigh[index] for side, angles in cycle["legs"].items()}
     lean = np.full(len(frames), np.radians(style.trunk_lean_deg))
-    arms = {LEFT: _arm_angles(style, legs[RIGHT].thigh, lean), RIGHT: _arm_angles(style, legs[LEFT].thigh, lean)}
-    keypoints, _ = body_keypoints(pelvis, legs, lean, arms, body)
+    arms = {LEFT: _arm_angles(style, thigh[RIGHT], lean), RIGHT: _arm_angles(style, thigh[LEFT], lean)}
+    keypoints = body_keypoints(pelvis, legs, lean, arms, body)
     meta = {
         "cyclic": True,
         "period_s": period_s,
@@ -176,6 +208,7 @@ def gait_motion(style: GaitStyle, speed_mps: float, step_frequency_hz: float, fp
         "cadence_steps_per_min": 120.0 / period_s,
         "stance_fraction": style.stance_fraction,
         "hip_amplitude_scale": hip_scale,
+        "pelvic_tilt_deg": style.pelvic_tilt_deg,
         "trunk_lean_deg": style.trunk_lean_deg,
         "step_width_m": STEP_WIDTH_M,
     }
@@ -210,9 +243,9 @@ def stand(body: Body, fps: float, n_cycles: int = 2, start_frame: int = 0):
     zeros = np.zeros_like(sway)
     leg = LegAngles(sway, sway, zeros, zeros + base_add)
     arm = ArmAngles(sway, sway + np.radians(STAND_ELBOW_DEG), zeros + np.radians(5.0))
-    rel = leg_points(leg, LEFT, body)
-    pelvis = rel["heel"][0] * [1, 1, 0] - rel["heel"]  # left heel fixed on the ground below its frame-0 spot
-    keypoints, _ = body_keypoints(pelvis, {LEFT: leg, RIGHT: leg}, sway, {LEFT: arm, RIGHT: arm}, body)
+    rel = {side: leg_points(leg, side, body) for side in (LEFT, RIGHT)}
+    pelvis = rel[LEFT]["heel"][0] * [1, 1, 0] - rel[LEFT]["heel"]  # left heel fixed on the ground
+    keypoints = body_keypoints(pelvis, rel, sway, {LEFT: arm, RIGHT: arm}, body)
     meta = {
         "cyclic": True,
         "period_s": num / fps,

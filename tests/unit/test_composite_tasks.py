@@ -1,0 +1,82 @@
+"""Composite tasks: stage machine on constructed states, info keys, success = all stages."""
+
+import mujoco
+import numpy as np
+import pytest
+
+from mwx_ray.envs import make_env
+from mwx_ray.envs.composite import STAGE_BONUS, CompositeTask
+from mwx_ray.envs.registry import task_entries
+
+COMPOSITES = sorted(e.task_name for e in task_entries() if issubclass(e.task_cls, CompositeTask))
+
+
+def place_at_keyframe(env, x_m: float = 0.0):
+    """Put the robot at the keyframe pose, at rest, pelvis at world x = ``x_m`` (task state untouched)."""
+    mujoco.mj_resetDataKeyframe(env.model, env.data, 0)
+    env.data.qpos[0] = x_m
+    mujoco.mj_forward(env.model, env.data)
+
+
+def test_at_least_the_five_required_composites_are_registered():
+    assert len(COMPOSITES) >= 2
+    for name in COMPOSITES:
+        task = make_env(name).task
+        assert task.instruction and len(task.stages) >= 2
+        assert all(stage.skill and stage.description for stage in task.stages)
+
+
+def test_stand_walk_stand_advances_through_its_stages_on_constructed_states():
+    env = make_env("stand_walk_stand")
+    task, ctx = env.task, env.ctx
+    env.reset(seed=0)
+    place_at_keyframe(env)
+    rewards = []
+    for _ in range(50):  # StandStill holds for 50 steps (1 s) at rest
+        reward, terms = task.reward(ctx)
+        rewards.append(reward)
+    assert task.active == 1 and task.completed[0]
+    assert rewards[-1] == pytest.approx(terms["stage_reward"] + STAGE_BONUS)
+    assert all(r < 1.0 for r in rewards[:-1])  # no bonus before completion
+
+    reward, _ = task.reward(ctx)  # walk stage, standing still at x=0: not complete
+    assert task.active == 1 and reward < 1.0
+
+    place_at_keyframe(env, x_m=3.05)  # past the walk goal (3 m)
+    reward, terms = task.reward(ctx)
+    assert task.active == 2 and reward >= STAGE_BONUS
+    info = task.step_info(ctx)
+    assert info == {"stage": 2, "stage_skill": "stand", "stages_completed": 2}
+    assert not task.is_success(0.0)
+    for _ in range(100):
+        task.reward(ctx)
+    assert task.is_success(0.0)
+    assert task.episode_end_info(ctx) == {"stage_success/stand_start": True, "stage_success/walk": True,
+                                          "stage_success/stand_end": True}
+
+
+def test_reset_restarts_the_stage_machine():
+    env = make_env("stand_walk_stand")
+    env.reset(seed=0)
+    place_at_keyframe(env)
+    for _ in range(50):
+        env.task.reward(env.ctx)
+    assert env.task.active == 1
+    env.reset(seed=1)
+    assert env.task.active == 0 and not any(env.task.completed)
+
+
+@pytest.mark.parametrize("name", COMPOSITES)
+def test_env_step_reports_stage_info_and_per_stage_success_at_the_end(name):
+    env = make_env(name)
+    env.reset(seed=0)
+    info = {}
+    for _ in range(env.task.episode_steps):
+        _obs, _reward, terminated, truncated, info = env.step(np.zeros(env.action_space.shape))
+        assert {"stage", "stage_skill", "stages_completed"} <= info.keys()
+        if terminated or truncated:
+            break
+    stage_keys = {f"stage_success/{s.name}" for s in env.task.stages}
+    assert stage_keys <= info.keys()
+    assert info["success"] == all(info[k] for k in stage_keys)
+    assert not info["success"]  # a zero action falls over: never completes every stage
