@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from mwx_ray import __version__
 from mwx_ray.commands import config_show, doctor, env
 from mwx_ray.config import ConfigError
+from mwx_ray.errors import UnknownNameError
 
 COMMAND_MODULES = (doctor, config_show, env)
 
@@ -43,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except ConfigError as err:
         print(f"mwx: config error: {err}", file=sys.stderr)
+        return 2
+    except UnknownNameError as err:
+        print(f"mwx: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mwx: interrupted", file=sys.stderr)

@@ -26,6 +26,7 @@ from typing import Any
 import gymnasium
 
 from mwx_ray.envs.task import Task
+from mwx_ray.errors import UnknownNameError
 from mwx_ray.robots import get_robot
 
 ENV_NAMESPACE = "mwx"
@@ -109,7 +110,7 @@ def get_task_entry(task_name: str) -> TaskEntry:
     try:
         return _TASKS[task_name]
     except KeyError:
-        raise KeyError(f"unknown task {task_name!r}; valid tasks: {task_names()}") from None
+        raise UnknownNameError(f"unknown task {task_name!r}; valid tasks: {task_names()}") from None
 
 
 def parse_env_id(env_id_or_task_name: str) -> tuple[str, str]:
@@ -119,12 +120,12 @@ def parse_env_id(env_id_or_task_name: str) -> tuple[str, str]:
     match = _ENV_ID.match(env_id_or_task_name)
     valid = f"valid env ids: {env_ids()}; valid tasks: {task_names()}"
     if match is None or match["task"] not in _TASKS or match["ns"] not in (None, ENV_NAMESPACE):
-        raise KeyError(f"unknown env id or task {env_id_or_task_name!r}; {valid}")
+        raise UnknownNameError(f"unknown env id or task {env_id_or_task_name!r}; {valid}")
     if match["ver"] is not None and int(match["ver"]) != ENV_VERSION:
-        raise KeyError(f"unknown version in {env_id_or_task_name!r}; {valid}")
+        raise UnknownNameError(f"unknown version in {env_id_or_task_name!r}; {valid}")
     robot, task_name = match["robot"], match["task"]
     if robot not in _TASKS[task_name].robots:
-        raise KeyError(f"task {task_name!r} does not support robot {robot!r}; {valid}")
+        raise UnknownNameError(f"task {task_name!r} does not support robot {robot!r}; {valid}")
     return robot, task_name
 
 

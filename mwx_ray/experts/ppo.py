@@ -143,6 +143,7 @@ def build_ppo_config(
     num_env_runners: int,
     num_envs_per_env_runner: int,
     hparams: Mapping[str, Any] | PPOHyperparams,
+    env_kwargs: Mapping[str, Any] | None = None,
 ) -> PPOConfig:
     """PPO config for training one expert on gymnasium id ``env_id``.
 
@@ -152,6 +153,7 @@ def build_ppo_config(
         num_env_runners: remote sampling actors (0 samples in the driver's local EnvRunner).
         num_envs_per_env_runner: gymnasium sync-vectorized copies per runner.
         hparams: ``PPOHyperparams`` or a mapping of its field names (unknown names raise).
+        env_kwargs: keyword arguments for ``gymnasium.make(env_id, **env_kwargs)`` (task options).
 
     Returns:
         A ``PPOConfig``; ``config.build_algo()`` (or ``tune.Tuner("PPO", param_space=config)``) trains it.
@@ -163,7 +165,7 @@ def build_ppo_config(
         PPOConfig()
         .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
         .framework("torch")
-        .environment(env=env_id, env_config={BASE_SEED_KEY: int(seed)})
+        .environment(env=env_id, env_config={**(env_kwargs or {}), BASE_SEED_KEY: int(seed)})
         .env_runners(
             num_env_runners=num_env_runners,
             num_envs_per_env_runner=num_envs_per_env_runner,

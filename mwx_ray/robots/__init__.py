@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mwx_ray.errors import UnknownNameError
 from mwx_ray.robots.h1 import H1
 from mwx_ray.robots.spec import JointSpec, RobotSpec, SensorNames
 
@@ -18,7 +19,7 @@ def get_robot(name: str) -> RobotSpec:
     try:
         return _ROBOTS[name]
     except KeyError:
-        raise KeyError(f"unknown robot {name!r}; valid robots: {robot_names()}") from None
+        raise UnknownNameError(f"unknown robot {name!r}; valid robots: {robot_names()}") from None
 
 
 __all__ = ["JointSpec", "RobotSpec", "SensorNames", "get_robot", "robot_names"]

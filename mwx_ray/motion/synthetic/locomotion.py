@@ -82,10 +82,10 @@ def _leg_angles(style: GaitStyle, phase: np.ndarray, hip_scale: float, body: Bod
     return LegAngles.from_joint_angles(*(np.radians(a) for a in (hip_deg, knee(phase), ankle(phase), add_deg)))
 
 
-def _arm_angles(style: GaitStyle, opposite_hip: np.ndarray, lean: np.ndarray) -> ArmAngles:
-    swing = style.arm_swing_gain * (opposite_hip - opposite_hip.mean())
-    elbow = np.radians(style.elbow_mean_deg) + style.elbow_gain * np.maximum(swing, 0.0)
-    upper = lean + swing
+def _arm_angles(style: GaitStyle, opposite_hip: np.ndarray) -> ArmAngles:
+    """Arms hang from the vertical and swing with the opposite thigh (angles rad, [T])."""
+    upper = style.arm_swing_gain * (opposite_hip - opposite_hip.mean())
+    elbow = np.radians(style.elbow_mean_deg) + style.elbow_gain * np.maximum(upper, 0.0)
     return ArmAngles(upper, upper + elbow, np.full_like(upper, np.radians(style.arm_abduction_deg)))
 
 
@@ -195,7 +195,7 @@ def gait_motion(style: GaitStyle, speed_mps: float, step_frequency_hz: float, fp
     legs = {side: {part: value[index] for part, value in rel.items()} for side, rel in cycle["rel"].items()}
     thigh = {side: angles.thigh[index] for side, angles in cycle["legs"].items()}
     lean = np.full(len(frames), np.radians(style.trunk_lean_deg))
-    arms = {LEFT: _arm_angles(style, thigh[RIGHT], lean), RIGHT: _arm_angles(style, thigh[LEFT], lean)}
+    arms = {LEFT: _arm_angles(style, thigh[RIGHT]), RIGHT: _arm_angles(style, thigh[LEFT])}
     keypoints = body_keypoints(pelvis, legs, lean, arms, body)
     meta = {
         "cyclic": True,

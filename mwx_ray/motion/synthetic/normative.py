@@ -31,7 +31,7 @@ Speed relationships:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from scipy.interpolate import CubicSpline
@@ -122,7 +122,7 @@ def fit_fourier(points: tuple[tuple[float, float], ...], order: int = FOURIER_OR
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def gait_curves(gait: str) -> dict[str, FourierCurve]:
     """Fitted curves for ``gait`` ∈ {"walk", "run"}: hip_flexion, knee_flexion, ankle_dorsiflexion, hip_adduction."""
     table = {"walk": WALK_CONTROL_POINTS, "run": RUN_CONTROL_POINTS}[gait]
