@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mwx_ray.config.experts_schema import ExpertsSection
 from mwx_ray.config.typed import setting
 
 
@@ -38,6 +39,12 @@ class ResourcesSection:
     num_cpus: int | None = setting(None, ge=1, help="CPUs for a local Ray (null = all)")
     num_gpus: int | None = setting(None, ge=0, help="GPUs for a local Ray (null = autodetect)")
     storage_path: str | None = setting(None, help="Tune storage (shared NFS/S3 on clusters); null = run.root_dir")
+    max_concurrent_trials: int | None = setting(None, ge=1, help="Tune trials at once (null = as resources allow)")
+    env_runners_per_trial: int = setting(1, ge=0, help="remote sampling actors per trial (0 = sample in the driver)")
+    envs_per_env_runner: int = setting(1, ge=1, help="vectorized env copies per env runner")
+    cpus_per_env_runner: float = setting(1.0, ge=0)
+    cpus_per_learner: float = setting(1.0, ge=0, help="CPUs of a trial's driver process, which hosts its learner")
+    gpus_per_learner: float = setting(0.0, ge=0)
 
 
 @dataclass
@@ -59,3 +66,4 @@ class MwxConfig:
     tracking: TrackingSection = setting(factory=TrackingSection)
     resources: ResourcesSection = setting(factory=ResourcesSection)
     env: EnvSection = setting(factory=EnvSection)
+    experts: ExpertsSection = setting(factory=ExpertsSection)

@@ -59,7 +59,13 @@ def build(cls: type[T], data: Mapping[str, Any] | None, source_of: SourceOf, pre
         value = _coerce(hints[name], data[name], dotted, source_of)
         _check_bounds(field, value, dotted, source_of)
         kwargs[name] = value
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    # Cross-field rules: a schema class may define field_problems() -> {relative dotted key: problem}.
+    problems = obj.field_problems() if hasattr(obj, "field_problems") else {}
+    for key, problem in problems.items():
+        dotted = prefix + key
+        raise ConfigError(source_of(dotted), dotted, problem)
+    return obj
 
 
 def _type_name(tp: Any) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import mujoco
+import numpy as np
 
 Vec3 = tuple[float, float, float]
 
@@ -110,6 +111,22 @@ MAZE_MARKER_Z_M = 1.0  # maze.xml intersection_a..d at z = 1, sphere radius 0.05
 MAZE_MARKER_RADIUS_M = 0.05
 
 
+class GeomContactMask:
+    """Per-step check "does any active contact involve one of these geoms" (e.g. a course's walls).
+
+    Built once at bind time as a boolean mask over all geoms; a check is one fancy index over the
+    ``[ncon, 2]`` contact geom pairs (~3 µs), ~10× cheaper than ``np.isin`` per step.
+    """
+
+    def __init__(self, model: mujoco.MjModel, geom_ids: np.ndarray):
+        self._mask = np.zeros(model.ngeom, dtype=bool)
+        self._mask[np.asarray(geom_ids, dtype=int)] = True
+
+    def touching(self, data: mujoco.MjData) -> bool:
+        ncon = data.ncon
+        return bool(ncon) and bool(self._mask[data.contact.geom[:ncon]].any())
+
+
 def _add_body(spec: mujoco.MjSpec, body_name: str) -> mujoco.MjsBody:
     return spec.worldbody.add_body(name=body_name)
 
@@ -120,9 +137,7 @@ def _add_box(body: mujoco.MjsBody, name: str, center: Vec3, half_size: Vec3, rgb
     )
 
 
-def add_walls(
-    spec: mujoco.MjSpec, boxes: Sequence[BoxGeom], body_name: str, rgba=WALL_RGBA
-) -> str:
+def add_walls(spec: mujoco.MjSpec, boxes: Sequence[BoxGeom], body_name: str, rgba=WALL_RGBA) -> str:
     """Colliding boxes (e.g. :data:`HURDLE_COURSE_WALLS`) on one static body; returns ``body_name``."""
     body = _add_body(spec, body_name)
     for box in boxes:
@@ -265,7 +280,9 @@ def add_maze_walls(
                 center = (x0 + col * cell_m, y0 - row * cell_m, wall_height_m / 2)
                 _add_box(body, f"block_collision_{row}{col}", center, half, (0.4, 0.4, 0.4, 0.3))
             elif cell != ".":
-                raise ValueError(f"maze layout cells must be '#' or '.', got {cell!r} at row {row}, col {col}")
+                raise ValueError(
+                    f"maze layout cells must be '#' or '.', got {cell!r} at row {row}, col {col}"
+                )
     return body_name
 
 

@@ -183,10 +183,16 @@ def maze_move(com_vx_mps: float, com_vy_mps: float, direction_xy: tuple[float, f
         return 1.0
     dx, dy = direction_xy
     along_x = tolerance(
-        com_vx_mps - dx * MAZE_SPEED_MPS, margin=MAZE_VELOCITY_MARGIN_MPS, sigmoid="linear", value_at_margin=0.0
+        com_vx_mps - dx * MAZE_SPEED_MPS,
+        margin=MAZE_VELOCITY_MARGIN_MPS,
+        sigmoid="linear",
+        value_at_margin=0.0,
     )
     along_y = tolerance(
-        com_vy_mps - dy * MAZE_SPEED_MPS, margin=MAZE_VELOCITY_MARGIN_MPS, sigmoid="linear", value_at_margin=0.0
+        com_vy_mps - dy * MAZE_SPEED_MPS,
+        margin=MAZE_VELOCITY_MARGIN_MPS,
+        sigmoid="linear",
+        value_at_margin=0.0,
     )
     return (5.0 * along_x * along_y + 1.0) / 6.0
 

@@ -26,6 +26,8 @@ from ray.rllib.core.columns import Columns  # noqa: E402
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode  # noqa: E402
 from ray.rllib.utils.filter import RunningStat  # noqa: E402
 
+from mwx_ray.config.experts_schema import PPOSection  # noqa: E402
+from mwx_ray.config.schema import ResourcesSection  # noqa: E402
 from mwx_ray.experts.env_registration import derive_env_seed  # noqa: E402
 from mwx_ray.experts.export import (  # noqa: E402
     export_algorithm,
@@ -41,16 +43,10 @@ pytestmark = pytest.mark.ray
 ENV_ID = "Pendulum-v1"
 SEED = 7
 LOG_STD_CLIP = 1.5
-TINY_HPARAMS = {
-    "train_batch_size_per_learner": 256,
-    "minibatch_size": 64,
-    "num_epochs": 2,
-    "fcnet_hiddens": [32, 32],
-    "head_fcnet_hiddens": [16],
-    "log_std_clip_param": LOG_STD_CLIP,
-    # Driver (1 CPU, hosts the Learner) + 2 runners x 0.5 CPU fits the 2-core budget.
-    "num_cpus_per_env_runner": 0.5,
-}
+TINY_PPO = PPOSection(train_batch_size_per_learner=256, minibatch_size=64, num_epochs=2, fcnet_hiddens=[32, 32],
+                      head_fcnet_hiddens=[16], log_std_clip_param=LOG_STD_CLIP)
+# Driver (1 CPU, hosts the Learner) + 2 runners x 0.5 CPU fits the 2-core budget.
+TWO_RUNNERS = ResourcesSection(env_runners_per_trial=2, envs_per_env_runner=2, cpus_per_env_runner=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +58,7 @@ def ray_runtime():
 
 @pytest.fixture(scope="module")
 def trained(ray_runtime, tmp_path_factory):
-    config = build_ppo_config(
-        ENV_ID, seed=SEED, num_env_runners=2, num_envs_per_env_runner=2, hparams=TINY_HPARAMS
-    )
+    config = build_ppo_config(ENV_ID, seed=SEED, ppo=TINY_PPO, resources=TWO_RUNNERS)
     algo = config.build_algo()
     for _ in range(2):
         algo.train()

@@ -1,4 +1,5 @@
-"""Pure core rule (shared/DESIGN.md): envs/rewards/motion/robots and router/gating never import ray or transformers."""
+"""Pure core rule (shared/DESIGN.md): envs/rewards/motion/robots, router/gating and the Ray-free expert policy
+never import ray or transformers."""
 
 import ast
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "mwx_ray"
-PURE = ["envs", "rewards", "motion", "robots", "router/gating.py"]
+PURE = ["envs", "rewards", "motion", "robots", "router/gating.py", "experts/policy.py"]
 FORBIDDEN = {"ray", "transformers"}
 
 

@@ -5,11 +5,29 @@ To add a task module: define a :class:`mwx_ray.envs.task.Task` subclass, then ad
 """
 
 from mwx_ray.envs.registry import register_task
+from mwx_ray.envs.tasks.balance import BalanceSimpleTask
 from mwx_ray.envs.tasks.composite import StandWalkStand, WalkRunWalk
+from mwx_ray.envs.tasks.crawl import CrawlTask
+from mwx_ray.envs.tasks.hurdle import HurdleTask
 from mwx_ray.envs.tasks.locomotion import RunTask, StandTask, WalkTask
+from mwx_ray.envs.tasks.maze import MazeTask
+from mwx_ray.envs.tasks.pole import PoleTask
+from mwx_ray.envs.tasks.reach import ReachTask
+from mwx_ray.envs.tasks.sit import SitHardTask, SitSimpleTask
+from mwx_ray.envs.tasks.stair import SlideTask, StairTask
 
 register_task(StandTask)
 register_task(WalkTask)
 register_task(RunTask)
+register_task(HurdleTask)
+register_task(PoleTask)
+register_task(StairTask)
+register_task(SlideTask)
+register_task(MazeTask)
+register_task(SitSimpleTask)
+register_task(SitHardTask)
+register_task(CrawlTask)
+register_task(ReachTask)
+register_task(BalanceSimpleTask)
 register_task(StandWalkStand)
 register_task(WalkRunWalk)

@@ -1,0 +1,138 @@
+"""Schema of the ``experts`` section: the Specialized Expert Pool sweep (one Tune trial per skill × seed × sample).
+
+PPO defaults follow common MuJoCo-locomotion PPO settings (cleanrl ``ppo_continuous_action``: lr 3e-4,
+gamma 0.99, lambda 0.95, clip 0.2, 10 epochs) sized for a 2-core CPU; per-skill values belong in
+``tune_configs/experts/*.yaml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mwx_ray.config.errors import ConfigError
+from mwx_ray.config.typed import build, setting, to_plain
+
+# Activations that both RLlib (models/utils.py get_activation_fn) and ExpertPolicy rebuild identically.
+Activation = Literal["tanh", "relu", "silu", "swish", "elu"]
+
+
+@dataclass
+class PPOSection:
+    """PPO and network hyperparameters of one expert (field names are RLlib's)."""
+
+    lr: float = setting(3e-4, gt=0, le=1)
+    gamma: float = setting(0.99, gt=0, le=1)
+    lambda_: float = setting(0.95, ge=0, le=1)
+    clip_param: float = setting(0.2, gt=0)
+    vf_clip_param: float = setting(10.0, gt=0)
+    entropy_coeff: float = setting(0.0, ge=0)
+    vf_loss_coeff: float = setting(0.5, ge=0)
+    train_batch_size_per_learner: int = setting(4000, ge=1)
+    minibatch_size: int = setting(256, ge=1)
+    num_epochs: int = setting(10, ge=1)
+    grad_clip: float | None = setting(0.5, gt=0)
+    fcnet_hiddens: list[int] = setting(factory=lambda: [256, 256])
+    activation: Activation = setting("tanh")
+    head_fcnet_hiddens: list[int] = setting(factory=list)
+    free_log_std: bool = setting(True)
+    vf_share_layers: bool = setting(False)
+    # |log std| bound of the Gaussian policy: std in [e^-5, e^5] = [0.0067, 148]; fine control is possible,
+    # and a collapsing std never produces inf/NaN log-probs. RLlib's default 20 does not prevent collapse.
+    log_std_clip_param: float = setting(5.0, gt=0, lt=20)
+    obs_clip: float = setting(10.0, gt=0, help="MeanStdFilter output clip, in standard deviations (RLlib: 10)")
+    rollout_fragment_length: int | Literal["auto"] = setting("auto")
+
+    def field_problems(self) -> dict[str, str]:
+        """Cross-field checks, keyed by the field to blame."""
+        problems = {}
+        if not self.fcnet_hiddens or any(h < 1 for h in self.fcnet_hiddens):
+            problems["fcnet_hiddens"] = "must list at least one positive layer size"
+        if self.minibatch_size > self.train_batch_size_per_learner:
+            problems["minibatch_size"] = (f"{self.minibatch_size} is larger than train_batch_size_per_learner "
+                                          f"{self.train_batch_size_per_learner}")
+        return problems
+
+
+@dataclass
+class SchedulerSection:
+    """Trial scheduler. ``metric`` is reported by periodic deterministic evaluation."""
+
+    name: Literal["fifo", "asha", "pbt"] = setting("fifo")
+    metric: str = setting("hb/return", help="metric to rank trials by")
+    mode: Literal["max", "min"] = setting("max")
+    grace_period_iters: int = setting(5, ge=1, help="ASHA: iterations before a trial can be stopped")
+    reduction_factor: float = setting(3.0, gt=1, help="ASHA: keep 1/reduction_factor of trials per rung")
+    perturbation_interval_iters: int = setting(5, ge=1, help="PBT: iterations between exploit/explore steps")
+    mutations: dict[str, Any] = setting(factory=dict, help="PBT: ppo field -> search space, e.g. {lr: {loguniform: [1e-5, 1e-3]}}")
+
+
+@dataclass
+class StopSection:
+    """When a trial ends: the env-step budget, or the task's success bar reached in evaluation."""
+
+    env_steps: int = setting(1_000_000, ge=1)
+    at_success_bar: bool = setting(True, help="stop once the evaluation return reaches the task's success bar")
+    max_iters: int | None = setting(None, ge=1)
+
+
+@dataclass
+class EvalSection:
+    """Periodic deterministic evaluation (HumanoidBench return and success rate)."""
+
+    every_iters: int = setting(5, ge=1)
+    episodes: int = setting(3, ge=1)
+    video: bool = setting(True, help="record an mp4 of the final evaluation episode")
+
+
+@dataclass
+class CheckpointSection:
+    every_iters: int = setting(5, ge=1)
+    keep_best: int = setting(2, ge=1, help="checkpoints kept per trial, best by the scheduler metric")
+
+
+@dataclass
+class SkillOverrides:
+    """Per-skill changes on top of the section-wide values."""
+
+    ppo: dict[str, Any] = setting(factory=dict, help="PPO fields for this skill only")
+    stop_env_steps: int | None = setting(None, ge=1)
+    task: str | None = setting(None, help="env id or task name for this skill (default: the skill name)")
+
+
+@dataclass
+class ExpertsSection:
+    """The expert sweep: trials = skills × seeds × ``num_samples`` draws of ``search_space``."""
+
+    skills: list[str] = setting(factory=lambda: ["stand", "walk"])
+    seeds: list[int] = setting(factory=lambda: [0])
+    algorithm: Literal["ppo"] = setting("ppo")
+    ppo: PPOSection = setting(factory=PPOSection)
+    search_space: dict[str, Any] = setting(factory=dict, help="ppo field -> Tune space, e.g. {lr: {loguniform: [1e-5, 1e-3]}}")
+    num_samples: int = setting(1, ge=1)
+    scheduler: SchedulerSection = setting(factory=SchedulerSection)
+    stop: StopSection = setting(factory=StopSection)
+    eval: EvalSection = setting(factory=EvalSection)
+    checkpoint: CheckpointSection = setting(factory=CheckpointSection)
+    per_skill: dict[str, SkillOverrides] = setting(factory=dict)
+    max_failures: int = setting(2, ge=0, help="retries of a crashed trial, each from its last checkpoint")
+
+    def ppo_for(self, skill: str) -> PPOSection:
+        """The section-wide PPO values with this skill's overrides applied and validated."""
+        overrides = self.per_skill[skill].ppo if skill in self.per_skill else {}
+        merged = {**to_plain(self.ppo), **overrides}
+        return build(PPOSection, merged, lambda _key: "", prefix=f"per_skill.{skill}.ppo.")
+
+    def field_problems(self) -> dict[str, str]:
+        problems = {}
+        if not self.skills:
+            problems["skills"] = "must name at least one skill"
+        unknown = sorted(set(self.per_skill) - set(self.skills))
+        if unknown:
+            problems["per_skill"] = f"overrides for skills not in `skills`: {unknown}"
+        for skill in self.per_skill:
+            try:
+                self.ppo_for(skill)
+            except ConfigError as err:
+                problems[err.key] = err.problem
+        return problems

@@ -1,0 +1,55 @@
+"""HumanoidBench ``crawl``: move forward through a low tunnel.
+
+Reward (``mwx_ray.rewards.skill_terms.crawl_reward``)::
+
+    (0.1·small_control + 0.25·min(crawling, crawling_head) + 0.4·move(1 m/s) + 0.25·pelvis_orientation) · in_tunnel
+    crawling / crawling_head = tol(imu z / head z, (0.6, 1.0), margin 1)
+    pelvis_orientation      = tol(‖pelvis xquat − (0.75, 0, 0.65, 0)‖, margin 1)
+    in_tunnel               = [−1 ≤ imu y ≤ 1]
+
+Never terminates; 1000 steps; success bar 700.
+
+Scene (``mwx_ray.envs.props.add_tunnel``, HumanoidBench ``crawl.xml``): a 16 m tunnel from x = 2.2 m along +x,
+inner width 2.3 m, ceiling underside at 1.15 m (the robot must lower its head from ~1.68 m to get in).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import mujoco
+
+from mwx_ray.envs.context import StepContext
+from mwx_ray.envs.props import add_tunnel
+from mwx_ray.envs.task import Task
+from mwx_ray.rewards.skill_terms import crawl_reward
+from mwx_ray.robots.spec import RobotSpec
+
+
+class CrawlTask(Task):
+    name = "crawl"
+    description = "Crouch low and crawl forward along the x-axis through the low tunnel ahead."
+    episode_steps: ClassVar[int] = 1000
+    success_bar = 700.0
+
+    def build(self, spec: mujoco.MjSpec, robot: RobotSpec) -> None:
+        add_tunnel(spec)
+
+    def bind(self, ctx: StepContext) -> None:
+        self._imu_pos = ctx.data.site_xpos[ctx.site_id("imu")]  # live view, [3]
+        # HumanoidBench reads the pelvis body's xquat (derived, start of the last substep), not qpos[3:7].
+        self._pelvis_quat = ctx.data.xquat[ctx.body_id(ctx.robot.root_body)]  # live view, [4]
+
+    def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        imu = self._imu_pos
+        return crawl_reward(
+            actuator_force=ctx.actuator_force,
+            com_vx=ctx.com_vx,
+            head_z=ctx.head_z,
+            imu_z=float(imu[2]),
+            pelvis_quat=self._pelvis_quat,
+            imu_y=float(imu[1]),
+        )
+
+    def terminated(self, ctx: StepContext) -> bool:
+        return False  # HumanoidBench Crawl.get_terminated
