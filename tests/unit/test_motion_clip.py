@@ -32,7 +32,7 @@ def make_clip(num_frames: int = 20, fps: float = 50.0, **overrides) -> MotionCli
 
 
 def test_joint_names_come_from_the_robot_spec():
-    assert H1_JOINT_NAMES == H1.joint_names
+    assert H1.joint_names == H1_JOINT_NAMES
     assert H1_JOINT_NAMES[2] == "left_hip_pitch" and H1_JOINT_NAMES[10] == "torso"
     assert tuple(H1_JOINT_RANGES_RAD[2]) == (-3.14, 2.53)  # HumanoidBench's widened hip pitch
 

@@ -18,10 +18,10 @@ on flat ground, at (−0.1, 0, 1.38), HumanoidBench's qpos0 — set in the keyfr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import mujoco
-import numpy as np
 
 from mwx_ray.envs.context import StepContext
 from mwx_ray.envs.props import add_balance_board, set_home_root_position
@@ -34,17 +34,22 @@ BALANCE_ROBOT_START_M = (-0.1, 0.0, 1.38)  # HumanoidBench BalanceSimple.qpos0_r
 FLOOR_GEOM = "floor"  # robots.h1.add_ground_and_lights
 
 
-def has_unwanted_balance_contact(geom1: np.ndarray, geom2: np.ndarray, floor: int, board: int, pivot: int) -> bool:
+def has_unwanted_balance_contact(
+    geom1: Sequence[int], geom2: Sequence[int], floor: int, board: int, pivot: int
+) -> bool:
     """HumanoidBench's balance contact rule over the active contacts' geom id pairs ([ncon] each).
 
     True if the pivot touches something other than the floor/board, or the floor touches something other than the
-    pivot.
+    pivot. A plain loop: with ~10 contacts it is several times faster than vectorised numpy.
     """
-    pivot_in = (geom1 == pivot) | (geom2 == pivot)
-    other = np.where(geom1 == pivot, geom2, geom1)
-    pivot_bad = pivot_in & (other != floor) & (other != board)
-    floor_bad = ((geom1 == floor) | (geom2 == floor)) & ~pivot_in
-    return bool(np.any(pivot_bad | floor_bad))
+    for a, b in zip(geom1, geom2, strict=True):
+        if a == pivot or b == pivot:
+            other = b if a == pivot else a
+            if other != floor and other != board:
+                return True
+        elif a == floor or b == floor:
+            return True
+    return False
 
 
 class BalanceSimpleTask(Task):
@@ -78,5 +83,5 @@ class BalanceSimpleTask(Task):
             return False
         contact = ctx.data.contact
         return has_unwanted_balance_contact(
-            contact.geom1[:ncon], contact.geom2[:ncon], self._floor, self._board, self._pivot
+            contact.geom1[:ncon].tolist(), contact.geom2[:ncon].tolist(), self._floor, self._board, self._pivot
         )

@@ -60,13 +60,17 @@ class GaitStyle:
     elbow_mean_deg: float
     elbow_gain: float  # extra elbow flexion per degree of forward shoulder swing
     arm_abduction_deg: float
+    speed_range_mps: tuple[float, float]  # where these normative curves describe people
 
 
 # Pelvic tilt: ≈10° anterior in walking (Kadaba et al. 1990), more in running (≈15°, Novacheck 1998).
 # Arm swing: shoulder excursion ≈ 20–30° at free walking (Murray, Sepic & Barnard, Phys. Ther. 47:272, 1967);
-# running carries the elbows near 90° (Novacheck 1998).
-WALK_STYLE = GaitStyle("walk", WALK_STANCE_FRACTION, 10.0, 3.0, 0.6, 20.0, 0.4, 6.0)
-RUN_STYLE = GaitStyle("run", RUN_STANCE_FRACTION, 15.0, 8.0, 0.7, 90.0, 0.3, 10.0)
+# running carries the elbows near 90° (Novacheck 1998). People switch from walking to running near 2 m/s
+# (A. Thorstensson & H. Roberthson, Acta Physiol. Scand. 131:211, 1987), hence the speed ranges. The run model
+# keeps Novacheck's 40 % stance at every speed, so it gains speed through hip excursion alone; above ≈3.5 m/s
+# that crouches the runner (pelvis < 0.8 × standing height at 4 m/s), so faster running is refused.
+WALK_STYLE = GaitStyle("walk", WALK_STANCE_FRACTION, 10.0, 3.0, 0.6, 20.0, 0.4, 6.0, (0.3, 2.5))
+RUN_STYLE = GaitStyle("run", RUN_STANCE_FRACTION, 15.0, 8.0, 0.7, 90.0, 0.3, 10.0, (1.5, 4.0))
 # Our pelvis stays level, so hip adduction would all become lateral pelvis shift (≈±9 cm); in people much of it
 # is pelvic obliquity (≈±4° list, Perry 1992) and the pelvis shifts only ≈±2–3 cm. Keep 30 % of the excursion.
 FRONTAL_EXCURSION_SCALE = 0.3
@@ -180,8 +184,11 @@ def _solve_hip_scale(style: GaitStyle, num: int, fps: float, target_m: float, bo
 def gait_motion(style: GaitStyle, speed_mps: float, step_frequency_hz: float, fps: float, n_cycles: int,
                 body: Body, start_frame: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
     """Keypoints [n_cycles·N, 19, 3] of a straight gait along +x, and its metadata (period, displacement...)."""
-    if not speed_mps > 0:
-        raise MotionError(f"synthetic {style.curves}: speed must be > 0 m/s, got {speed_mps}")
+    low, high = style.speed_range_mps
+    if not low <= speed_mps <= high:
+        raise MotionError(
+            f"synthetic {style.curves}: speed {speed_mps} m/s is outside the {style.curves} range [{low}, {high}] m/s"
+        )
     num = max(8, 2 * int(round(fps / step_frequency_hz)))  # two steps per cycle, even frame count
     period_s = num / fps
     target_m = speed_mps * period_s
