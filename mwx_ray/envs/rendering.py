@@ -49,9 +49,10 @@ RENDER_QUALITIES: dict[str, RenderQuality] = {
     "video": RenderQuality(height=480, width=640, shadows=False, reflections=False, skybox=True, offsamples=0),
 }
 
-# Tracking camera: follows the torso at a fixed offset (m, degrees), similar to HumanoidBench's cam_default.
-CAMERA_DISTANCE_M = 3.5
-CAMERA_AZIMUTH_DEG = 135.0
+# Tracking camera: follows the torso from behind-left, looking diagonally forward (m, degrees), so a frame shows
+# the robot and what lies ahead of it (chair, goal sphere, tunnel): a VLM teacher needs both to pick a skill.
+CAMERA_DISTANCE_M = 4.5
+CAMERA_AZIMUTH_DEG = 45.0
 CAMERA_ELEVATION_DEG = -15.0
 
 

@@ -19,7 +19,7 @@ def place_at_keyframe(env, x_m: float = 0.0):
 
 
 def test_at_least_the_five_required_composites_are_registered():
-    assert len(COMPOSITES) >= 2
+    assert {"stand_walk_stand", "walk_to_chair_sit", "walk_reach", "walk_run_walk", "crawl_stand_walk"} <= set(COMPOSITES)
     for name in COMPOSITES:
         task = make_env(name).task
         assert task.instruction and len(task.stages) >= 2
@@ -80,3 +80,63 @@ def test_env_step_reports_stage_info_and_per_stage_success_at_the_end(name):
     assert stage_keys <= info.keys()
     assert info["success"] == all(info[k] for k in stage_keys)
     assert not info["success"]  # a zero action falls over: never completes every stage
+
+
+def test_walk_to_chair_sit_completes_when_seated_on_the_chair():
+    env = make_env("walk_to_chair_sit")
+    task, ctx = env.task, env.ctx
+    env.reset(seed=0)
+    chair_x, chair_y = task.chair_xy_m
+    place_at_keyframe(env, x_m=chair_x - 0.6)  # at the walk goal
+    task.reward(ctx)
+    assert task.active == 1 and task.stages[1].skill == "sit"
+    env.data.qpos[0:3] = (chair_x, chair_y, 0.70)  # pelvis in the seated band over the seat centre
+    mujoco.mj_forward(env.model, env.data)
+    for _ in range(24):
+        _, terms = task.reward(ctx)
+        assert terms["sit/sitting"] == pytest.approx(1.0) and terms["sit/on_chair"] == pytest.approx(1.0)
+        assert not task.completed[1]
+    task.reward(ctx)  # the 25th seated step (0.5 s)
+    assert task.is_success(0.0)
+    assert task.terminated(ctx) is False  # 0.70 m is above the sit stage's 0.5 m fall height
+
+
+def test_walk_reach_observation_matches_the_reach_expert_layout_and_reach_completes():
+    env = make_env("walk_reach")
+    reach_env = make_env("reach")
+    assert env.observation_space.shape == reach_env.observation_space.shape == (57,)
+    task, ctx = env.task, env.ctx
+    obs, _ = env.reset(seed=0)
+    np.testing.assert_allclose(obs[-3:], task.goal_m)
+    task.active = 1  # skip the walk: test the reach stage on a constructed state
+    reach = task.stages[1]
+    hand = ctx.site_pos(ctx.site_id("left_hand")).copy()
+    reach.goal[:] = hand  # the hand is exactly at the goal
+    for _ in range(10):
+        reward, terms = task.reward(ctx)
+    assert terms["reach/hand_distance"] == pytest.approx(0.0, abs=1e-9)
+    assert terms["reach/closeness"] == 1.0 and task.completed[1]
+    reach.goal[:] = hand + np.array([0.0, 0.0, 0.5])  # 0.5 m away: partial closeness, no completion
+    task.reset(ctx, np.random.default_rng(0))
+    task.active = 1
+    _, terms = task.reward(ctx)
+    assert 0.0 < terms["reach/closeness"] < 1.0 and not task.completed[1]
+
+
+def test_crawl_stand_walk_crawl_stage_ends_past_the_tunnel_exit_and_never_falls():
+    env = make_env("crawl_stand_walk")
+    task, ctx = env.task, env.ctx
+    env.reset(seed=0)
+    crawl = task.stages[0]
+    env.data.qpos[2] = 0.1  # lying low inside the tunnel: the crawl stage never terminates
+    mujoco.mj_forward(env.model, env.data)
+    assert not task.terminated(ctx)
+    place_at_keyframe(env, x_m=crawl.exit_x_m - 0.1)
+    task.reward(ctx)
+    assert task.active == 0
+    place_at_keyframe(env, x_m=crawl.exit_x_m + 0.01)
+    task.reward(ctx)
+    assert task.active == 1 and task.stages[1].name == "stand_up"
+    for _ in range(25):  # standing tall at the keyframe for 0.5 s
+        task.reward(ctx)
+    assert task.active == 2 and task.step_info(ctx)["stage_skill"] == "walk"

@@ -6,7 +6,13 @@ To add a task module: define a :class:`mwx_ray.envs.task.Task` subclass, then ad
 
 from mwx_ray.envs.registry import register_task
 from mwx_ray.envs.tasks.balance import BalanceSimpleTask
-from mwx_ray.envs.tasks.composite import StandWalkStand, WalkRunWalk
+from mwx_ray.envs.tasks.composite import (
+    CrawlStandWalk,
+    StandWalkStand,
+    WalkReach,
+    WalkRunWalk,
+    WalkToChairSit,
+)
 from mwx_ray.envs.tasks.crawl import CrawlTask
 from mwx_ray.envs.tasks.hurdle import HurdleTask
 from mwx_ray.envs.tasks.locomotion import RunTask, StandTask, WalkTask
@@ -31,3 +37,6 @@ register_task(ReachTask)
 register_task(BalanceSimpleTask)
 register_task(StandWalkStand)
 register_task(WalkRunWalk)
+register_task(WalkToChairSit)
+register_task(WalkReach)
+register_task(CrawlStandWalk)

@@ -6,8 +6,17 @@ episode leaves time for every stage: walking 3 m at 1 m/s takes 3 s, running 10 
 
 from __future__ import annotations
 
+import math
+
+import mujoco
+import numpy as np
+
 from mwx_ray.envs.composite import CompositeTask
-from mwx_ray.envs.stages import StandStill, run_forward, walk_forward
+from mwx_ray.envs.context import StepContext
+from mwx_ray.envs.props import add_chair, add_goal_marker, add_tunnel
+from mwx_ray.envs.skill_stages import CrawlThrough, ReachWithLeftHand, SitOnChair, StandUp
+from mwx_ray.envs.stages import StandStill, WalkTo, run_forward, walk_forward
+from mwx_ray.robots.spec import RobotSpec
 
 
 class StandWalkStand(CompositeTask):
@@ -33,4 +42,78 @@ class WalkRunWalk(CompositeTask):
             walk_forward("walk_start", until_x_m=3.0),
             run_forward("run", until_x_m=13.0),
             walk_forward("walk_end", until_x_m=18.0),
+        )
+
+
+class WalkToChairSit(CompositeTask):
+    """The chair faces the approaching robot (yaw π), so sitting means turning round first: HumanoidBench's
+    sit_hard randomises the start yaw within ±1.8 rad for the same reason."""
+
+    name = "walk_to_chair_sit"
+    description = "Walk to the chair in front of you, turn around and sit down on it."
+    episode_steps = 1000
+    chair_xy_m = (2.6, 0.0)
+
+    def build(self, spec: mujoco.MjSpec, robot: RobotSpec) -> None:
+        add_chair(spec, pos_xy=self.chair_xy_m, yaw=math.pi)  # body "chair", read by the sit stage
+
+    def make_stages(self):
+        # Stop 0.6 m short of the seat centre: room to turn without hitting the chair.
+        return (
+            WalkTo("walk_to_chair", goal_xy_m=(self.chair_xy_m[0] - 0.6, self.chair_xy_m[1]), radius_m=0.3,
+                   description="Walk to the chair."),
+            SitOnChair("sit", chair_body="chair"),
+        )
+
+
+class WalkReach(CompositeTask):
+    """Observation extras match the single-skill reach task (left-hand position, goal; 57 in all), so a reach
+    expert sees exactly its own layout."""
+
+    name = "walk_reach"
+    description = "Walk to the red sphere ahead of you and touch it with your left hand."
+    episode_steps = 1000
+    extra_obs_dim = 6
+    goal_m = (2.5, 0.3, 1.1)
+
+    def build(self, spec: mujoco.MjSpec, robot: RobotSpec) -> None:
+        add_goal_marker(spec, pos=self.goal_m)  # mocap body "goal", moved by the reach stage
+
+    def make_stages(self):
+        return (
+            WalkTo("walk_to_target", goal_xy_m=(self.goal_m[0] - 0.45, self.goal_m[1] - 0.2), radius_m=0.3,
+                   description="Walk up to the red sphere."),
+            ReachWithLeftHand("reach", marker_body="goal", goal_m=self.goal_m),
+        )
+
+    def bind(self, ctx: StepContext) -> None:
+        super().bind(ctx)
+        self._hand_pos = ctx.data.site_xpos[ctx.site_id("left_hand")]
+        self._obs = np.zeros(self.extra_obs_dim)
+
+    def extra_obs(self, ctx: StepContext) -> np.ndarray:
+        """Left-hand site position then goal, world frame, m, [6] (as in the reach task)."""
+        self._obs[0:3] = self._hand_pos
+        self._obs[3:6] = self.goal_m
+        return self._obs
+
+
+class CrawlStandWalk(CompositeTask):
+    """HumanoidBench's tunnel, shortened to 4 m, starts 1 m ahead; the robot must get down to pass under it."""
+
+    name = "crawl_stand_walk"
+    description = "Crawl through the low tunnel ahead, stand up on the other side, then walk forward."
+    episode_steps = 1500
+    tunnel_start_x_m = 1.0
+    tunnel_length_m = 4.0
+
+    def build(self, spec: mujoco.MjSpec, robot: RobotSpec) -> None:
+        add_tunnel(spec, start_x=self.tunnel_start_x_m, length=self.tunnel_length_m)
+
+    def make_stages(self):
+        exit_x = self.tunnel_start_x_m + self.tunnel_length_m + 0.5  # pelvis clear of the ceiling
+        return (
+            CrawlThrough("crawl", exit_x_m=exit_x),
+            StandUp("stand_up"),
+            walk_forward("walk", until_x_m=exit_x + 3.0),
         )

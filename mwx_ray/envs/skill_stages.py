@@ -1,0 +1,147 @@
+"""Stages that reuse the scene skills' rewards (sit, reach, crawl) and getting up, for composite tasks.
+
+Each stage reads props placed by its composite task (chair, goal marker, tunnel) by body name, so the same
+HumanoidBench reward functions (``rewards.skill_terms``) drive both the single-skill task and the stage.
+Completion thresholds are our choice (HumanoidBench has no stages) and are stated next to each predicate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mwx_ray.envs.composite import HoldCounter, Stage
+from mwx_ray.envs.context import StepContext
+from mwx_ray.envs.props import mocap_index, set_mocap_pos
+from mwx_ray.rewards import humanoid_terms as terms
+from mwx_ray.rewards.kernels import tolerance
+from mwx_ray.rewards.skill_terms import crawl_reward, sit_reward
+
+# Seated: the sitting and on-chair terms both ≥ 0.8 (pelvis within ~5 cm of the seat band) for 0.5 s.
+SEATED_TERM_MIN = 0.8
+SEATED_HOLD_STEPS = 25
+# Reached: left hand within 10 cm of the goal (HumanoidBench pays its top bonus at 5 cm) for 0.2 s.
+REACH_DONE_DISTANCE_M = 0.10
+REACH_HOLD_STEPS = 10
+# Reach stage reward: upright pelvis × hand-to-goal closeness, gaussian margin 1 m (HumanoidBench's outer bonus
+# radius), in [0, 1] like every stage reward; the single-skill reach task keeps HumanoidBench's 20-per-step scale.
+REACH_CLOSENESS_MARGIN_M = 1.0
+# Stood up: both stand terms ≥ 0.9 for 0.5 s.
+STOOD_TERM_MIN = 0.9
+STOOD_HOLD_STEPS = 25
+
+
+class SitOnChair(Stage):
+    """HumanoidBench ``sit`` reward against the chair body ``chair_body``; complete once seated for 0.5 s."""
+
+    fall_pelvis_z_m = 0.5  # HumanoidBench sit terminates below 0.5 m
+
+    def __init__(self, name: str, chair_body: str, description: str = "Sit down on the chair."):
+        super().__init__(name, "sit", description)
+        self.chair_body = chair_body
+        self.hold = HoldCounter(SEATED_HOLD_STEPS)
+        self._seated_now = False
+
+    def bind(self, ctx: StepContext) -> None:
+        self._chair = ctx.body_id(self.chair_body)
+        self._imu = ctx.site_id("imu")
+
+    def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
+        self.hold.reset()
+        self._seated_now = False
+
+    def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        qpos = ctx.qpos
+        reward, parts = sit_reward(
+            pelvis_xy=qpos[0:2], pelvis_z=float(qpos[2]), head_z=ctx.head_z,
+            imu_z=float(ctx.site_pos(self._imu)[2]), torso_zz=ctx.torso_zz,
+            chair_xy=ctx.body_pos(self._chair)[0:2], com_vel_xy=ctx.com_velocity[0:2],
+            actuator_force=ctx.actuator_force,
+        )
+        self._seated_now = parts["sitting"] >= SEATED_TERM_MIN and parts["on_chair"] >= SEATED_TERM_MIN
+        return reward, parts
+
+    def complete(self, ctx: StepContext) -> bool:
+        return self.hold.update(self._seated_now)
+
+
+class ReachWithLeftHand(Stage):
+    """Bring the left hand to the goal marker ``marker_body`` (a mocap body placed at ``goal_m``)."""
+
+    def __init__(self, name: str, marker_body: str, goal_m: tuple[float, float, float],
+                 description: str = "Reach the red sphere with your left hand and hold it there."):
+        super().__init__(name, "reach", description)
+        self.marker_body = marker_body
+        self.goal = np.asarray(goal_m, dtype=float)
+        self.hold = HoldCounter(REACH_HOLD_STEPS)
+        self._distance = math.inf
+
+    def bind(self, ctx: StepContext) -> None:
+        self._hand = ctx.site_id("left_hand")
+        self._root = ctx.body_id(ctx.robot.root_body)
+        self._marker = mocap_index(ctx.model, self.marker_body)
+
+    def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
+        self.hold.reset()
+        self._distance = math.inf
+        set_mocap_pos(ctx.data, self._marker, self.goal)
+
+    def hand_distance_m(self, ctx: StepContext) -> float:
+        return float(np.linalg.norm(ctx.site_pos(self._hand) - self.goal))
+
+    def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        self._distance = self.hand_distance_m(ctx)
+        closeness = tolerance(self._distance, bounds=(0.0, 0.05), margin=REACH_CLOSENESS_MARGIN_M)
+        upright = terms.upright(float(ctx.data.xmat[self._root, 8]))
+        return upright * closeness, {"closeness": closeness, "upright": upright, "hand_distance": self._distance}
+
+    def complete(self, ctx: StepContext) -> bool:
+        return self.hold.update(self._distance <= REACH_DONE_DISTANCE_M)
+
+
+class CrawlThrough(Stage):
+    """HumanoidBench ``crawl`` reward; complete once the pelvis passes ``exit_x_m`` (the tunnel's end)."""
+
+    fall_pelvis_z_m = 0.0  # HumanoidBench crawl never terminates
+
+    def __init__(self, name: str, exit_x_m: float, description: str = "Crawl on hands and knees through the tunnel."):
+        super().__init__(name, "crawl", description)
+        self.exit_x_m = exit_x_m
+
+    def bind(self, ctx: StepContext) -> None:
+        self._imu_pos = ctx.data.site_xpos[ctx.site_id("imu")]
+        self._pelvis_quat = ctx.data.xquat[ctx.body_id(ctx.robot.root_body)]
+
+    def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        return crawl_reward(actuator_force=ctx.actuator_force, com_vx=ctx.com_vx, head_z=ctx.head_z,
+                            imu_z=float(self._imu_pos[2]), pelvis_quat=self._pelvis_quat,
+                            imu_y=float(self._imu_pos[1]))
+
+    def complete(self, ctx: StepContext) -> bool:
+        return float(ctx.root_pos[0]) >= self.exit_x_m
+
+
+class StandUp(Stage):
+    """``small_control · standing · upright`` (HumanoidBench's stand head); complete once standing for 0.5 s."""
+
+    fall_pelvis_z_m = 0.0  # getting up starts low: no fall termination in this stage
+
+    def __init__(self, name: str = "stand_up", description: str = "Get up and stand upright."):
+        super().__init__(name, "stand", description)
+        self.hold = HoldCounter(STOOD_HOLD_STEPS)
+        self._stood_now = False
+
+    def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
+        self.hold.reset()
+        self._stood_now = False
+
+    def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        standing, upright = terms.standing(ctx.head_z), terms.upright(ctx.torso_zz)
+        small_control = terms.small_control(ctx.actuator_force)
+        self._stood_now = standing >= STOOD_TERM_MIN and upright >= STOOD_TERM_MIN
+        return small_control * standing * upright, {"standing": standing, "upright": upright,
+                                                    "small_control": small_control}
+
+    def complete(self, ctx: StepContext) -> bool:
+        return self.hold.update(self._stood_now)

@@ -1,0 +1,398 @@
+"""MLflow tracking of a Tune sweep: one parent run per sweep, one child run per trial, from the driver.
+
+Why not Tune's ``MLflowLoggerCallback``: it has no parent/child runs and logs the trial config as params,
+which breaks under PBT (a param cannot change value). Here:
+
+- parent run (experiment ``<prefix>experts``): params = the resolved config flattened to dotted keys;
+  artifacts = ``config.resolved.yaml`` + ``record.json``; tags = stage, git SHA, config hash, versions.
+- child run per trial (``mlflow.parentRunId``): tags = stage, skill, seed, env_id, trial id, git SHA, config
+  hash, versions; params = the trial's *immutable* hyperparameters; every result's numeric metrics with
+  ``step = env_steps``; PBT-mutable hyperparameters as metrics ``hparams/<name>`` (they change over time);
+  on completion or error the trial's last evaluation video is uploaded and the run ends FINISHED/FAILED.
+- run ids persist in ``mlflow_runs.json`` (in the run folder and in the Tune experiment folder) and in
+  Tune's own callback state, so after ``Tuner.restore`` metric curves continue in the same runs.
+- every MLflow call goes through :class:`GuardedMlflow`: an unreachable store never stops training, and
+  the loss is reported at the end (``tracking_report.json`` + a warning). With ``tracking.required`` the
+  store is checked before the sweep starts and any failure aborts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from mwx_ray.atomic_io import atomic_write_text
+from mwx_ray.tracking.guarded_client import GuardedMlflow, TrackingReport
+from mwx_ray.tracking.run_record import (
+    RECORD_NAME,
+    RESOLVED_CONFIG_NAME,
+    git_sha,
+    package_versions,
+    write_run_record,
+)
+from mwx_ray.tracking.store import artifact_root, experiment_name, probe_store, tracking_uri
+
+logger = logging.getLogger("mwx_ray.tracking")
+
+STAGE = "experts"
+RUNS_FILE = "mlflow_runs.json"
+REPORT_FILE = "tracking_report.json"
+STEP_KEY = "env_steps"
+VIDEO_KEY = "artifacts/eval_video"
+HPARAM_PREFIX = "hparams/"
+VERSION_PACKAGES = ("mwx_ray", "ray", "mujoco", "torch", "gymnasium", "mlflow")
+# Tune bookkeeping that is numeric but not a measurement (or not numeric at all).
+_NOT_METRICS = {"config", "pid", "timestamp", "date", "hostname", "node_ip", "trial_id", "experiment_tag",
+                "done", "should_checkpoint", "checkpoint_dir_name"}
+_MLFLOW_PARAM_MAX_CHARS = 6000  # mlflow.utils.validation MAX_PARAM_VAL_LENGTH
+_BATCH = 100  # log_batch accepts at most 100 params / 1000 metrics per call; 100 keeps requests small
+
+
+class TrackingUnavailableError(RuntimeError):
+    """``tracking.required`` is set and the MLflow store cannot be used."""
+
+
+def flatten(tree: Mapping[str, Any], sep: str = ".", prefix: str = "") -> dict[str, Any]:
+    """Nested mappings -> ``{"a.b.c": leaf}``; lists and scalars are leaves; empty mappings vanish."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, sep, name + sep))
+        else:
+            flat[name] = value
+    return flat
+
+
+def param_value(value: Any) -> str:
+    """A param as MLflow stores it: JSON for lists/None/bools (unambiguous), str otherwise, length-capped."""
+    text = json.dumps(value, sort_keys=True, default=str) if isinstance(value, list | tuple | bool) or value is None \
+        else str(value)
+    return text[:_MLFLOW_PARAM_MAX_CHARS]
+
+
+def metric_key(name: str) -> str:
+    """MLflow accepts letters, digits and ``_ - . / space``; anything else becomes ``_``."""
+    return re.sub(r"[^\w\-./ ]", "_", name)
+
+
+def numeric_metrics(result: Mapping[str, Any]) -> dict[str, float]:
+    """Finite int/float leaves of a Tune result, keyed by their ``/``-joined path (bools excluded)."""
+    metrics = {}
+    for key, value in flatten({k: v for k, v in result.items() if k not in _NOT_METRICS}, sep="/").items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if math.isfinite(value):
+            metrics[metric_key(key)] = float(value)
+    return metrics
+
+
+def result_step(result: Mapping[str, Any]) -> int:
+    """MLflow step of a result: env steps sampled so far, else the training iteration."""
+    return int(result.get(STEP_KEY, result.get("training_iteration", 0)) or 0)
+
+
+def mutable_hyperparameters(loaded_config) -> frozenset[str]:
+    """PPO fields that PBT mutates (``experts.scheduler.mutations``); empty for other schedulers."""
+    scheduler = loaded_config.config.experts.scheduler
+    return frozenset(scheduler.mutations) if scheduler.name == "pbt" else frozenset()
+
+
+def split_trial_config(trial_config: Mapping[str, Any], mutable: frozenset[str]) -> tuple[dict, dict]:
+    """Trial config -> (immutable params ``{dotted: str}``, mutable hyperparameters ``{name: float}``).
+
+    A mutable name matches ``ppo.<name>`` or a top-level ``<name>``.
+    """
+    params, mutable_values = {}, {}
+    for key, value in flatten(trial_config).items():
+        if key.startswith("__"):
+            continue  # Tune internals such as __trial_index__
+        name = key.removeprefix("ppo.")
+        if name in mutable:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                mutable_values[name] = float(value)
+            continue
+        params[key] = param_value(value)
+    return params, mutable_values
+
+
+@dataclass
+class RunIds:
+    """Where a sweep's runs live; persisted so a restored sweep re-attaches to them."""
+
+    tracking_uri: str
+    experiment_id: str | None = None
+    parent_run_id: str | None = None
+    children: dict[str, str] = field(default_factory=dict)  # trial id -> child run id
+
+    def save(self, path: str | Path) -> None:
+        atomic_write_text(path, json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunIds | None:
+        path = Path(path)
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text())
+        return cls(data["tracking_uri"], data.get("experiment_id"), data.get("parent_run_id"),
+                   dict(data.get("children") or {}))
+
+
+def version_tags() -> dict[str, str]:
+    versions = package_versions(VERSION_PACKAGES)
+    return {f"version.{name}": version for name, version in versions.items()}
+
+
+class MlflowSweepCallback(tune.Callback):
+    """Tune callback (driver side) writing a parent run per sweep and a child run per trial to MLflow."""
+
+    def __init__(self, *, tracking_uri: str, experiment_name: str, artifact_location: str | None,
+                 run_dir: str | Path, config_params: Mapping[str, str], config_hash: str,
+                 mutable: frozenset[str] = frozenset(), required: bool = False, sweep_name: str = "sweep"):
+        self.tracking_uri = tracking_uri
+        self.experiment_name = experiment_name
+        self.artifact_location = artifact_location
+        self.run_dir = Path(run_dir)
+        self.config_params = dict(config_params)
+        self.config_hash = config_hash
+        self.mutable = frozenset(mutable)
+        self.required = required
+        self.sweep_name = sweep_name
+        self.ids = RunIds(tracking_uri)
+        self._experiment_dirs: set[str] = set()
+        self._videos: dict[str, str] = {}  # trial id -> last eval video path
+        self._mlflow: GuardedMlflow | None = None
+        self._common_tags: dict[str, str] | None = None
+
+    # -- pickling: Tune pickles callbacks into tuner.pkl; a live client must not travel with them --
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_mlflow": None, "_common_tags": None}
+
+    def get_state(self) -> dict[str, Any]:
+        return {"run_ids": asdict(self.ids)}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        data = state["run_ids"]
+        if data.get("tracking_uri") == self.tracking_uri:
+            self.ids = RunIds(**{**data, "children": dict(data["children"])})
+
+    @property
+    def mlflow(self) -> GuardedMlflow:
+        if self._mlflow is None:
+            self._mlflow = GuardedMlflow(self.tracking_uri)
+        return self._mlflow
+
+    @property
+    def common_tags(self) -> dict[str, str]:
+        if self._common_tags is None:
+            self._common_tags = {"stage": STAGE, "git_sha": git_sha(), "config_hash": self.config_hash,
+                                 "run_dir": str(self.run_dir.resolve()), **version_tags()}
+        return self._common_tags
+
+    def report(self) -> TrackingReport:
+        return self.mlflow.report()
+
+    def _check(self) -> None:
+        if self.required and not self.report().ok:
+            raise TrackingUnavailableError(f"tracking.required is set: {self.report().summary()}")
+
+    def _persist(self) -> None:
+        """Write the run ids next to the run record and into every Tune experiment folder seen."""
+        self.ids.save(self.run_dir / RUNS_FILE)
+        for folder in self._experiment_dirs:
+            self.ids.save(Path(folder) / RUNS_FILE)
+
+    # -- parent run --
+    def setup(self, stop=None, num_samples=None, total_num_samples=None, **info) -> None:
+        if not self.ids.parent_run_id:  # not restored by Tune's set_state: try the run folder's record
+            saved = RunIds.load(self.run_dir / RUNS_FILE)
+            if saved is not None and saved.tracking_uri == self.tracking_uri:
+                self.ids = saved
+        if self.ids.parent_run_id:  # a restored sweep: the same parent run continues
+            self.mlflow.call("update_run", self.ids.parent_run_id, status="RUNNING")
+        self._ensure_parent()
+        self._check()
+
+    def _ensure_parent(self) -> str | None:
+        """The parent run id, creating the run if needed (None while the store is unreachable)."""
+        if self.ids.parent_run_id:
+            return self.ids.parent_run_id
+        experiment_id = self.mlflow.run("get or create experiment", self._experiment_id)
+        if experiment_id is None:
+            return None
+        tags = {**self.common_tags, "kind": "sweep", "mlflow.runName": self.sweep_name}
+        run = self.mlflow.call("create_run", experiment_id, tags=tags, run_name=self.sweep_name)
+        if run is None:
+            return None
+        self.ids.experiment_id, self.ids.parent_run_id = experiment_id, run.info.run_id
+        self._log_params(run.info.run_id, self.config_params)
+        for name in (RESOLVED_CONFIG_NAME, RECORD_NAME):
+            if (self.run_dir / name).is_file():
+                self.mlflow.call("log_artifact", run.info.run_id, str(self.run_dir / name))
+        self._persist()
+        return run.info.run_id
+
+    def _experiment_id(self, client) -> str:
+        found = client.get_experiment_by_name(self.experiment_name)
+        if found is not None:
+            return found.experiment_id
+        try:
+            return client.create_experiment(self.experiment_name, artifact_location=self.artifact_location)
+        except Exception:  # created concurrently by another process: use theirs
+            found = client.get_experiment_by_name(self.experiment_name)
+            if found is None:
+                raise
+            return found.experiment_id
+
+    def _log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(key, value) for key, value in sorted(params.items())]
+        for start in range(0, len(items), _BATCH):
+            self.mlflow.call("log_batch", run_id, params=items[start:start + _BATCH])
+
+    # -- child runs --
+    def on_trial_start(self, iteration, trials, trial, **info) -> None:
+        self._experiment_dirs.add(trial.storage.experiment_driver_staging_path)
+        parent = self._ensure_parent()
+        if parent is None:
+            return
+        child = self.ids.children.get(trial.trial_id) or self._find_child(trial.trial_id)
+        if child is not None:
+            self.mlflow.call("update_run", child, status="RUNNING")
+        else:
+            child = self._create_child(trial, parent)
+        if child is not None:
+            self.ids.children[trial.trial_id] = child
+        self._persist()
+        self._check()
+
+    def _find_child(self, trial_id: str) -> str | None:
+        if not self.ids.experiment_id:
+            return None
+        query = f"tags.mlflow.parentRunId = '{self.ids.parent_run_id}' and tags.trial_id = '{trial_id}'"
+        runs = self.mlflow.call("search_runs", [self.ids.experiment_id], filter_string=query, max_results=1)
+        return runs[0].info.run_id if runs else None
+
+    def _create_child(self, trial, parent: str) -> str | None:
+        config = trial.config
+        name = f"{config.get('skill', 'trial')}-seed{config.get('seed', '?')}-{trial.trial_id}"
+        tags = {**self.common_tags, "kind": "trial", "mlflow.parentRunId": parent, "mlflow.runName": name,
+                "trial_id": trial.trial_id, "trial_name": str(trial),
+                **{key: str(config[key]) for key in ("skill", "seed", "env_id") if key in config}}
+        run = self.mlflow.call("create_run", self.ids.experiment_id, tags=tags, run_name=name)
+        if run is None:
+            return None
+        params, _ = split_trial_config(config, self.mutable)
+        self._log_params(run.info.run_id, params)
+        self.mlflow.call("log_dict", run.info.run_id, _jsonable(config), "trial_config.json")
+        return run.info.run_id
+
+    def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+        from mlflow.entities import Metric
+
+        flat = flatten(result, sep="/")
+        if isinstance(flat.get(VIDEO_KEY), str):
+            self._videos[trial.trial_id] = flat[VIDEO_KEY]
+        child = self.ids.children.get(trial.trial_id)
+        if child is None:
+            self.mlflow.report_state.dropped_calls += 1
+            return
+        metrics = numeric_metrics(result)
+        _, mutable_values = split_trial_config(trial.config, self.mutable)  # current values (PBT updates)
+        metrics.update({f"{HPARAM_PREFIX}{name}": value for name, value in mutable_values.items()})
+        step, stamp_ms = result_step(result), int(time.time() * 1000)
+        items = [Metric(key, value, stamp_ms, step) for key, value in sorted(metrics.items())]
+        for start in range(0, len(items), 1000):
+            self.mlflow.call("log_batch", child, metrics=items[start:start + 1000])
+        self._check()
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        self._end_child(trial, "FINISHED")
+
+    def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        self._end_child(trial, "FAILED")
+
+    def _end_child(self, trial, status: str) -> None:
+        child = self.ids.children.get(trial.trial_id)
+        if child is None:
+            return
+        video = self._videos.get(trial.trial_id)
+        if video and Path(video).is_file():
+            self.mlflow.call("log_artifact", child, video, "videos")
+        elif video:
+            # The pitfall from the platform notes: files written on a remote worker are not on the driver.
+            self.mlflow.missing_artifact(f"eval video {video} of trial {trial.trial_id} (not on the driver)")
+        error_file = getattr(trial, "error_file", None)
+        if status == "FAILED" and error_file and Path(error_file).is_file():
+            self.mlflow.call("log_artifact", child, error_file, "errors")
+        self.mlflow.call("set_terminated", child, status=status)
+        self._check()
+
+    # -- end of the sweep --
+    def on_experiment_end(self, trials, **info) -> None:
+        states = [trial.status for trial in trials]
+        status = "FAILED" if "ERROR" in states else "FINISHED" if all(s == "TERMINATED" for s in states) \
+            else "KILLED"  # unfinished trials: a later `mwx resume` re-opens the runs
+        for trial in trials:
+            child = self.ids.children.get(trial.trial_id)
+            if child and trial.status not in ("TERMINATED", "ERROR"):
+                self.mlflow.call("set_terminated", child, status="KILLED")
+        if self.ids.parent_run_id:
+            self.mlflow.call("set_tag", self.ids.parent_run_id, "trial_states",
+                             json.dumps({s: states.count(s) for s in sorted(set(states))}))
+            self.mlflow.call("set_terminated", self.ids.parent_run_id, status=status)
+        report = self.report()
+        atomic_write_text(self.run_dir / REPORT_FILE, json.dumps(report.to_json(), indent=2) + "\n")
+        (logger.info if report.ok else logger.warning)("%s", report.summary())
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def make_sweep_callbacks(loaded_config, run_dir: str | Path) -> list[tune.Callback]:
+    """The tracking callbacks of an expert sweep whose run folder is ``run_dir``.
+
+    Writes the run record (resolved config + record.json) into ``run_dir`` if it is not there yet. With
+    ``tracking.required`` the store is probed and the experiment created now, so a bad URI fails before any
+    trial starts (:class:`TrackingUnavailableError`).
+    """
+    config = loaded_config.config
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / RECORD_NAME).is_file():
+        write_run_record(run_dir, loaded_config)
+    uri = tracking_uri(config)
+    callback = MlflowSweepCallback(
+        tracking_uri=uri, experiment_name=experiment_name(config, STAGE), artifact_location=artifact_root(config),
+        run_dir=run_dir, config_params={k: param_value(v) for k, v in flatten(loaded_config.as_dict()).items()
+                                        if k != "description"},
+        config_hash=loaded_config.hash(), mutable=mutable_hyperparameters(loaded_config),
+        required=config.tracking.required, sweep_name=run_dir.name,
+    )
+    if config.tracking.required:
+        try:
+            probe_store(uri)
+        except (ConnectionError, PermissionError, ValueError) as err:
+            raise TrackingUnavailableError(f"tracking.required is set and {err}") from err
+        if callback.mlflow.run("get or create experiment", callback._experiment_id) is None:
+            raise TrackingUnavailableError(f"tracking.required is set: {callback.report().summary()}")
+    return [callback]
+
+
+def tracking_summary(callbacks) -> str | None:
+    """The end-of-sweep tracking report of the first :class:`MlflowSweepCallback` in ``callbacks``."""
+    for callback in callbacks:
+        if isinstance(callback, MlflowSweepCallback):
+            return callback.report().summary()
+    return None
