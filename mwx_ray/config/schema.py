@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mwx_ray.config.experts_schema import ExpertsSection
+from mwx_ray.config.labeling_schema import LabelingSection
 from mwx_ray.config.typed import setting
 
 
@@ -67,3 +68,4 @@ class MwxConfig:
     resources: ResourcesSection = setting(factory=ResourcesSection)
     env: EnvSection = setting(factory=EnvSection)
     experts: ExpertsSection = setting(factory=ExpertsSection)
+    labeling: LabelingSection = setting(factory=LabelingSection)

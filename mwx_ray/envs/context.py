@@ -74,7 +74,7 @@ class StepContext:
         return _lookup(self.model, mujoco.mjtObj.mjOBJ_GEOM, name)
 
     def body_geom_ids(self, body_name: str) -> np.ndarray:
-        """Ids of all geoms attached to one body (e.g. a wall or a chair), for :meth:`touching`."""
+        """Ids of all geoms attached to one body (e.g. a wall or a chair), for :class:`GeomContactMask`."""
         return np.flatnonzero(self.model.geom_bodyid == self.body_id(body_name))
 
     def _sensor_slice(self, name: str) -> slice:
@@ -155,21 +155,21 @@ class StepContext:
         """Pelvis orientation quaternion ``qpos[3:7]`` (w, x, y, z), world frame (post-step view)."""
         return self._qpos[3:7]
 
-    def touching(self, geoms_a: np.ndarray, geoms_b: np.ndarray | None = None) -> bool:
-        """Whether any active contact involves a geom in ``geoms_a`` (and, if given, one in ``geoms_b``).
 
-        Args:
-            geoms_a, geoms_b: geom ids, e.g. from :meth:`body_geom_ids` at bind time.
-        """
-        ncon = self.data.ncon
-        if ncon == 0:
-            return False
-        contact = self.data.contact
-        g1, g2 = contact.geom1[:ncon], contact.geom2[:ncon]
-        in_a1, in_a2 = np.isin(g1, geoms_a), np.isin(g2, geoms_a)
-        if geoms_b is None:
-            return bool(np.any(in_a1 | in_a2))
-        return bool(np.any((in_a1 & np.isin(g2, geoms_b)) | (in_a2 & np.isin(g1, geoms_b))))
+class GeomContactMask:
+    """Per-step check "does any active contact involve one of these geoms" (walls, poles, a chair).
+
+    Built once at bind time as a boolean mask over all geoms; a check is one fancy index over the
+    ``[ncon, 2]`` contact geom pairs (~3 µs), ~10× cheaper than ``np.isin`` per step.
+    """
+
+    def __init__(self, model: mujoco.MjModel, geom_ids: np.ndarray):
+        self._mask = np.zeros(model.ngeom, dtype=bool)
+        self._mask[np.asarray(geom_ids, dtype=int)] = True
+
+    def touching(self, data: mujoco.MjData) -> bool:
+        ncon = data.ncon
+        return bool(ncon) and bool(self._mask[data.contact.geom[:ncon]].any())
 
 
 def _lookup(model: mujoco.MjModel, obj: mujoco.mjtObj, name: str) -> int:

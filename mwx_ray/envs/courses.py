@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import mujoco
-import numpy as np
 
 Vec3 = tuple[float, float, float]
 
@@ -109,22 +108,6 @@ MAZE_WALL_HEIGHT_M = 1.2
 MAZE_CHECKPOINTS_XY_M = ((0.0, 0.0), (3.0, 0.0), (3.0, 6.0), (6.0, 6.0))  # envs/maze.py `checkpoints`
 MAZE_MARKER_Z_M = 1.0  # maze.xml intersection_a..d at z = 1, sphere radius 0.05
 MAZE_MARKER_RADIUS_M = 0.05
-
-
-class GeomContactMask:
-    """Per-step check "does any active contact involve one of these geoms" (e.g. a course's walls).
-
-    Built once at bind time as a boolean mask over all geoms; a check is one fancy index over the
-    ``[ncon, 2]`` contact geom pairs (~3 µs), ~10× cheaper than ``np.isin`` per step.
-    """
-
-    def __init__(self, model: mujoco.MjModel, geom_ids: np.ndarray):
-        self._mask = np.zeros(model.ngeom, dtype=bool)
-        self._mask[np.asarray(geom_ids, dtype=int)] = True
-
-    def touching(self, data: mujoco.MjData) -> bool:
-        ncon = data.ncon
-        return bool(ncon) and bool(self._mask[data.contact.geom[:ncon]].any())
 
 
 def _add_body(spec: mujoco.MjSpec, body_name: str) -> mujoco.MjsBody:

@@ -22,7 +22,7 @@ from typing import ClassVar
 import numpy as np
 
 from mwx_ray.envs import courses
-from mwx_ray.envs.context import StepContext
+from mwx_ray.envs.context import GeomContactMask, StepContext
 from mwx_ray.envs.task import Task
 from mwx_ray.rewards.course_terms import hurdle_reward
 from mwx_ray.robots.spec import RobotSpec
@@ -44,7 +44,7 @@ class HurdleTask(Task):
 
     def __init__(self, discount_hurdle_contact: bool = False):
         self.discount_hurdle_contact = bool(discount_hurdle_contact)
-        self._walls: courses.GeomContactMask | None = None
+        self._walls: GeomContactMask | None = None
 
     def build(self, spec, robot: RobotSpec) -> None:
         courses.add_walls(spec, courses.HURDLE_COURSE_WALLS, body_name=WALLS_BODY)
@@ -54,7 +54,7 @@ class HurdleTask(Task):
         geoms = [ctx.body_geom_ids(WALLS_BODY)]
         if self.discount_hurdle_contact:
             geoms.append(ctx.body_geom_ids(HURDLES_BODY))
-        self._walls = courses.GeomContactMask(ctx.model, np.concatenate(geoms))
+        self._walls = GeomContactMask(ctx.model, np.concatenate(geoms))
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         return hurdle_reward(

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mwx_ray.envs import courses
-from mwx_ray.envs.context import StepContext
+from mwx_ray.envs.context import GeomContactMask, StepContext
 from mwx_ray.envs.task import Task
 from mwx_ray.rewards.course_terms import maze_reward, maze_segment_directions, maze_stage_update
 from mwx_ray.robots.spec import RobotSpec
@@ -59,7 +59,7 @@ class MazeTask(Task):
     def __init__(self):
         self.stage = 0  # checkpoints reached this episode (HumanoidBench `maze_stage`)
         self._directions = maze_segment_directions(CHECKPOINTS_XY_M)
-        self._walls: courses.GeomContactMask | None = None
+        self._walls: GeomContactMask | None = None
         self._marker_geoms: list[int] = []
         self._pelvis = self._imu = -1
         self._step_info: dict[str, Any] = {CHECKPOINT_INDEX_KEY: 0}
@@ -70,7 +70,7 @@ class MazeTask(Task):
         courses.add_markers(spec, positions, body_name=MARKERS_BODY)
 
     def bind(self, ctx: StepContext) -> None:
-        self._walls = courses.GeomContactMask(ctx.model, ctx.body_geom_ids(WALLS_BODY))
+        self._walls = GeomContactMask(ctx.model, ctx.body_geom_ids(WALLS_BODY))
         self._marker_geoms = [ctx.geom_id(f"{MARKERS_BODY}_{i}") for i in range(len(CHECKPOINTS_XY_M))]
         self._pelvis = ctx.body_id(ctx.robot.root_body)
         self._imu = ctx.site_id("imu")

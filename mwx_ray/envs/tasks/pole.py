@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from mwx_ray.envs import courses
-from mwx_ray.envs.context import StepContext
+from mwx_ray.envs.context import GeomContactMask, StepContext
 from mwx_ray.envs.task import Task
 from mwx_ray.rewards.course_terms import pole_reward
 from mwx_ray.robots.spec import RobotSpec
@@ -36,14 +36,14 @@ class PoleTask(Task):
     success_bar = 700.0
 
     def __init__(self):
-        self._poles: courses.GeomContactMask | None = None
+        self._poles: GeomContactMask | None = None
 
     def build(self, spec, robot: RobotSpec) -> None:
         courses.add_walls(spec, courses.POLE_COURSE_WALLS, body_name=WALLS_BODY)
         courses.add_poles(spec, body_name=POLES_BODY)
 
     def bind(self, ctx: StepContext) -> None:
-        self._poles = courses.GeomContactMask(ctx.model, ctx.body_geom_ids(POLES_BODY))
+        self._poles = GeomContactMask(ctx.model, ctx.body_geom_ids(POLES_BODY))
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         return pole_reward(

@@ -1,0 +1,70 @@
+"""``mwx eval``: deterministic evaluation of an exported expert: HumanoidBench return, success rate, video."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from mwx_ray.commands.common import add_subcommand
+
+EXAMPLES = """  mwx eval runs/registry:walk --episodes 5
+  mwx eval runs/registry/walk --task mwx/h1-walk-v0 --episodes 10 --seed 3 --video runs/videos/walk.mp4
+  mwx eval runs/registry:stand --episodes 3 --no-video
+"""
+
+
+def register(subparsers) -> None:
+    parser = add_subcommand(subparsers, "eval", "deterministic evaluation of an expert: return, success, video",
+                            EXAMPLES, run)
+    parser.add_argument("expert", help="expert folder, or <registry dir>:<skill>")
+    parser.add_argument("--task", help="task name or env id (default: the env the expert was trained on)")
+    parser.add_argument("--episodes", type=int, required=True, help="number of episodes")
+    parser.add_argument("--seed", type=int, default=0, help="reset seed of episode 0 (episode i uses seed + i)")
+    parser.add_argument("--video", help="mp4 of the last episode (default runs/videos/eval-<expert>-<task>.mp4)")
+    parser.add_argument("--video-steps", type=int, default=250, help="env steps filmed (50 per second on H1)")
+    parser.add_argument("--no-video", action="store_true", help="do not render a video")
+
+
+def _env_id(task: str) -> str:
+    """A registered mwx task name or id -> its canonical id; other registered gymnasium ids pass through."""
+    import gymnasium
+
+    from mwx_ray.envs import resolve_env_id
+    from mwx_ray.errors import UnknownNameError
+
+    try:
+        return resolve_env_id(task)
+    except UnknownNameError:
+        if task in gymnasium.registry:
+            return task
+        raise
+
+
+def run(args) -> int:
+    from mwx_ray.experts.evaluation import evaluate_policy
+    from mwx_ray.experts.registry import load_expert
+
+    if args.episodes < 1:
+        print("mwx eval: --episodes must be >= 1")
+        return 2
+    policy, about = load_expert(args.expert)
+    task = args.task or about["env_id"]
+    env_id = _env_id(task)
+    name = about["skill"] or Path(about["folder"]).name
+    video = None if args.no_video else Path(
+        args.video or f"runs/videos/eval-{name}-{env_id.split('/')[-1]}.mp4")
+    print(f"expert {name} ({about['folder']}) on {env_id}: {args.episodes} episodes from seed {args.seed}")
+    result = evaluate_policy(policy.act, env_id, episodes=args.episodes, seed=args.seed, video_path=video,
+                             video_steps=args.video_steps)
+    successes = "n/a (env reports none)" if math.isnan(result.success_rate) else (
+        f"{result.success_rate:.0%} ({round(result.success_rate * args.episodes)}/{args.episodes})")
+    mean_len = sum(result.episode_lengths) / len(result.episode_lengths)
+    print(f"return {result.return_mean:.2f} ± {result.return_std:.2f} (HumanoidBench episode return)")
+    print(f"success {successes}; mean episode length {mean_len:.0f} steps")
+    if result.reward_term_means:
+        terms = ", ".join(f"{k} {v:.3f}" for k, v in result.reward_term_means.items())
+        print(f"reward terms (per-step mean): {terms}")
+    if "hb/return" in about["metrics"]:
+        print(f"registry hb/return at export: {about['metrics']['hb/return']:.2f}")
+    print(f"video: {result.video_path}" if result.video_path else "video: none (--no-video)")
+    return 0
