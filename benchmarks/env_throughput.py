@@ -20,38 +20,51 @@ import numpy as np
 from mwx_ray.envs import make_env, task_entries
 from mwx_ray.robots.h1 import build_h1_spec, build_menagerie_h1_scene_spec
 
-FALL_HEIGHT_M = 0.2  # same reset rule as the locomotion tasks' termination
 
-
-def env_steps_per_s(env, actions: np.ndarray) -> float:
+def env_steps_per_s(env, actions: np.ndarray) -> tuple[float, dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """Env steps/s, and the physics state after every reset (keyed by the step index it precedes)."""
     env.reset(seed=0)
+    resets = {0: (env.data.qpos.copy(), env.data.qvel.copy())}
     start = time.perf_counter()
-    for action in actions:
+    for i, action in enumerate(actions):
         _, _, terminated, truncated, _ = env.step(action)
         if terminated or truncated:
             env.reset()
-    return len(actions) / (time.perf_counter() - start)
+            resets[i + 1] = (env.data.qpos.copy(), env.data.qvel.copy())
+    elapsed = time.perf_counter() - start
+    return len(actions) / elapsed, resets
 
 
-def raw_mj_steps_per_s(model: mujoco.MjModel, ctrls: np.ndarray, frame_skip: int, key: int | None) -> float:
-    """mj_step calls per second, one Python call per physics step, ctrl held for ``frame_skip`` steps."""
+def raw_mj_steps_per_s(model: mujoco.MjModel, ctrls: np.ndarray, frame_skip: int,
+                       resets: dict[int, tuple[np.ndarray, np.ndarray]]) -> float:
+    """mj_step/s replaying the env's trajectory: same controls, same reset states at the same steps, so both
+    loops simulate identical states (contact-heavy falls cost more than standing, whoever runs them)."""
     data = mujoco.MjData(model)
 
-    def reset():
-        if key is None:
-            mujoco.mj_resetData(model, data)
-        else:
-            mujoco.mj_resetDataKeyframe(model, data, key)
+    def restore(index: int) -> None:
+        qpos, qvel = resets[index]
+        mujoco.mj_resetData(model, data)
+        data.qpos[:], data.qvel[:] = qpos, qvel
+        mujoco.mj_forward(model, data)
 
-    reset()
+    restore(0)
     start = time.perf_counter()
-    for ctrl in ctrls:
+    for i, ctrl in enumerate(ctrls):
+        if i in resets and i:
+            restore(i)
         data.ctrl[:] = ctrl
-        for _ in range(frame_skip):
-            mujoco.mj_step(model, data)
-        if data.qpos[2] < FALL_HEIGHT_M:
-            reset()
+        mujoco.mj_step(model, data, nstep=frame_skip)
     return len(ctrls) * frame_skip / (time.perf_counter() - start)
+
+
+def paired_rates(env, actions: np.ndarray, ctrls: np.ndarray, rounds: int) -> tuple[float, float]:
+    """Median env and raw rates over alternating rounds (robust to a busy machine)."""
+    env_rates, raw_rates = [], []
+    for _ in range(rounds):
+        env_rate, resets = env_steps_per_s(env, actions)
+        env_rates.append(env_rate)
+        raw_rates.append(raw_mj_steps_per_s(env.model, ctrls, env.frame_skip, resets))
+    return float(np.median(env_rates)), float(np.median(raw_rates))
 
 
 def mesh_collision_variant() -> mujoco.MjSpec:
@@ -71,20 +84,20 @@ def mesh_collision_variant() -> mujoco.MjSpec:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=2000, help="env steps per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating env/raw rounds; medians are printed")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
 
-    print(f"{'env id':<22} {'policy':<7} {'env steps/s':>12} {'raw mj_step/s':>14} {'ratio':>6}")
+    print(f"{'env id':<28} {'policy':<7} {'env steps/s':>12} {'raw mj_step/s':>14} {'ratio':>6}")
     for entry in task_entries():
         env = make_env(entry.env_id)
         nu, frame_skip = env.action_space.shape[0], env.frame_skip
         policies = {"zero": np.zeros((args.steps, nu)), "random": rng.uniform(-1, 1, (args.steps, nu))}
         low, high = env.model.actuator_ctrlrange.T
-        key = env.model.key("home").id
         for policy, actions in policies.items():
-            env_rate = env_steps_per_s(env, actions)
-            raw_rate = raw_mj_steps_per_s(env.model, (actions + 1) / 2 * (high - low) + low, frame_skip, key)
-            print(f"{entry.env_id:<22} {policy:<7} {env_rate:>12,.0f} {raw_rate:>14,.0f} "
+            ctrls = (actions + 1) / 2 * (high - low) + low
+            env_rate, raw_rate = paired_rates(env, actions, ctrls, args.rounds)
+            print(f"{entry.env_id:<28} {policy:<7} {env_rate:>12,.0f} {raw_rate:>14,.0f} "
                   f"{env_rate / (raw_rate / frame_skip):>6.2f}")
         env.close()
 
@@ -104,7 +117,9 @@ def main() -> None:
         else:
             ctrls = np.zeros((steps, model.nu))
         ngeom_colliding = int(np.count_nonzero(model.geom_contype | model.geom_conaffinity))
-        rate = raw_mj_steps_per_s(model, ctrls, 10, key)
+        home = mujoco.MjData(model)
+        mujoco.mj_resetDataKeyframe(model, home, key)
+        rate = raw_mj_steps_per_s(model, ctrls, 10, {0: (home.qpos.copy(), home.qvel.copy())})
         print(f"  {name:<44} {rate:>9,.0f} mj_step/s  ({ngeom_colliding} colliding geoms)")
 
 

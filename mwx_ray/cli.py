@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from mwx_ray import __version__
 from mwx_ray.commands import config_show, doctor, env, export_experts
 from mwx_ray.commands import eval as eval_command
+from mwx_ray.commands import resume, train_experts
 from mwx_ray.config import ConfigError
 from mwx_ray.errors import UnknownNameError
 
-COMMAND_MODULES = (doctor, config_show, env, export_experts, eval_command)
+COMMAND_MODULES = (doctor, config_show, env, train_experts, resume, export_experts, eval_command)
 
 EPILOG = """examples:
   mwx doctor                                   health report of this machine and install

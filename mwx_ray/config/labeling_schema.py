@@ -62,6 +62,9 @@ class TeacherSection:
     answer_mode: Literal["score", "generate"] = setting(
         "score", help="score = softmax over each option's next-token log-probability; generate = free "
                       "text parsed into a distribution (unparseable -> fallback)")
+    use_stage_description: bool = setting(
+        False, help="show the active stage's description in prompts/text prior: privileged, like the oracle "
+                    "(off: the teacher infers the stage from the frame; text-prior is then one answer per task)")
     temperature: float = setting(1.0, gt=0, help="softmax temperature over option scores / similarities")
     label_smoothing: float = setting(0.0, ge=0, lt=1, help="mass spread uniformly when an answer names one expert")
     max_new_tokens: int = setting(32, ge=1, help="generate mode / openai: answer length cap in tokens")
@@ -73,6 +76,7 @@ class TeacherSection:
     timeout_s: float = setting(60.0, gt=0, help="openai: per-request timeout, s")
     max_retries: int = setting(3, ge=0, help="openai: retries of a failed request (exponential backoff)")
     requests_per_minute: float = setting(60.0, gt=0, help="openai: client-side rate limit per actor")
+    concurrent_requests: int = setting(4, ge=1, help="openai: requests in flight per actor (the server batches)")
 
 
 @dataclass

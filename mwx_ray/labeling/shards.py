@@ -136,6 +136,24 @@ def read_shard(path: str | Path) -> Shard:
     return shard
 
 
+def read_frame_records(path: str | Path, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
+    """Keyframes ``[start, stop)`` of a shard as labeling rows (see :meth:`Shard.frame_records`).
+
+    ``.npz`` members load lazily, so observations, actions and simulator state are not even decompressed.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(str(npz["meta"]))
+            rows = npz["keyframe_row"][start:stop]
+            arrays = {key: npz[key][rows] for key in ("episode_id", "step", "stage")}
+            arrays["keyframes"] = npz["keyframes"][start:stop]
+    except (OSError, ValueError, KeyError, IndexError) as err:
+        raise ShardFormatError(f"{path}: unreadable shard ({err})") from err
+    arrays["keyframe_row"] = np.arange(len(rows))  # rows of the already-selected arrays above
+    return Shard(arrays=arrays, meta=meta, name=path.name).frame_records()
+
+
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

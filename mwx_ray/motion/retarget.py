@@ -81,8 +81,8 @@ class RetargetSettings:
     segment_lengths_from: str = "median"
     align_heading: bool = True
     keypoint_costs: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_KEYPOINT_COSTS))
-    pelvis_orientation_cost: float = 2.0
-    torso_orientation_cost: float = 0.5
+    pelvis_orientation_cost: float = 0.2
+    torso_orientation_cost: float = 0.1
     posture_cost: float = 0.02
     damping: float = 1e-4
     max_iterations: int = 12

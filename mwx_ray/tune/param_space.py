@@ -113,8 +113,3 @@ def build_param_space(
     space.update(dict(param_overrides or {}))
     return space, per_skill_ppo
 
-
-def count_trials(experts: ExpertsSection, grid_size: int) -> int:
-    """skills × seeds × grid combinations × num_samples."""
-    return len(experts.skills) * len(experts.seeds) * grid_size * experts.num_samples
-

@@ -320,7 +320,9 @@ def test_mwx_eval_prints_return_and_writes_video(sweep, tmp_path, capsys):
 
     with imageio.get_reader(video) as reader:
         frames = [frame for frame in reader]
-    assert len(frames) == 13 and frames[0].shape[2] == 3 and frames[0].max() > 0
+    # The reset frame plus one per step of the last episode, up to --video-steps (an H1 may fall sooner).
+    assert len(frames) == 1 + min(12, expected.episode_lengths[-1])
+    assert frames[0].shape[2] == 3 and frames[0].max() > 0
 
 
 def test_callback_survives_pickling_without_a_client(sweep):

@@ -1,0 +1,180 @@
+"""The Tune function trainable of one expert trial: RLlib PPO on one skill, evaluated and checkpointed.
+
+Trial config: see ``mwx_ray.tune.param_space`` (``skill``, ``seed``, ``env_id``, ``ppo``, ``stop``, ``eval``,
+``checkpoint``, ``resources``; optional test hook ``fail_at_iteration``).
+
+Per iteration it reports (names are a contract with the MLflow callback; keep them):
+- ``env_steps``: cumulative sampled env steps of this trial, continuing across retries/resume;
+- ``train/episode_return_mean``: RLlib's smoothed return of sampled (stochastic) training episodes;
+- ``time/wall_s``: cumulative wall-clock seconds of training + evaluation, continuing across restores;
+- ``perf/env_steps_per_s``: env steps of this iteration ÷ its ``algo.train()`` time (sampling + learning);
+- on evaluation iterations: ``hb/return``, ``hb/return_std``, ``hb/success``, ``reward_terms/<term>``
+  (``mwx_ray.experts.evaluation``), and on the final iteration ``artifacts/eval_video`` (mp4 path).
+``training_iteration`` is Tune's (restored from the checkpoint's metrics, equal to RLlib's iteration).
+
+Evaluation runs on every ``eval.every_iters``-th iteration, on every checkpoint iteration (so each checkpoint
+carries its ``hb/return`` score for ``CheckpointConfig(num_to_keep=keep_best)``), and on the final iteration.
+It exports the live algorithm to a temporary expert folder and acts with the Ray-free ``ExpertPolicy``:
+the evaluated policy is exactly what ``mwx export-experts`` ships (weights + MeanStdFilter statistics,
+no stats updates during evaluation). Every trial evaluates on the same seeds (``EVAL_SEED``), so trials
+are ranked on the same initial states.
+
+Checkpoint folder (reported to Tune): ``algorithm/`` (``Algorithm.save_to_path``: learner, optimizer,
+MeanStdFilter state, RLlib metrics/iteration) + ``mwx_progress.json`` (our counters). Restoring both
+makes a retried, resumed or PBT-exploited trial continue its learning curve.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM_ENV_STEPS_SAMPLED
+
+from mwx_ray.atomic_io import atomic_write_text
+from mwx_ray.config.experts_schema import PPOSection
+from mwx_ray.config.schema import ResourcesSection
+from mwx_ray.config.typed import build
+from mwx_ray.experts.evaluation import EvalResult, evaluate_policy
+from mwx_ray.experts.export import export_algorithm
+from mwx_ray.experts.policy import ExpertPolicy
+from mwx_ray.experts.ppo import build_ppo_config
+from mwx_ray.tune.stoppers import StopRule
+
+ALGORITHM_DIR = "algorithm"
+PROGRESS_FILE = "mwx_progress.json"
+VIDEO_FILE = "eval_video.mp4"
+FAULT_MARKER = ".mwx_fault_injected"
+# Evaluation episode i resets with seed EVAL_SEED + i in every trial: far from the training seeds' range.
+EVAL_SEED = 1_000_003
+
+
+class InjectedFault(RuntimeError):
+    """Raised by the ``fail_at_iteration`` test hook."""
+
+
+@dataclass
+class Progress:
+    """Counters that must survive restores (stored next to the algorithm in each checkpoint)."""
+
+    env_steps: int = 0
+    wall_s: float = 0.0
+
+    @classmethod
+    def load(cls, folder: Path) -> Progress:
+        path = folder / PROGRESS_FILE
+        return cls(**json.loads(path.read_text())) if path.is_file() else cls()
+
+    def save(self, folder: Path) -> None:
+        atomic_write_text(folder / PROGRESS_FILE, json.dumps(asdict(self)))
+
+
+def _trial_sections(config: dict[str, Any]) -> tuple[PPOSection, ResourcesSection]:
+    """Validated PPO and resources sections of a trial config (a PBT mutation out of bounds fails here)."""
+    where = f"trial {config.get('skill')}/seed {config.get('seed')}"
+    ppo = build(PPOSection, config["ppo"], lambda _key: where, prefix="ppo.")
+    resources = build(ResourcesSection, config["resources"], lambda _key: where, prefix="resources.")
+    return ppo, resources
+
+
+def trial_resources(config: dict[str, Any]):
+    """Tune resource request of a trial = RLlib's ``PPO.default_resource_request`` for its PPO config:
+    one bundle for the trial process (driver + local Learner), one per remote EnvRunner (PACK)."""
+    from ray.rllib.algorithms.ppo import PPO
+
+    ppo, resources = _trial_sections(config)
+    return PPO.default_resource_request(build_ppo_config(config["env_id"], seed=int(config["seed"]), ppo=ppo,
+                                                         resources=resources))
+
+
+def make_trainable():
+    """``train_expert`` with its per-trial resource request, ready for ``tune.Tuner`` / ``Tuner.restore``."""
+    return tune.with_resources(train_expert, trial_resources)
+
+
+def evaluate_algorithm(algo, env_id: str, *, episodes: int, video_path: Path | None = None) -> EvalResult:
+    """Deterministic evaluation of the algorithm's current policy through its exported expert folder."""
+    with tempfile.TemporaryDirectory(prefix="mwx_eval_") as tmp:
+        policy = ExpertPolicy.load(export_algorithm(algo, tmp))
+    return evaluate_policy(policy.act, env_id, episodes=episodes, seed=EVAL_SEED, video_path=video_path)
+
+
+def _inject_fault_once(fail_at: int | None, iteration: int, trial_dir: Path) -> None:
+    """Test fault injection: raise at iteration ``fail_at`` the first time it is reached in this trial.
+
+    The marker file in the trial folder makes it fire once, so the retry (restored from the last
+    checkpoint) trains through. Never set ``fail_at_iteration`` outside tests.
+    """
+    marker = trial_dir / FAULT_MARKER
+    if fail_at is not None and iteration == int(fail_at) and not marker.exists():
+        marker.write_text(f"fault injected at iteration {iteration}\n")
+        raise InjectedFault(f"injected fault at training iteration {iteration} (fail_at_iteration test hook)")
+
+
+def _save_checkpoint(algo, progress: Progress, folder: Path) -> tune.Checkpoint:
+    algo.save_to_path(str(folder / ALGORITHM_DIR))
+    progress.save(folder)
+    return tune.Checkpoint.from_directory(str(folder))
+
+
+def train_expert(config: dict[str, Any]) -> None:
+    """Train until the trial's StopRule fires (the Tune stopper and schedulers may stop it earlier)."""
+    ppo, resources = _trial_sections(config)
+    env_id, seed = config["env_id"], int(config["seed"])
+    rule = StopRule.from_dict(config["stop"])
+    eval_every, episodes = int(config["eval"]["every_iters"]), int(config["eval"]["episodes"])
+    record_video = bool(config["eval"]["video"])
+    checkpoint_every = int(config["checkpoint"]["every_iters"])
+    trial_dir = Path(tune.get_context().get_trial_dir())
+
+    algo = build_ppo_config(env_id, seed=seed, ppo=ppo, resources=resources).build_algo()
+    try:
+        progress = Progress()
+        restored = tune.get_checkpoint()
+        if restored is not None:
+            with restored.as_directory() as folder:
+                algo.restore_from_path(str(Path(folder) / ALGORITHM_DIR))
+                progress = Progress.load(Path(folder))
+        while True:
+            started = time.perf_counter()
+            result = algo.train()
+            train_s = time.perf_counter() - started
+            iteration = int(algo.training_iteration)
+            runner_results = result.get(ENV_RUNNER_RESULTS, {})
+            steps = int(runner_results.get(NUM_ENV_STEPS_SAMPLED, 0))
+            progress.env_steps += steps
+            _inject_fault_once(config.get("fail_at_iteration"), iteration, trial_dir)
+
+            metrics: dict[str, Any] = {"env_steps": progress.env_steps}
+            if runner_results.get(EPISODE_RETURN_MEAN) is not None:
+                metrics["train/episode_return_mean"] = float(runner_results[EPISODE_RETURN_MEAN])
+            metrics["perf/env_steps_per_s"] = steps / max(train_s, 1e-9)
+            final = rule.reason({**metrics, "training_iteration": iteration}) is not None
+            checkpoint_due = final or iteration % checkpoint_every == 0
+            if checkpoint_due or iteration % eval_every == 0:
+                video = trial_dir / VIDEO_FILE if final and record_video else None
+                evaluation = evaluate_algorithm(algo, env_id, episodes=episodes, video_path=video)
+                metrics.update(evaluation.metrics())
+                if not final and rule.reason({**metrics, "training_iteration": iteration}) is not None:
+                    final = checkpoint_due = True  # success bar reached: this is the last iteration
+                    if record_video:  # episode 0 again (same seed, deterministic), now rendered
+                        evaluation.video_path = evaluate_algorithm(
+                            algo, env_id, episodes=1, video_path=trial_dir / VIDEO_FILE).video_path
+                if evaluation.video_path:
+                    metrics["artifacts/eval_video"] = evaluation.video_path
+            progress.wall_s += time.perf_counter() - started
+            metrics["time/wall_s"] = progress.wall_s
+            if checkpoint_due:
+                with tempfile.TemporaryDirectory(prefix="mwx_ckpt_") as tmp:
+                    tune.report(metrics, checkpoint=_save_checkpoint(algo, progress, Path(tmp)))
+            else:
+                tune.report(metrics)
+            if final:
+                return
+    finally:
+        algo.stop()

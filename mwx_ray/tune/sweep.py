@@ -1,0 +1,165 @@
+"""Assemble and run the expert sweep: one Tune experiment, one trial per (skill × seed × hyperparameter sample).
+
+    tuner, experiment_path = build_tuner(loaded_config, run_dir=run_dir, callbacks=callbacks)
+    results = run_sweep(loaded_config, run_dir=run_dir, callbacks=callbacks)   # build + fit
+
+Where things go:
+- Local (``resources.storage_path: null``): everything of a run in its run folder; the experiment is
+  ``<run folder>/tune/<run.name>``, e.g. ``runs/experts/smoke-20261121-120000/tune/smoke``.
+- Shared storage (clusters): ``<resources.storage_path>/<run folder name>`` (unique per run).
+- The experiment folder also gets ``mwx_sweep.yaml`` (the resolved config) and ``mwx_sweep.json`` (run
+  folder, config hash, extra trial keys); the run folder gets ``mwx_sweep.json`` with the experiment path.
+  ``mwx resume`` finds the experiment from either and rebuilds the tracking callback from them.
+
+Tune/RLlib pieces: the trainable is ``mwx_ray.experts.trainable.train_expert`` with RLlib's
+``PPO.default_resource_request`` per trial; ``RunConfig(stop=ExpertStopper, FailureConfig(max_failures),
+CheckpointConfig(num_to_keep=keep_best, score = scheduler metric))``; ``TuneConfig(metric, mode, scheduler,
+num_samples, max_concurrent_trials)``. The console shows Tune's classic progress table (``CLIReporter``) with
+our columns; Ray's newer output engine ignores custom reporters and picks columns itself, so
+``RAY_AIR_NEW_OUTPUT`` defaults to 0 here (set it to 1 to get the new engine anyway).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from mwx_ray.atomic_io import atomic_write_text
+from mwx_ray.experts.trainable import make_trainable
+from mwx_ray.tune.param_space import build_param_space
+from mwx_ray.tune.schedulers import build_scheduler
+from mwx_ray.tune.search_space import space_size
+from mwx_ray.tune.stoppers import ExpertStopper, stop_rules
+
+SWEEP_CONFIG_FILE = "mwx_sweep.yaml"
+SWEEP_RECORD_FILE = "mwx_sweep.json"
+TUNE_SUBDIR = "tune"
+# Console table columns: result key -> header. Eval keys appear on evaluation iterations only.
+PROGRESS_METRICS = {
+    "training_iteration": "iter",
+    "env_steps": "env steps",
+    "train/episode_return_mean": "train return",
+    "hb/return": "eval return",
+    "hb/success": "success",
+    "perf/env_steps_per_s": "steps/s",
+}
+REPORT_EVERY_S = 30  # console table refresh; Tune's default (5 s) floods logs of hour-long sweeps
+
+
+def experiment_location(config, run_dir: Path) -> tuple[str, str]:
+    """``(Tune storage path or URI, experiment name)`` of a sweep whose run folder is ``run_dir``."""
+    shared = config.resources.storage_path
+    if shared is None:
+        return str(run_dir.resolve() / TUNE_SUBDIR), config.run.name
+    if "://" in shared:
+        return shared.rstrip("/"), run_dir.name
+    return str(Path(shared).expanduser().resolve()), run_dir.name
+
+
+def progress_reporter(param_columns: Sequence[str]) -> tune.CLIReporter:
+    """Tune's classic table: trial, status, skill/seed/searched params, our metric columns, best first
+    (metric and mode come from TuneConfig: Tune refuses them on both)."""
+    return tune.CLIReporter(
+        metric_columns=dict(PROGRESS_METRICS),
+        parameter_columns={name: name.replace("ppo/", "") for name in param_columns},
+        max_report_frequency=REPORT_EVERY_S,
+        sort_by_metric=True,
+    )
+
+
+def _write_sweep_record(experiment_path: str, loaded_config, run_dir: Path,
+                        param_overrides: Mapping[str, Any] | None) -> None:
+    """What ``mwx resume`` needs besides Tune's own state (local storage only: remote URIs skip it)."""
+    record = {"run_dir": str(run_dir.resolve()), "config_hash": loaded_config.hash(),
+              "param_overrides": dict(param_overrides or {})}
+    atomic_write_text(run_dir / SWEEP_RECORD_FILE, json.dumps({**record, "experiment_path": experiment_path},
+                                                               indent=2))
+    if "://" in experiment_path:
+        return
+    folder = Path(experiment_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / SWEEP_CONFIG_FILE, loaded_config.to_yaml())
+    atomic_write_text(folder / SWEEP_RECORD_FILE, json.dumps(record, indent=2))
+
+
+def build_tuner(
+    loaded_config,
+    *,
+    run_dir: str | Path,
+    callbacks: Sequence[tune.Callback] = (),
+    param_overrides: Mapping[str, Any] | None = None,
+) -> tuple[tune.Tuner, str]:
+    """The sweep's ``tune.Tuner`` and its experiment path (see the module docstring for where it is).
+
+    ``callbacks`` are Tune callbacks (the MLflow tracking callback); ``param_overrides`` are extra keys put
+    into every trial config (tests inject ``{"fail_at_iteration": k}``). Config problems raise ConfigError
+    naming the key before anything runs.
+    """
+    config = loaded_config.config
+    experts = config.experts
+    source_of = loaded_config.source_of
+    param_space, ppo_by_skill = build_param_space(config, source_of=source_of, param_overrides=param_overrides)
+    scheduler = build_scheduler(experts, ppo_by_skill, source_of=source_of)
+    run_dir = Path(run_dir)
+    storage, name = experiment_location(config, run_dir)
+    experiment_path = f"{storage}/{name}"
+    _write_sweep_record(experiment_path, loaded_config, run_dir, param_overrides)
+
+    metric, mode = experts.scheduler.metric, experts.scheduler.mode
+    searched = [f"ppo/{field}" for field in experts.search_space]
+    run_config = tune.RunConfig(
+        name=name,
+        storage_path=storage,
+        stop=ExpertStopper(stop_rules(experts)),
+        callbacks=list(callbacks),
+        failure_config=tune.FailureConfig(max_failures=experts.max_failures),
+        checkpoint_config=tune.CheckpointConfig(
+            num_to_keep=experts.checkpoint.keep_best,
+            checkpoint_score_attribute=metric,
+            checkpoint_score_order=mode,
+        ),
+        progress_reporter=progress_reporter(["skill", "seed", *searched]),
+        verbose=1,
+    )
+    tune_config = tune.TuneConfig(
+        metric=metric,
+        mode=mode,
+        scheduler=scheduler,
+        num_samples=experts.num_samples,
+        max_concurrent_trials=config.resources.max_concurrent_trials,
+    )
+    tuner = tune.Tuner(make_trainable(), param_space=param_space, tune_config=tune_config, run_config=run_config)
+    return tuner, experiment_path
+
+
+def use_classic_progress_table() -> None:
+    """Select Tune's classic output engine unless the user chose one (see the module docstring)."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+
+def run_sweep(
+    loaded_config,
+    *,
+    run_dir: str | Path,
+    callbacks: Sequence[tune.Callback] = (),
+    param_overrides: Mapping[str, Any] | None = None,
+) -> tune.ResultGrid:
+    """Build the tuner and run it to completion (or interruption); needs a running Ray (``ray.init``)."""
+    use_classic_progress_table()
+    tuner, _experiment_path = build_tuner(loaded_config, run_dir=run_dir, callbacks=callbacks,
+                                          param_overrides=param_overrides)
+    return tuner.fit()
+
+
+def validate_sweep(loaded_config) -> int:
+    """Raise ConfigError for any problem in the sweep spec (spaces, scheduler, skills); return the number of
+    trials (skills × seeds × grid combinations × num_samples). Needs no Ray runtime."""
+    experts = loaded_config.config.experts
+    param_space, ppo_by_skill = build_param_space(loaded_config.config, source_of=loaded_config.source_of)
+    build_scheduler(experts, ppo_by_skill, source_of=loaded_config.source_of)
+    return len(experts.skills) * len(experts.seeds) * space_size(param_space["ppo"]) * experts.num_samples
