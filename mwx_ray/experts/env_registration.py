@@ -102,3 +102,11 @@ def register_rllib_env(env_id: str) -> str:
 
     register_env(env_id, creator)
     return env_id
+
+
+def register_project_envs_with_ray() -> list[str]:
+    """Register every ``mwx/`` env id with Tune (``tune.register_env``); returns the ids."""
+    _import_project_envs()
+    from mwx_ray.envs import env_ids
+
+    return [register_rllib_env(env_id) for env_id in env_ids()]

@@ -40,8 +40,8 @@ class PerSkill:
         self.table = dict(table)
         self.field = field
 
-    def __call__(self, spec) -> Any:
-        value = self.table[spec["config"]["skill"]]
+    def __call__(self, config: Mapping[str, Any]) -> Any:
+        value = self.table[config["skill"]]  # Tune 2.60 passes the partially resolved trial config
         return value[self.field] if self.field is not None else value
 
     def __repr__(self) -> str:  # shown in Tune's logs instead of an object address
