@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev,text]"
 	@touch $(STAMP)
 
-# Headless rendering needs Mesa's EGL (OSMesa is the fallback). Installed with apt when root and missing.
+# Headless rendering needs Mesa's EGL (OSMesa is the fallback); the browser test needs Chromium.
+# Installed with apt when root and missing.
 system-deps:
 	@if ldconfig -p | grep -q 'libEGL.so.1' && ldconfig -p | grep -q 'libEGL_mesa'; then \
 	  echo "system GL libraries present"; \
@@ -31,6 +32,15 @@ system-deps:
 	    libegl1 libgl1 libgl1-mesa-dri libosmesa6 >/dev/null && echo "installed EGL/OSMesa"; \
 	else \
 	  echo "warning: install libegl1 libgl1-mesa-dri libosmesa6 for headless rendering (not root: skipped)"; \
+	fi
+	@# Debian's Chromium for the dashboard browser test (tests/e2e), driven by Playwright with this binary.
+	@if [ -x /usr/bin/chromium ]; then \
+	  echo "chromium present"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium >/dev/null && echo "installed chromium"; \
+	else \
+	  echo "warning: install chromium for the dashboard browser test (not root: skipped)"; \
 	fi
 
 quickstart: setup

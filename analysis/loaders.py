@@ -80,6 +80,8 @@ def load_runs(client, experiment_ids: Iterable[str], parent_run_id: str | None =
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=_DERIVED_COLUMNS)
+    for column in ("start_time", "end_time"):
+        frame[column] = pd.to_datetime(pd.to_numeric(frame[column]), unit="ms", utc=True)
     frame = _derive_columns(frame)
     return frame.sort_values(["start_time", "run_id"], kind="stable").reset_index(drop=True)
 
@@ -102,8 +104,8 @@ def _run_row(run, experiment_names: dict[str, str]) -> dict:
         "experiment_id": info.experiment_id,
         "experiment": experiment_names.get(info.experiment_id, info.experiment_id),
         "status": info.status,
-        "start_time": pd.to_datetime(info.start_time, unit="ms", utc=True),
-        "end_time": pd.to_datetime(info.end_time, unit="ms", utc=True) if info.end_time else pd.NaT,
+        "start_time": info.start_time,  # ms since the epoch; converted per column (an unfinished run has None)
+        "end_time": info.end_time,
         "artifact_uri": info.artifact_uri,
     }
     row.update({f"params.{k}": v for k, v in data.params.items()})
@@ -125,9 +127,12 @@ def _tag(frame: pd.DataFrame, name: str) -> pd.Series:
 def _derive_columns(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     frame["parent_run_id"] = _tag(frame, schema.TAG_PARENT)
-    kind = _tag(frame, schema.TAG_KIND)
-    frame["kind"] = kind.where(kind.notna(), frame["parent_run_id"].notna().map(
-        {True: schema.KIND_TRIAL, False: schema.KIND_SWEEP}))
+    # Untagged runs: a child is a trial, a run with children a sweep, any other run stands alone ("run").
+    parents = set(frame["parent_run_id"].dropna())
+    untagged_kind = [schema.KIND_TRIAL if pd.notna(parent) else schema.KIND_SWEEP if run_id in parents
+                     else schema.KIND_RUN for run_id, parent in zip(frame["run_id"], frame["parent_run_id"],
+                                                                     strict=True)]
+    frame["kind"] = _tag(frame, schema.TAG_KIND).fillna(pd.Series(untagged_kind, index=frame.index))
     frame["stage"] = _tag(frame, schema.TAG_STAGE).fillna(frame["experiment"].map(stage_of_experiment))
     frame["env_id"] = _tag(frame, schema.TAG_ENV_ID)
     frame["task"] = frame["env_id"].map(task_of_env_id)

@@ -22,6 +22,7 @@ TAG_RUN_NAME = "mlflow.runName"
 TAG_STAGE = "stage"  # experts | labels | router | ablations
 TAG_KIND = "kind"  # sweep (parent run) | trial (child run) | report (a run made only to hold a report)
 KIND_SWEEP, KIND_TRIAL, KIND_REPORT = "sweep", "trial", "report"
+KIND_RUN = "run"  # derived for an untagged run with neither parent nor children (e.g. one labeling job)
 TAG_SKILL = "skill"
 TAG_SEED = "seed"
 TAG_ENV_ID = "env_id"  # e.g. mwx/h1-walk-v0
@@ -59,6 +60,7 @@ PREFIX_REWARD_TERMS = "reward_terms/"
 METRIC_ROUTER_ENTROPY = "router/entropy"
 PREFIX_ROUTER_USAGE = "router/usage/"
 PREFIX_STAGE_SUCCESS = "stage_success/"
+PREFIX_LABELS = "labels/"  # labeling runs: labels/frames, labels/fallback_rate, labels/share/<expert>, ...
 
 # Histories a report loads (a key ending in "/" is a prefix).
 REPORT_HISTORY_KEYS = (METRIC_RETURN, METRIC_SUCCESS, METRIC_WALL_S, METRIC_ROUTER_ENTROPY,

@@ -10,13 +10,22 @@ import sys
 from collections.abc import Sequence
 
 from mwx_ray import __version__
-from mwx_ray.commands import config_show, doctor, env, export_experts
+from mwx_ray.commands import config_show, doctor, env, export_experts, resume, train_experts
+from mwx_ray.commands import dashboard as dashboard_command
 from mwx_ray.commands import eval as eval_command
-from mwx_ray.commands import resume, train_experts
+from mwx_ray.commands import label as label_command
+from mwx_ray.commands import motion as motion_command
+from mwx_ray.commands import report as report_command
+from mwx_ray.commands import rollouts as rollouts_command
+from mwx_ray.commands import submit as submit_command
+from mwx_ray.commands import train_router as train_router_command
 from mwx_ray.config import ConfigError
 from mwx_ray.errors import UnknownNameError
 
-COMMAND_MODULES = (doctor, config_show, env, train_experts, resume, export_experts, eval_command)
+COMMAND_MODULES = (doctor, config_show, env, train_experts, resume, export_experts, eval_command,
+                   motion_command,
+                   rollouts_command, label_command, report_command, dashboard_command, submit_command,
+                   train_router_command)
 
 EPILOG = """examples:
   mwx doctor                                   health report of this machine and install

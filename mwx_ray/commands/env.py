@@ -80,7 +80,7 @@ def run_video(args) -> int:
             if terminated or truncated:
                 break
 
-    fps = 1.0 / env.unwrapped.dt
+    fps = env.metadata["render_fps"]  # 50: 1/dt is 49.999… in floats and ffmpeg would drop a frame
     write_mp4(frames(), out, fps=fps)
     env.close()
     print(f"wrote {out} ({env_id}, policy {args.policy}, {fps:.0f} fps)")

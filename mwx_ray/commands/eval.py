@@ -16,7 +16,7 @@ EXAMPLES = """  mwx eval runs/registry:walk --episodes 5
 def register(subparsers) -> None:
     parser = add_subcommand(subparsers, "eval", "deterministic evaluation of an expert: return, success, video",
                             EXAMPLES, run)
-    parser.add_argument("expert", help="expert folder, or <registry dir>:<skill>")
+    parser.add_argument("expert", help="expert folder, <registry dir>:<skill>, or a router checkpoint folder")
     parser.add_argument("--task", help="task name or env id (default: the env the expert was trained on)")
     parser.add_argument("--episodes", type=int, required=True, help="number of episodes")
     parser.add_argument("--seed", type=int, default=0, help="reset seed of episode 0 (episode i uses seed + i)")
@@ -47,6 +47,10 @@ def run(args) -> int:
     if args.episodes < 1:
         print("mwx eval: --episodes must be >= 1")
         return 2
+    from mwx_ray.commands.eval_router import is_router_checkpoint, run_router_checkpoint
+
+    if is_router_checkpoint(args.expert):  # router checkpoints (mwx train-router): separate path
+        return run_router_checkpoint(args)
     policy, about = load_expert(args.expert)
     task = args.task or about["env_id"]
     env_id = _env_id(task)

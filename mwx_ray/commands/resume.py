@@ -58,11 +58,12 @@ def run(args) -> int:
     stamp = record["created_utc"].replace(":", "").replace("-", "")
     (run_dir / f"resume-{stamp}.json").write_text(json.dumps(record, indent=2, default=str))
     print(f"resuming {experiment} (run folder {run_dir})")
-    init_ray(loaded.config.resources)
+    started_ray = init_ray(loaded.config.resources)
     try:
         callbacks = tracking_callbacks(loaded, run_dir)
         results = resume_sweep(experiment, callbacks=callbacks)
         print_summary(results, loaded, run_dir, experiment, callbacks)
     finally:
-        ray.shutdown()
+        if started_ray:
+            ray.shutdown()
     return 1 if any(result.error for result in results) else 0

@@ -22,14 +22,21 @@ def register(subparsers) -> None:
     add_config_arguments(parser)
 
 
-def init_ray(resources) -> None:
-    """Join ``resources.address`` or start a local Ray sized by ``resources.num_cpus`` / ``num_gpus``."""
+def init_ray(resources) -> bool:
+    """Join ``resources.address`` or start a local Ray sized by ``resources.num_cpus`` / ``num_gpus``.
+
+    Returns False (and does nothing) if this process is already connected to Ray, e.g. when a notebook or a
+    test calls the command: then the caller owns that runtime and must not have it shut down.
+    """
     import ray
 
+    if ray.is_initialized():
+        return False
     if resources.address:
         ray.init(address=resources.address, include_dashboard=False)
     else:
         ray.init(num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, include_dashboard=False)
+    return True
 
 
 def tracking_callbacks(loaded, run_dir: Path) -> list:
@@ -55,7 +62,9 @@ def print_summary(results, loaded, run_dir: Path, experiment_path: str, callback
         from mwx_ray.tracking.sweep_callback import tracking_summary
 
         print(tracking_summary(callbacks) or f"MLflow: {tracking_uri(loaded.config)} (experiment experts)")
-    unfinished = len(results) - results.num_terminated - results.num_errors
+    # Tune marks the last result `done` when a stopper, scheduler or the trainable ends a trial; after an
+    # interruption the grid still says TERMINATED (actors were stopped), but `done` stays False.
+    unfinished = sum(1 for result in results if not result.error and not result.metrics.get("done"))
     if unfinished:
         print(f"interrupted: {unfinished} trial(s) unfinished; continue with: mwx resume {run_dir}")
     print(f"next: mwx export-experts {experiment_path}")
@@ -73,7 +82,7 @@ def run(args) -> int:
 
     run_dir = new_run_dir(config.run.root_dir, "experts", config.run.name)
     write_run_record(run_dir, loaded, {"stage": "experts", "config_path": str(args.config)})
-    init_ray(config.resources)
+    started_ray = init_ray(config.resources)
     try:
         callbacks = tracking_callbacks(loaded, run_dir)
         use_classic_progress_table()
@@ -82,5 +91,6 @@ def run(args) -> int:
         results = tuner.fit()
         print_summary(results, loaded, run_dir, experiment_path, callbacks)
     finally:
-        ray.shutdown()
+        if started_ray:
+            ray.shutdown()
     return 1 if any(result.error for result in results) else 0

@@ -11,6 +11,7 @@ from typing import Any
 
 from mwx_ray.config.experts_schema import ExpertsSection
 from mwx_ray.config.labeling_schema import LabelingSection
+from mwx_ray.config.router_schema import RouterSection
 from mwx_ray.config.typed import setting
 
 
@@ -69,3 +70,4 @@ class MwxConfig:
     env: EnvSection = setting(factory=EnvSection)
     experts: ExpertsSection = setting(factory=ExpertsSection)
     labeling: LabelingSection = setting(factory=LabelingSection)
+    router: RouterSection = setting(factory=RouterSection)

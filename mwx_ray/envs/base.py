@@ -13,7 +13,10 @@ Conventions (humanoidbench.md "Env conventions"):
   (HumanoidBench order; see envs/context.py). Truncation at ``task.episode_steps``.
 * info keys (flat, so they map 1:1 to metric names):
     ``reward_terms/<name>`` every reward component of the task, every step;
-    ``hb/return`` running HumanoidBench episode return (sum of rewards so far);
+    ``hb/return`` running HumanoidBench episode return (sum of rewards so far). A task whose env reward is
+    not the HumanoidBench reward (imitation variants: ``w_track·r_track + w_task·r_task``) names the reward
+    term holding the plain task reward in its ``hb_reward_term`` attribute; ``hb/return`` and ``success``
+    then sum that term instead of the env reward (envs/imitation.py);
     ``diverged`` (bool) and ``divergence_count`` (divergent episodes seen by this env instance);
     at episode end (terminated or truncated) ``success`` (``task.is_success``: ``hb/return ≥ success_bar``
     for single skills, all stages done for composite tasks) plus ``task.episode_end_info`` entries.
@@ -94,6 +97,7 @@ class HumanoidEnv(gymnasium.Env):
         self._warning_counts = self.data.warning.number  # live view into MjData.warning[*].number
         self._term_keys: dict[str, str] = {}
         self._has_extra_obs = task.extra_obs_dim > 0
+        self._hb_reward_term: str | None = getattr(task, "hb_reward_term", None)  # see module docstring
 
         self.divergence_count = 0
         self._episode_return = 0.0
@@ -141,7 +145,8 @@ class HumanoidEnv(gymnasium.Env):
         reward, terms = self.task.reward(ctx)
         reward = float(reward)
         terminated = bool(self.task.terminated(ctx))
-        self._episode_return += reward
+        hb_term = self._hb_reward_term
+        self._episode_return += reward if hb_term is None else float(terms[hb_term])
         info: dict[str, Any] = {self._term_key(name): value for name, value in terms.items()}
         info["hb/return"] = self._episode_return
         info["diverged"] = False

@@ -10,6 +10,9 @@ Composition, not inheritance: the wrapper holds the plain task (``base_task``) a
   :mod:`mwx_ray.rewards.imitation` under per-joint dynamic weights W (``imitation=False`` → r_task alone);
 * appends the phase features (sin 2πφ, cos 2πφ) to the base task's extra observation (``phase_obs``).
 
+The dynamic weights' error statistics persist across episodes of one env (they measure the policy) and restart
+when the env is re-seeded (``reset(seed=...)``), so seeded rollouts stay reproducible.
+
 HumanoidBench comparability: the plain task reward is returned as the term ``task`` and named by
 ``hb_reward_term``; :class:`~mwx_ray.envs.base.HumanoidEnv` sums that term (not the mixed env reward) into
 ``info["hb/return"]`` and judges ``success`` on it. The training reward is the env reward.
@@ -52,7 +55,8 @@ class ImitationSettings:
         alpha, beta: pose (1/rad²) and velocity (s²/rad²) kernel scales.
         pose_coef, vel_coef, root_height_coef, root_orientation_coef, end_effector_coef: convex mix inside r_track
             (authors' code 0.7 / 0.3; the optional terms are off by default).
-        ema_time_constant_s, weight_epsilon_rad2, weight_power, weight_min, weight_max: dynamic weights.
+        ema_time_constant_s, weight_epsilon_rad2, weight_power, weight_min, weight_max, weight_refresh_steps:
+            dynamic weights (rewards/imitation.py gives the formula).
         random_start, noncyclic_max_start_fraction, velocity_window_s: operator A.
         phase_obs: append (sin 2πφ, cos 2πφ) to the observation.
         clip: built-in skill name (``mwx motion list``) or path to a MotionClip ``.npz``; None = the variant's
@@ -75,6 +79,7 @@ class ImitationSettings:
     weight_power: float = 0.5
     weight_min: float = 0.25
     weight_max: float = 4.0
+    weight_refresh_steps: int = 10
     random_start: bool = True
     noncyclic_max_start_fraction: float = 0.0
     velocity_window_s: float = 0.1
@@ -147,16 +152,22 @@ class ImitationTask(Task):
         num_joints = len(ctx.robot.joints)
         self.joint_weights = kernels.DynamicJointWeights(num_joints, control_dt, kernels.JointWeightSettings(
             static=s.static_weights, ema_time_constant_s=s.ema_time_constant_s, epsilon_rad2=s.weight_epsilon_rad2,
-            power=s.weight_power, w_min=s.weight_min, w_max=s.weight_max))
+            power=s.weight_power, w_min=s.weight_min, w_max=s.weight_max, refresh_steps=s.weight_refresh_steps))
         self._joint_qpos = ctx.data.qpos[7 : 7 + num_joints]  # live views (robot joints follow the free joint)
         self._joint_qvel = ctx.data.qvel[6 : 6 + num_joints]
         self._root_body = ctx.body_id(ctx.robot.root_body)
         self._ee_sites = np.array([ctx.site_id(name) for name in END_EFFECTOR_SITES])
+        self._seeded_rng: np.random.Generator | None = None
 
     # ---- episode ----
     def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
         self.base_task.reset(ctx, rng)  # first: the base task's draws match the plain task's
         self.tracker.reset(rng, ctx.data.qpos[0:3], ctx.data.qpos[3:7])
+        # The weight statistics persist across episodes, but gymnasium's reset(seed=...) builds a new generator:
+        # restart them then, so that a seeded rollout is reproducible (the env contract).
+        if rng is not self._seeded_rng:
+            self._seeded_rng = rng
+            self.joint_weights.reset_statistics()
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         task_reward, base_terms = self.base_task.reward(ctx)

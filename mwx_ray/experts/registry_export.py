@@ -39,6 +39,8 @@ from mwx_ray.tracking.run_values import RUNS_FILE, RunIds, numeric_metrics
 _ENTRY_METRICS = ("hb/return", "hb/return_std", "hb/success", "env_steps", "training_iteration", "time/wall_s",
                   "train/episode_return_mean")
 MLFLOW_ARTIFACT_DIR = "expert"
+ALGORITHM_SUBDIR = "algorithm"  # mwx_ray.experts.trainable.ALGORITHM_DIR (not imported: that module needs Ray)
+SWEEP_RECORD_FILE = "mwx_sweep.json"  # mwx_ray.tune.sweep.SWEEP_RECORD_FILE: {"run_dir": ...}
 
 
 @dataclass
@@ -69,23 +71,39 @@ def sweep_candidates(experiment_path: str | Path) -> list[Candidate]:
     return candidates
 
 
+def rllib_checkpoint_dir(folder: Path) -> Path:
+    """The ``Algorithm.save_to_path`` folder inside a Tune checkpoint: the checkpoint itself, or its
+    ``algorithm/`` subfolder (``mwx_ray.experts.trainable.ALGORITHM_DIR``, next to its progress counters)."""
+    for candidate in (folder, folder / ALGORITHM_SUBDIR):
+        if (candidate / "learner_group").is_dir():
+            return candidate
+    raise FileNotFoundError(f"{folder} holds no RLlib Algorithm checkpoint (no learner_group/)")
+
+
 @contextlib.contextmanager
 def _local_checkpoint(candidate: Candidate) -> Iterator[Path]:
-    """The checkpoint as a local folder (downloaded from remote storage such as S3 when needed)."""
+    """The RLlib checkpoint as a local folder (downloaded from remote storage such as S3 when needed)."""
     if Path(candidate.checkpoint).is_dir():
-        yield Path(candidate.checkpoint)
+        yield rllib_checkpoint_dir(Path(candidate.checkpoint))
         return
     from ray.tune import Checkpoint
 
     with Checkpoint(candidate.checkpoint, filesystem=candidate.storage_filesystem).as_directory() as folder:
-        yield Path(folder)
+        yield rllib_checkpoint_dir(Path(folder))
 
 
 def find_run_ids(experiment_path: str | Path) -> RunIds | None:
-    """The sweep's MLflow run ids, next to the experiment (Tune folder) or in the run folder above it."""
+    """The sweep's MLflow run ids: next to the experiment (Tune folder), in the folder above it, or in the
+    run folder named by the experiment's ``mwx_sweep.json``."""
     folder = Path(experiment_path)
-    for candidate in (folder / RUNS_FILE, folder.parent / RUNS_FILE):
-        ids = RunIds.load(candidate)
+    places = [folder / RUNS_FILE, folder.parent / RUNS_FILE]
+    sweep_record = folder / SWEEP_RECORD_FILE
+    if sweep_record.is_file():
+        run_dir = json.loads(sweep_record.read_text()).get("run_dir")
+        if run_dir:
+            places.append(Path(run_dir) / RUNS_FILE)
+    for place in places:
+        ids = RunIds.load(place)
         if ids is not None:
             return ids
     return None

@@ -8,6 +8,7 @@ Per iteration it reports (names are a contract with the MLflow callback; keep th
 - ``train/episode_return_mean``: RLlib's smoothed return of sampled (stochastic) training episodes;
 - ``time/wall_s``: cumulative wall-clock seconds of training + evaluation, continuing across restores;
 - ``perf/env_steps_per_s``: env steps of this iteration ÷ its ``algo.train()`` time (sampling + learning);
+- ``obs_norm/count``: observations in the MeanStdFilter statistics (proves they survive restores);
 - on evaluation iterations: ``hb/return``, ``hb/return_std``, ``hb/success``, ``reward_terms/<term>``
   (``mwx_ray.experts.evaluation``), and on the final iteration ``artifacts/eval_video`` (mp4 path).
 ``training_iteration`` is Tune's (restored from the checkpoint's metrics, equal to RLlib's iteration).
@@ -41,7 +42,7 @@ from mwx_ray.config.experts_schema import PPOSection
 from mwx_ray.config.schema import ResourcesSection
 from mwx_ray.config.typed import build
 from mwx_ray.experts.evaluation import EvalResult, evaluate_policy
-from mwx_ray.experts.export import export_algorithm
+from mwx_ray.experts.export import export_algorithm, filter_state_from_algorithm
 from mwx_ray.experts.policy import ExpertPolicy
 from mwx_ray.experts.ppo import build_ppo_config
 from mwx_ray.tune.stoppers import StopRule
@@ -104,6 +105,31 @@ def evaluate_algorithm(algo, env_id: str, *, episodes: int, video_path: Path | N
     return evaluate_policy(policy.act, env_id, episodes=episodes, seed=EVAL_SEED, video_path=video_path)
 
 
+def observation_filter_count(algo) -> int:
+    """Observations the MeanStdFilter has seen so far (merged over runners); grows across restores."""
+    (stats,) = filter_state_from_algorithm(algo)["running_stats"]
+    return int(stats["num_pushes"])
+
+
+def persistent_trial_dir() -> Path:
+    """Where a trial's own files (video, fault marker) survive the Ray session: its folder in Tune storage.
+
+    ``tune.get_context().get_trial_dir()`` is a staging folder under ``/tmp/ray/session_*`` that Tune syncs
+    to storage and deletes with the session, so paths into it go stale. With local (or NFS) storage we
+    write straight into the trial's storage folder (``StorageContext.trial_fs_path``; Tune 2.60 exposes it
+    only through the session object); with remote storage (S3) we fall back to the staging folder.
+    """
+    import pyarrow.fs
+    from ray.train._internal.session import get_session
+
+    storage = getattr(get_session(), "storage", None)
+    if storage is not None and isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
+        folder = Path(storage.trial_fs_path)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    return Path(tune.get_context().get_trial_dir())
+
+
 def _inject_fault_once(fail_at: int | None, iteration: int, trial_dir: Path) -> None:
     """Test fault injection: raise at iteration ``fail_at`` the first time it is reached in this trial.
 
@@ -130,7 +156,7 @@ def train_expert(config: dict[str, Any]) -> None:
     eval_every, episodes = int(config["eval"]["every_iters"]), int(config["eval"]["episodes"])
     record_video = bool(config["eval"]["video"])
     checkpoint_every = int(config["checkpoint"]["every_iters"])
-    trial_dir = Path(tune.get_context().get_trial_dir())
+    trial_dir = persistent_trial_dir()
 
     algo = build_ppo_config(env_id, seed=seed, ppo=ppo, resources=resources).build_algo()
     try:
@@ -154,6 +180,7 @@ def train_expert(config: dict[str, Any]) -> None:
             if runner_results.get(EPISODE_RETURN_MEAN) is not None:
                 metrics["train/episode_return_mean"] = float(runner_results[EPISODE_RETURN_MEAN])
             metrics["perf/env_steps_per_s"] = steps / max(train_s, 1e-9)
+            metrics["obs_norm/count"] = observation_filter_count(algo)
             final = rule.reason({**metrics, "training_iteration": iteration}) is not None
             checkpoint_due = final or iteration % checkpoint_every == 0
             if checkpoint_due or iteration % eval_every == 0:

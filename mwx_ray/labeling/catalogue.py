@@ -64,9 +64,8 @@ class ExpertCatalogue:
 
 def skill_description(skill: str) -> str:
     """The registered task's description for ``skill`` (task ``skill``, else ``skill_simple``)."""
-    from mwx_ray.envs.registry import get_task_entry, task_names  # deferred: the registry imports mujoco
-
     import mwx_ray.envs  # noqa: F401 - registers the built-in tasks
+    from mwx_ray.envs.registry import get_task_entry, task_names  # deferred: the registry imports mujoco
 
     for name in (skill, f"{skill}_simple"):
         if name in task_names():

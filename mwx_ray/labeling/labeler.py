@@ -29,7 +29,7 @@ from mwx_ray.labeling.teachers.task_cache import TaskAnswerCache
 
 logger = logging.getLogger("mwx_ray.labeling")
 ANSWER_CHARS = 200  # raw answers are kept for audits, truncated so rows stay small
-TeacherFactory = Callable[[TeacherSection, ExpertCatalogue], Teacher]
+TeacherFactory = Callable[[ExpertCatalogue, TeacherSection], Teacher]  # a Teacher subclass is one
 ID_COLUMNS = ("shard", "episode_id", "step", "stage", "stage_skill")
 
 
@@ -46,6 +46,12 @@ def describe_frames(batch: Mapping[str, np.ndarray], limit: int = 4) -> str:
     return f"{', '.join(shards)} frames {shown}{more} ({len(keys)} frames)"
 
 
+def make_teacher(catalogue: ExpertCatalogue, settings: TeacherSection,
+                 factory: TeacherFactory | None = None) -> Teacher:
+    """``factory(catalogue, settings)`` if given (tests inject teachers), else the registry's backend."""
+    return factory(catalogue, settings) if factory is not None else build_teacher(settings, catalogue)
+
+
 class FrameLabeler:
     """Ray Data ``map_batches`` callable class. Constructor args are plain data (picklable, small)."""
 
@@ -60,8 +66,8 @@ class FrameLabeler:
         self.catalogue = ExpertCatalogue.from_json(catalogue)
         self.max_batch_retries = max_batch_retries
         self.cache = TaskAnswerCache.from_json(task_answers) if task_answers is not None else None
-        self.teacher = None if self.cache is not None else (teacher_factory or build_teacher)(self.settings,
-                                                                                               self.catalogue)
+        self.teacher = None if self.cache is not None else make_teacher(self.catalogue, self.settings,
+                                                                         teacher_factory)
 
     def _label(self, query: FrameBatch) -> TeacherAnswer:
         if self.cache is not None:

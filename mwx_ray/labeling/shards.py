@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,7 +130,7 @@ def read_shard(path: str | Path) -> Shard:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files if key != "meta"}
             meta = json.loads(str(npz["meta"]))
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
         raise ShardFormatError(f"{path}: unreadable shard ({err})") from err
     shard = Shard(arrays=arrays, meta=meta, name=path.name)
     shard.validate()
@@ -148,7 +149,7 @@ def read_frame_records(path: str | Path, start: int = 0, stop: int | None = None
             rows = npz["keyframe_row"][start:stop]
             arrays = {key: npz[key][rows] for key in ("episode_id", "step", "stage")}
             arrays["keyframes"] = npz["keyframes"][start:stop]
-    except (OSError, ValueError, KeyError, IndexError) as err:
+    except (OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile) as err:
         raise ShardFormatError(f"{path}: unreadable shard ({err})") from err
     arrays["keyframe_row"] = np.arange(len(rows))  # rows of the already-selected arrays above
     return Shard(arrays=arrays, meta=meta, name=path.name).frame_records()

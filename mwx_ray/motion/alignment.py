@@ -54,7 +54,8 @@ class AlignmentSettings:
 
 @dataclass
 class ReferenceFrame:
-    """The reference at one instant (views into the tracker's buffers; copy to keep).
+    """The reference at one instant. ``joint_pos``/``joint_vel``/``end_effectors`` are read-only views into the
+    tracker's tables; ``root_pos``/``root_quat`` are fresh arrays.
 
     Attributes:
         joint_pos, joint_vel: [19] rad, rad/s. root_pos: [3] m, world (aligned). root_quat: [4] wxyz, world.
@@ -137,20 +138,23 @@ class ReferenceTracker:
         self.clip = clip
         self.rate_hz = float(clip.fps)
         self.num_frames = clip.num_frames
-        self.joint_pos = np.ascontiguousarray(clip.joint_pos)
+        self.joint_pos = np.array(clip.joint_pos)
         self.joint_vel = clip.joint_velocities(self.settings.velocity_window_s, cyclic=self.cyclic)
-        self.root_pos = np.ascontiguousarray(clip.root_pos)
-        self.root_quat = np.ascontiguousarray(clip.root_quat)
+        self.root_pos = np.array(clip.root_pos)
+        self.root_quat = np.array(clip.root_quat)
         self.root_yaw = np.array([yaw_of(q) for q in self.root_quat])
         self.end_effectors = end_effectors_in_pelvis_frame(self.joint_pos, self.root_quat)
         self._zero_vel = np.zeros_like(self.joint_vel[0])
+        for table in (self.joint_pos, self.joint_vel, self.root_pos, self.root_quat, self.end_effectors,
+                      self._zero_vel):
+            table.setflags(write=False)  # lookups hand out views: nobody may edit the reference
         self.start_frame = 0
-        self._yaw_offset = 0.0
-        self._rotation = np.eye(2)
-        self._translation = np.zeros(2)
-        self._yaw_quat = np.array([1.0, 0.0, 0.0, 0.0])
-        self._root_buffer = np.zeros(3)
-        self._quat_buffer = np.zeros(4)
+        self.yaw_offset = 0.0  # rad, reference → world rotation about z of the current episode
+        # Per-episode aligned tables (world frame), filled by reset: root path [N, 3], root quats [N, 4], and the
+        # world-frame displacement added per completed loop [3].
+        self.aligned_root_pos = self.root_pos.copy()
+        self.aligned_root_quat = self.root_quat.copy()
+        self.aligned_displacement = self.displacement.copy()
 
     # ------------------------------------------------------------------ episode
     def reset(self, rng: np.random.Generator, robot_root_pos: np.ndarray, robot_root_quat: np.ndarray) -> None:
@@ -167,16 +171,18 @@ class ReferenceTracker:
         else:
             span = self.settings.noncyclic_max_start_fraction * (self.num_frames - 1)
             self.start_frame = int(draw * span)
+        rotation, translation = np.eye(3), np.zeros(3)
+        self.yaw_offset = 0.0
         if self.settings.align_root:
-            self._yaw_offset = yaw_of(robot_root_quat) - float(self.root_yaw[self.start_frame])
-            c, s = math.cos(self._yaw_offset), math.sin(self._yaw_offset)
-            self._rotation = np.array([[c, -s], [s, c]])
-            self._translation = np.asarray(robot_root_pos[:2], dtype=np.float64) - self._rotation @ self.root_pos[
-                self.start_frame, :2]
-        else:
-            self._yaw_offset, self._rotation, self._translation = 0.0, np.eye(2), np.zeros(2)
-        half = 0.5 * self._yaw_offset
-        self._yaw_quat = np.array([math.cos(half), 0.0, 0.0, math.sin(half)])
+            self.yaw_offset = yaw_of(robot_root_quat) - float(self.root_yaw[self.start_frame])
+            c, s = math.cos(self.yaw_offset), math.sin(self.yaw_offset)
+            rotation = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+            translation[:2] = np.asarray(robot_root_pos[:2], dtype=np.float64) - (
+                rotation @ self.root_pos[self.start_frame])[:2]
+        self.aligned_root_pos = self.root_pos @ rotation.T + translation  # heights unchanged (rotation about z)
+        self.aligned_displacement = rotation @ self.displacement
+        half = 0.5 * self.yaw_offset
+        self.aligned_root_quat = quat_multiply(np.array([math.cos(half), 0.0, 0.0, math.sin(half)]), self.root_quat)
 
     # ------------------------------------------------------------------ lookups
     def frame_index(self, time_s: float) -> tuple[int, int]:
@@ -204,28 +210,22 @@ class ReferenceTracker:
         frame, loops = self.frame_index(time_s)
         unclamped = self.start_frame + int(round(time_s * self.rate_hz))
         held = not self.cyclic and unclamped >= self.num_frames  # past the end: hold, zero velocity
-        root = self.root_pos[frame] + loops * self.displacement
-        self._root_buffer[:2] = self._rotation @ root[:2] + self._translation
-        self._root_buffer[2] = root[2]
-        _quat_multiply(self._yaw_quat, self.root_quat[frame], self._quat_buffer)
+        root = self.aligned_root_pos[frame] + loops * self.aligned_displacement
         phase = frame / self.num_frames if self.cyclic else 0.5 * frame / max(self.num_frames - 1, 1)
         return ReferenceFrame(
             joint_pos=self.joint_pos[frame],
             joint_vel=self._zero_vel if held else self.joint_vel[frame],
-            root_pos=self._root_buffer,
-            root_quat=self._quat_buffer,
+            root_pos=root,
+            root_quat=self.aligned_root_quat[frame].copy(),
             end_effectors=self.end_effectors[frame],
             phase=phase,
             frame=frame,
         )
 
 
-def _quat_multiply(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """Hamilton product a ⊗ b of wxyz quaternions, written into ``out`` [4]."""
+def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product a ⊗ b of wxyz quaternions; a: [4], b: [..., 4] → [..., 4]."""
     aw, ax, ay, az = a
-    bw, bx, by, bz = b
-    out[0] = aw * bw - ax * bx - ay * by - az * bz
-    out[1] = aw * bx + ax * bw + ay * bz - az * by
-    out[2] = aw * by - ax * bz + ay * bw + az * bx
-    out[3] = aw * bz + ax * by - ay * bx + az * bw
-    return out
+    bw, bx, by, bz = np.moveaxis(b, -1, 0)
+    return np.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], axis=-1)

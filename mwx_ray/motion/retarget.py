@@ -35,6 +35,7 @@ from mwx_ray.motion.errors import MotionError
 from mwx_ray.motion.human_motion import HumanMotion
 from mwx_ray.motion.retarget_scale import (
     H1_GROUND_POINTS,
+    H1_KEYPOINT_FRAMES,
     HUMAN_CONTACT_OFFSETS_M,
     as_dict,
     canonicalize_frame,
@@ -179,8 +180,8 @@ def solve_frames(targets: np.ndarray, pelvis_rot: np.ndarray, torso_rot: np.ndar
     tasks = [keypoints_task, pelvis_task, torso_task, posture_task]
     limits = [mink.ConfigurationLimit(model)]
 
-    # Solve the pelvis target point (site kp_pelvis) → pelvis body origin for the initial guess.
-    pelvis_offset = np.array([0.0395, 0.0, 0.0])
+    # Initial guess: the home keyframe with the pelvis body placed so that its kp_pelvis site is on the target.
+    pelvis_offset = np.asarray(H1_KEYPOINT_FRAMES["pelvis"][1])
     configuration = mink.Configuration(model, _initial_qpos(model, targets[0, 0] - pelvis_rot[0] @ pelvis_offset,
                                                             pelvis_rot[0]))
     posture_task.set_target(configuration.q.copy())

@@ -19,10 +19,11 @@ targets in H1 proportions in three steps:
    a running flight phase. Ankles and toes are then floored at their H1 flat-foot heights.
 
 H1 keypoints (:data:`H1_KEYPOINT_FRAMES`) are sites added to a kinematic-only copy of our H1 model
-(:func:`kinematic_h1_model`): joint centres where H1 has a joint (hips = hip-pitch link, knees, ankles, shoulders =
-on the shoulder-pitch axis, elbows), the HumanoidBench ``head``/``left_hand`` sites for head and wrists, points on the
-torso yaw axis for spine/chest/neck, and the front of the sole for the toe (MTP joint). The pelvis keypoint sits
-straight above the hip centres, so the frame built from H1 keypoints equals H1's pelvis frame.
+(:func:`kinematic_h1_model`): joint centres where H1 has a joint (hips = hip-pitch link, knees, ankles, elbows;
+shoulders on the shoulder-pitch axis), the HumanoidBench ``head``/``left_hand`` sites for head and wrists, points on
+the torso yaw axis for spine/chest/neck, and the front of the sole for the toe (MTP joint). The pelvis keypoint sits
+straight above the hip centres, so the frame built from H1 keypoints equals H1's pelvis frame (up to the hip-yaw
+lever: H1's hip-pitch centres swing 12 cm about the yaw axes, a human's hips are ball joints).
 """
 
 from __future__ import annotations

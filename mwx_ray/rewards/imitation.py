@@ -10,9 +10,12 @@ Kernels (e = robot − reference; all in [0, 1], 1 = perfect tracking):
 
 The paper's tracking reward is ``exp(−α‖q − q*‖²) + λ·exp(−β‖q̇ − q̇*‖²)`` with dynamic per-joint weights it does
 not define; the authors' code uses ``0.7·exp(−‖q − q*‖) + 0.3·exp(−0.03‖q̇ − q̇*‖)`` with no weights
-(/work/shared/reference/metaworldx.md). We use squared norms with DeepMimic's constants (Peng et al., SIGGRAPH 2018:
-pose 2, velocity 0.1, end effectors 40) and the authors' 0.7 / 0.3 mix; :func:`combine` normalises the mix so the
-tracking reward stays in [0, 1] like a HumanoidBench step reward.
+(/work/shared/reference/metaworldx.md). We use the paper's squared norms, summed over H1's 19 hinges, with
+α = 0.5 /rad² and β = 0.05 s²/rad²: DeepMimic's (Peng et al., SIGGRAPH 2018) pose 2 / velocity 0.1 are for a few
+3-D joint rotations and give ~0 reward to an untrained H1 (a zero action is mid-range: ≈ 0.45 rad RMS from the
+reference), while with ours 0.3 rad RMS earns 0.43, 0.1 rad RMS 0.91, 1 rad/s RMS velocity error 0.39. End effectors
+use DeepMimic's 40 /m². The mix is the authors' 0.7 / 0.3; :func:`combine` normalises it so the tracking reward stays
+in [0, 1] like a HumanoidBench step reward.
 
 Dynamic joint weights (our design; the paper gives no formula) — :class:`DynamicJointWeights`::
 
@@ -22,7 +25,10 @@ Dynamic joint weights (our design; the paper gives no formula) — :class:`Dynam
 
 Defaults: τ = 2 s (≈100 control steps), ε = 1e-3 rad² (errors below ≈ 0.03 rad count as tracked), p = 0.5 (weights
 ∝ RMS error), [w_min, w_max] = [0.25, 4]. m starts at 0 (all weights 1) and persists across episodes (it measures
-the policy, not an episode). The reward at step t uses the weights from errors up to t − 1, then the EMA is updated.
+the policy, not an episode) — except that an env re-seeded with ``reset(seed=...)`` restarts it, so seeded
+rollouts are reproducible (envs/imitation.py). The reward at step t uses the current weights, then the EMA is updated with step t's
+error; m is updated every step but w is recomputed every ``refresh_steps`` = 10 updates (0.2 s ≪ τ, and it keeps
+the reward overhead small).
 ``static`` weights (the ablation switch) keep w fixed: all ones, or given per-joint weights normalised to mean 1.
 """
 
@@ -33,10 +39,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# DeepMimic (Peng et al. 2018) reward scales.
-DEFAULT_ALPHA = 2.0  # 1/rad², pose
-DEFAULT_BETA = 0.1  # s²/rad², velocity
-DEFAULT_END_EFFECTOR_SCALE = 40.0  # 1/m²
+DEFAULT_ALPHA = 0.5  # 1/rad², pose (see the module docstring for the choice)
+DEFAULT_BETA = 0.05  # s²/rad², velocity
+DEFAULT_END_EFFECTOR_SCALE = 40.0  # 1/m², DeepMimic (Peng et al. 2018)
 DEFAULT_ROOT_HEIGHT_SCALE = 40.0  # 1/m²: 10 cm error → 0.67 (ours)
 DEFAULT_ROOT_ORIENTATION_SCALE = 2.0  # 1/rad²: 0.5 rad → 0.61 (ours)
 
@@ -92,15 +97,44 @@ def combine(values: dict[str, float], coefficients: dict[str, float]) -> float:
 
 
 def normalize_and_clip(raw: np.ndarray, w_min: float, w_max: float) -> np.ndarray:
-    """w = clip(c·raw, w_min, w_max) with c > 0 such that mean(w) = 1 exactly.
+    """w = clip(c·raw, w_min, w_max) with the c > 0 that makes mean(w) = 1 exactly (the projection used for W).
 
-    ``mean(clip(c·raw))`` is continuous, non-decreasing and piecewise linear in c, with kinks at ``w_min/raw_j`` and
-    ``w_max/raw_j``; we evaluate it at the sorted kinks and interpolate linearly inside the bracketing segment.
-    Requires raw > 0 and w_min ≤ 1 ≤ w_max. [J] in, [J] out.
+    ``mean(clip(c·raw))`` is continuous and non-decreasing in c. Fast path: no clipping needed. Else an active-set
+    pass: clip the joints above the top bound and rescale the free ones with the remaining budget until none is
+    above (this only raises c, so clipped joints stay clipped), then the same at the bottom (only lowers c). The
+    result is checked, and if a top-clipped joint would no longer be clipped at the final c it is solved exactly
+    by :func:`_normalize_by_kinks`. Requires raw > 0 and w_min ≤ 1 ≤ w_max. [J] in, [J] out.
     """
     if not w_min <= 1.0 <= w_max:
         raise ValueError(f"weight bounds must satisfy w_min <= 1 <= w_max, got [{w_min}, {w_max}]")
     raw = np.asarray(raw, dtype=np.float64)
+    count = raw.size
+    scale = count / raw.sum()
+    if w_min <= scale * raw.min() and scale * raw.max() <= w_max:  # common case: nothing to clip
+        return raw * scale
+    low = np.zeros(count, dtype=bool)
+    high = np.zeros(count, dtype=bool)
+    for _ in range(count):
+        free = ~(low | high)
+        free_sum = raw[free].sum()
+        if free_sum <= 0.0:
+            break
+        scale = (count - w_min * low.sum() - w_max * high.sum()) / free_sum
+        new_high = free & (scale * raw > w_max)
+        if new_high.any():  # top first: clipping it raises c, which may lift joints off the bottom bound
+            high |= new_high
+            continue
+        new_low = free & (scale * raw < w_min)
+        if not new_low.any():
+            break
+        low |= new_low
+    consistent = (scale * raw[low] <= w_min).all() and (scale * raw[high] >= w_max).all() and scale > 0
+    return np.clip(scale * raw, w_min, w_max) if consistent else _normalize_by_kinks(raw, w_min, w_max)
+
+
+def _normalize_by_kinks(raw: np.ndarray, w_min: float, w_max: float) -> np.ndarray:
+    """Exact solve of mean(clip(c·raw)) = 1: evaluate at the sorted kinks w_min/raw_j, w_max/raw_j (where the
+    piecewise-linear function changes slope) and interpolate inside the bracketing segment."""
     kinks = np.sort(np.concatenate([w_min / raw, w_max / raw]))
     means = np.clip(kinks[:, None] * raw[None, :], w_min, w_max).mean(axis=1)
     index = int(np.searchsorted(means, 1.0))
@@ -126,6 +160,7 @@ class JointWeightSettings:
     power: float = 0.5
     w_min: float = 0.25
     w_max: float = 4.0
+    refresh_steps: int = 10
 
 
 class DynamicJointWeights:
@@ -134,8 +169,9 @@ class DynamicJointWeights:
     def __init__(self, num_joints: int, control_dt: float, settings: JointWeightSettings | None = None):
         self.settings = settings or JointWeightSettings()
         s = self.settings
-        if s.ema_time_constant_s <= 0 or s.epsilon_rad2 <= 0 or s.power < 0:
-            raise ValueError(f"bad dynamic-weight settings {s}: need tau > 0, epsilon > 0, power >= 0")
+        if s.ema_time_constant_s <= 0 or s.epsilon_rad2 <= 0 or s.power < 0 or s.refresh_steps < 1:
+            raise ValueError(f"bad dynamic-weight settings {s}: need tau > 0, epsilon > 0, power >= 0, refresh >= 1")
+        self._updates = 0
         self.rate = 1.0 - math.exp(-float(control_dt) / s.ema_time_constant_s)  # λ
         self.ema_sq_error = np.zeros(num_joints)  # m_j, rad²
         if s.static_weights is not None:
@@ -152,12 +188,21 @@ class DynamicJointWeights:
     def dynamic(self) -> bool:
         return not self.settings.static
 
+    def reset_statistics(self) -> None:
+        """Forget the EMA (all weights back to their initial values), e.g. when the env is re-seeded."""
+        self.ema_sq_error[:] = 0.0
+        self._updates = 0
+        if self.dynamic:
+            self._recompute()
+
     def update(self, squared_error: np.ndarray) -> np.ndarray:
         """Fold one step's per-joint squared error [J] (rad²) into the EMA and recompute W; returns W."""
         if not self.dynamic:
             return self.weights
         self.ema_sq_error += self.rate * (squared_error - self.ema_sq_error)
-        self._recompute()
+        self._updates += 1
+        if self._updates % self.settings.refresh_steps == 0:
+            self._recompute()
         return self.weights
 
     def _recompute(self) -> None:

@@ -114,7 +114,10 @@ def test_info_has_reward_terms_return_and_success_at_episode_end(env):
         total = 0.0
         for step in range(3):
             _, reward, terminated, truncated, info = env.step(np.zeros(env.action_space.shape))
-            total += reward
+            # hb/return sums the plain HumanoidBench reward: the env reward, or the term a task names in
+            # hb_reward_term when it shapes the training reward (imitation variants, envs/imitation.py).
+            hb_term = getattr(env.task, "hb_reward_term", None)
+            total += reward if hb_term is None else info[f"reward_terms/{hb_term}"]
             terms = {k: v for k, v in info.items() if k.startswith("reward_terms/")}
             assert terms and all(np.isfinite(v) for v in terms.values())
             assert info["hb/return"] == pytest.approx(total)

@@ -15,6 +15,7 @@ from mwx_ray.envs.tasks.composite import (
 )
 from mwx_ray.envs.tasks.crawl import CrawlTask
 from mwx_ray.envs.tasks.hurdle import HurdleTask
+from mwx_ray.envs.tasks.imitation_tasks import IMITATION_TASKS
 from mwx_ray.envs.tasks.locomotion import RunTask, StandTask, WalkTask
 from mwx_ray.envs.tasks.maze import MazeTask
 from mwx_ray.envs.tasks.pole import PoleTask
@@ -40,3 +41,5 @@ register_task(WalkRunWalk)
 register_task(WalkToChairSit)
 register_task(WalkReach)
 register_task(CrawlStandWalk)
+for _imitation_task in IMITATION_TASKS:  # walk_imitation, stand_imitation, ... (imitation_tasks.py)
+    register_task(_imitation_task)

@@ -1,0 +1,182 @@
+"""Figures as PNG files: learning curves with published points, router usage timelines, stage-success bars.
+
+Uses matplotlib's object API with the Agg canvas (``Figure`` + ``FigureCanvasAgg``), never ``pyplot``: no
+global backend switch, no figure registry to leak, and it works headless in tests and on cluster nodes.
+Every function returns the paths it wrote (empty when there is nothing to plot).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from scipy import stats
+
+from analysis import published, schema, tables
+
+CONFIDENCE = 0.95
+DPI = 110
+
+
+def seed_band(curves: list[tuple[np.ndarray, np.ndarray]], confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """Mean and Student-t confidence band over seeds: ``[step, mean, low, high, n]``.
+
+    ``curves`` = one ``(steps, values)`` per seed. Seeds are evaluated at their own env steps, so each curve is
+    linearly interpolated onto the union of steps, but only inside its own range (no extrapolation): ``n`` is
+    the number of seeds behind each point, and with ``n == 1`` the band collapses onto the mean.
+    """
+    curves = [(np.asarray(s, float), np.asarray(v, float)) for s, v in curves if len(s)]
+    if not curves:
+        return pd.DataFrame(columns=["step", "mean", "low", "high", "n"])
+    grid = np.unique(np.concatenate([steps for steps, _ in curves]))
+    stacked = np.full((len(curves), len(grid)), np.nan)
+    for i, (steps, values) in enumerate(curves):
+        order = np.argsort(steps, kind="stable")
+        inside = (grid >= steps.min()) & (grid <= steps.max())
+        stacked[i, inside] = np.interp(grid[inside], steps[order], values[order])
+    n = np.sum(~np.isnan(stacked), axis=0)  # every grid point lies inside at least one curve: n >= 1
+    mean = np.nanmean(stacked, axis=0)
+    variance = np.nansum((stacked - mean) ** 2, axis=0) / np.maximum(n - 1, 1)  # sample variance (ddof=1)
+    std = np.where(n > 1, np.sqrt(variance), 0.0)
+    t = np.where(n > 1, stats.t.ppf((1 + confidence) / 2, np.maximum(n - 1, 1)), 0.0)
+    half = t * std / np.sqrt(np.maximum(n, 1))
+    return pd.DataFrame({"step": grid, "mean": mean, "low": mean - half, "high": mean + half, "n": n})
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^\w.\-]+", "_", str(text)).strip("_").lower() or "unnamed"
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(figure)
+    figure.savefig(path, dpi=DPI, bbox_inches="tight")
+    return path
+
+
+def _curves(histories: pd.DataFrame, run_ids, key: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    rows = histories[(histories["key"] == key) & histories["run_id"].isin(list(run_ids))]
+    return [(group["step"].to_numpy(), group["value"].to_numpy()) for _, group in rows.groupby("run_id")]
+
+
+def plot_learning_curves(runs: pd.DataFrame, histories: pd.DataFrame, out_dir: str | Path,
+                         metric: str = schema.METRIC_RETURN) -> list[Path]:
+    """One PNG per task: ``metric`` vs env steps, mean ± 95% CI over seeds per method (and ablation variant),
+    the task's success bar, and the published points for the skill (markers with ± std, labeled published)."""
+    measured = tables.measured_runs(runs)
+    measured = measured[measured["run_id"].isin(histories.loc[histories["key"] == metric, "run_id"])]
+    labels = tables.group_labels(measured) if len(measured) else pd.Series(dtype=str)
+    written = []
+    for task, task_runs in measured.groupby(measured["task"].astype("object").fillna("unknown"), sort=True):
+        figure = Figure(figsize=(7.5, 4.5))
+        axes = figure.add_subplot()
+        for label, group in task_runs.groupby(labels.loc[task_runs.index], sort=True):
+            band = seed_band(_curves(histories, group["run_id"], metric))
+            line, = axes.plot(band["step"], band["mean"], label=f"{label} (n={len(group)} seeds, measured)")
+            axes.fill_between(band["step"], band["low"], band["high"], color=line.get_color(), alpha=0.2)
+        bar = tables.success_bar(task_runs.iloc[0])
+        if not math.isnan(bar):
+            axes.axhline(bar, color="grey", linestyle="--", linewidth=1, label=f"success bar {bar:g}")
+        skill = task_runs["skill"].dropna().iloc[0] if task_runs["skill"].notna().any() else task
+        points = published.published_curve_points(skill)
+        _published_points(axes, points)
+        measured_max = histories.loc[histories["run_id"].isin(task_runs["run_id"]) & (histories["key"] == metric),
+                                     "step"].max()
+        # Published points sit at 0.5M-10M steps; a short run would be a vertical line at x≈0 on a linear axis.
+        log_x = len(points) and measured_max > 0 and points["env_steps"].max() > 10 * measured_max
+        if log_x:
+            axes.set_xscale("log")
+        axes.set_xlabel("env steps (log scale)" if log_x else "env steps")
+        axes.set_ylabel(metric)
+        axes.set_title(f"{task}: {metric} (mean ± {CONFIDENCE:.0%} CI over seeds)")
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: never hides data
+        written.append(_save(figure, Path(out_dir) / f"learning_curve_{slug(task)}.png"))
+    return written
+
+
+def _published_points(axes, points: pd.DataFrame) -> None:
+    markers = iter("osD^vP*X")
+    for (task, method, source), group in points.groupby(["task", "method", "source"], sort=True):
+        hollow = task.startswith("h1hand")
+        axes.errorbar(group["env_steps"], group["return_mean"], yerr=group["return_std"].fillna(0),
+                      fmt=next(markers, "o"), color="black", mfc="none" if hollow else "black", capsize=3,
+                      linestyle=":", linewidth=0.8, label=f"{method} {task}: {source}")
+
+
+def plot_router_usage(runs: pd.DataFrame, histories: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """One PNG per router group: expert usage shares over env steps (mean over runs, stacked) and the router's
+    entropy (mean ± 95% CI) beneath."""
+    usage = histories[histories["key"].str.startswith(schema.PREFIX_ROUTER_USAGE)]
+    if usage.empty:
+        return []
+    router_runs = runs[runs["run_id"].isin(usage["run_id"])]
+    labels = tables.group_labels(router_runs)
+    written = []
+    for label, group in router_runs.groupby(labels, sort=True):
+        figure = Figure(figsize=(7.5, 5.5))
+        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+        experts = sorted(usage.loc[usage["run_id"].isin(group["run_id"]), "key"].unique())
+        bands = [seed_band(_curves(histories, group["run_id"], key)) for key in experts]
+        grid = np.unique(np.concatenate([band["step"].to_numpy() for band in bands]))
+        shares = [np.interp(grid, band["step"], band["mean"]) for band in bands]
+        top.stackplot(grid, shares, labels=[k.removeprefix(schema.PREFIX_ROUTER_USAGE) for k in experts],
+                      alpha=0.85)
+        top.set_ylabel("expert usage share")
+        top.set_ylim(0, max(1.0, float(np.sum(shares, axis=0).max())))
+        top.set_title(f"router expert usage: {label} (mean over {len(group)} runs)")
+        top.legend(fontsize=7, loc="upper right")
+        entropy = seed_band(_curves(histories, group["run_id"], schema.METRIC_ROUTER_ENTROPY))
+        if len(entropy):
+            bottom.plot(entropy["step"], entropy["mean"], color="black")
+            bottom.fill_between(entropy["step"], entropy["low"], entropy["high"], color="black", alpha=0.15)
+        bottom.set_ylabel("entropy (nats)")
+        bottom.set_xlabel("env steps")
+        written.append(_save(figure, Path(out_dir) / f"router_usage_{slug(label)}.png"))
+    return written
+
+
+def plot_stage_success(stage_table: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """Grouped bars of final stage success per stage (x) and group (bars), error bars = std over runs."""
+    if stage_table.empty:
+        return []
+    stages = sorted(stage_table["stage"].unique())
+    groups = sorted((stage_table["group"] + " · " + stage_table["task"]).unique())
+    keyed = stage_table.assign(series=stage_table["group"] + " · " + stage_table["task"]) \
+        .set_index(["series", "stage"])
+    figure = Figure(figsize=(max(6.0, 1.2 * len(stages) * max(1, len(groups)) / 2), 4.5))
+    axes = figure.add_subplot()
+    width = 0.8 / len(groups)
+    for i, series in enumerate(groups):
+        means = np.array([keyed["mean"].get((series, stage), np.nan) for stage in stages], dtype=float)
+        errors = np.nan_to_num(np.array([keyed["std"].get((series, stage), np.nan) for stage in stages], float))
+        # A rate lies in [0, 1]: clip the ± std whiskers there instead of drawing them off the axes.
+        whiskers = np.vstack([np.minimum(errors, np.nan_to_num(means)), np.minimum(errors, 1 - np.nan_to_num(means))])
+        axes.bar(np.arange(len(stages)) + (i - (len(groups) - 1) / 2) * width, means, width,
+                 yerr=whiskers, capsize=3, ecolor="dimgray", label=series)
+    axes.set_xticks(np.arange(len(stages)), stages)
+    axes.set_ylim(0, 1.05)
+    axes.set_ylabel("stage success rate (final)")
+    axes.set_title("stage success (mean ± std over runs)")
+    axes.legend(fontsize=7)
+    return [_save(figure, Path(out_dir) / "stage_success.png")]
+
+
+def plot_ablation_returns(ablation: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """Bars of final ``hb/return`` (mean ± std over seeds) per ablation variant, one panel per task."""
+    if ablation.empty:
+        return []
+    tasks = sorted(ablation["task"].unique())
+    figure = Figure(figsize=(6.0 * len(tasks), 4.0))
+    for axes, task in zip(figure.subplots(1, len(tasks), squeeze=False)[0], tasks, strict=True):
+        rows = ablation[ablation["task"] == task].sort_values("ablation")
+        axes.bar(rows["ablation"], rows["return_mean"], yerr=rows["return_std"].fillna(0), capsize=3)
+        axes.set_title(f"{task}: ablations")
+        axes.set_ylabel(f"final {schema.METRIC_RETURN}")
+        axes.tick_params(axis="x", labelrotation=20, labelsize=7)
+    return [_save(figure, Path(out_dir) / "ablation_returns.png")]

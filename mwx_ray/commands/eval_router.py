@@ -1,0 +1,46 @@
+"""Router checkpoints in ``mwx eval``: stage success, overall success, return, weights video and timeline plot.
+
+``mwx eval <folder>`` dispatches here when ``<folder>`` holds a router checkpoint (``router.json``, written by
+``mwx train-router`` into each trial folder as ``router/``); expert folders keep going to the expert path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def is_router_checkpoint(path: str) -> bool:
+    from mwx_ray.router.checkpoint import MANIFEST_FILE
+
+    return (Path(path) / MANIFEST_FILE).is_file()
+
+
+def run_router_checkpoint(args) -> int:
+    """``args``: ``expert`` (the checkpoint folder), ``task``, ``episodes``, ``seed``, ``video``,
+    ``video_steps``, ``no_video`` (the options of ``mwx eval``)."""
+    from mwx_ray.envs import resolve_env_id
+    from mwx_ray.router.checkpoint import load_router_policy, read_router_manifest
+    from mwx_ray.router.evaluation import evaluate_router
+
+    folder = Path(args.expert)
+    manifest = read_router_manifest(folder)
+    policy = load_router_policy(folder)
+    env_id = resolve_env_id(args.task) if args.task else manifest["task_env_id"]
+    name = manifest.get("variant") or folder.parent.name
+    video = None if args.no_video else Path(args.video or f"runs/videos/eval-router-{name}-{env_id.split('/')[-1]}.mp4")
+    plot = (video.with_suffix(".png") if video else Path(f"runs/videos/eval-router-{name}.png"))
+    print(f"router {name} ({folder}, {manifest['gating']} gating over {policy.names}) on {env_id}: "
+          f"{args.episodes} episodes from seed {args.seed}")
+    result = evaluate_router(policy.act_with_weights, env_id, episodes=args.episodes, seed=args.seed,
+                             expert_names=policy.names, video_path=video, video_steps=args.video_steps,
+                             plot_path=plot)
+    metrics = result.metrics()
+    print(f"return {metrics['hb/return']:.2f} ± {metrics['hb/return_std']:.2f} (HumanoidBench episode return)")
+    print(f"overall success {metrics['hb/success']:.0%}; mean episode length {metrics['eval/episode_length']:.0f}")
+    for stage in result.stage_names:
+        print(f"  stage {stage:<16} success {metrics[f'stage_success/{stage}']:.0%}")
+    usage = ", ".join(f"{n} {metrics.get(f'eval/usage/{n}', float('nan')):.2f}" for n in policy.names)
+    print(f"mean router weights: {usage}")
+    print(f"weights timeline: {result.plot_path}")
+    print(f"video: {result.video_path}" if result.video_path else "video: none (--no-video)")
+    return 0

@@ -1,0 +1,56 @@
+"""``mwx report``: a self-contained report (markdown + PNG figures + CSV tables) of an MLflow experiment or sweep,
+also logged to MLflow under ``report/`` of the sweep's parent run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mwx_ray.commands.common import add_subcommand
+from mwx_ray.config import load_config
+from mwx_ray.tracking.store import tracking_uri
+
+EXAMPLES = """  mwx report experts                          every run of the experts experiment (local store)
+  mwx report 3f2a9c0e4b8d4f7e9a1b2c3d4e5f6a7b   one sweep: its parent run id (or any of its trial run ids)
+  mwx report ablations --out runs/reports/ablations-v1
+  mwx report router --config tune_configs/base/cluster.yaml --set tracking.uri=http://127.0.0.1:5000
+  mwx report experts --no-mlflow               write the folder only, do not log it to MLflow
+"""
+
+
+def register(subparsers) -> None:
+    parser = add_subcommand(subparsers, "report",
+                            "tables, learning curves and published baselines of an experiment or sweep -> folder "
+                            "+ MLflow artifacts", EXAMPLES, run)
+    parser.add_argument("target", help="experiment name (experts, labels, router, ablations; the configured "
+                                       "experiment_prefix is tried too) or a sweep's parent run id")
+    parser.add_argument("--out", help="report folder (default: <run.root_dir>/reports/<target>); replaced "
+                                      "atomically if it exists")
+    parser.add_argument("--config", help="config whose tracking settings locate the MLflow store")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value by dotted key; repeatable (e.g. --set run.root_dir=runs)")
+    parser.add_argument("--no-mlflow", action="store_true", help="do not log the report to MLflow")
+
+
+def run(args) -> int:
+    # `analysis` imports mwx_ray, never the reverse: the mwx_ray library must not depend on it. Only this CLI
+    # entry point reaches into it, lazily, so importing mwx_ray (and `mwx --help`) never loads analysis,
+    # pandas plotting or matplotlib.
+    from analysis.loaders import client_for, resolve_target
+    from analysis.report import make_report
+
+    config = load_config(args.config, args.overrides).config
+    uri = tracking_uri(config)
+    try:
+        target = resolve_target(client_for(uri), args.target, config.tracking.experiment_prefix)
+    except LookupError as err:
+        print(f"mwx report: {err}")
+        return 2
+    out = Path(args.out) if args.out else Path(config.run.root_dir) / "reports" / target.label
+    outcome = make_report(uri, args.target, out, experiment_prefix=config.tracking.experiment_prefix,
+                          log_to_mlflow=not args.no_mlflow)
+    print(f"report: {outcome.folder / 'report.md'}")
+    print(f"  {len(outcome.tables)} tables (CSV) in {outcome.folder / 'tables'}")
+    print(f"  {len(outcome.figures)} figures (PNG) in {outcome.folder / 'figures'}")
+    if outcome.mlflow_run_id:
+        print(f"  logged to MLflow run {outcome.mlflow_run_id} under {outcome.artifact_path}/ ({uri})")
+    return 0

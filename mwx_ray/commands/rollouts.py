@@ -1,0 +1,50 @@
+"""``mwx rollouts collect``: run a policy on a (composite) task and write episode shards with keyframes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from mwx_ray.commands.common import add_config_arguments, add_subcommand
+
+COLLECT_EXAMPLES = """  mwx rollouts collect tune_configs/labeling/oracle.yaml
+  mwx rollouts collect tune_configs/labeling/oracle.yaml --set labeling.rollouts.policy=zero --set labeling.rollouts.episodes=2
+  mwx rollouts collect tune_configs/labeling/oracle.yaml --set env.task=walk_to_chair_sit --set labeling.rollouts.keyframe_every=5
+"""
+
+
+def register(subparsers) -> None:
+    rollouts = subparsers.add_parser("rollouts", help="collect rollout shards for labeling",
+                                     description="Collect rollout shards for labeling.")
+    actions = rollouts.add_subparsers(dest="rollouts_command", metavar="<action>", required=True)
+    collect = add_subcommand(actions, "collect",
+                             "run labeling.rollouts.policy on env.task and write .npz episode shards (resumable)",
+                             COLLECT_EXAMPLES, run_collect)
+    add_config_arguments(collect)
+
+
+def shards_dir(config) -> Path:
+    """``labeling.rollouts.out_dir`` or ``<run.root_dir>/rollouts/<run.name>``."""
+    out = config.labeling.rollouts.out_dir
+    return Path(out) if out else Path(config.run.root_dir) / "rollouts" / config.run.name
+
+
+def run_collect(args) -> int:
+    from mwx_ray.config import load_config
+    from mwx_ray.labeling.rollouts import collect_rollouts
+    from mwx_ray.labeling.shards import ShardFormatError
+
+    loaded = load_config(args.config, args.overrides)
+    config = loaded.config
+    out_dir = shards_dir(config)
+    try:
+        index = collect_rollouts(config.env.task, config.labeling.rollouts, out_dir, seed=config.run.seed,
+                                 render_quality=config.env.render_quality)
+    except (FileNotFoundError, ShardFormatError) as err:
+        print(f"mwx: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(index.shards)} shards ({index.num_episodes} episodes, {index.num_frames} keyframes at "
+          f"{index.meta['frame_rate_hz']:g} fps) of {index.meta['task']} with policy "
+          f"{index.meta['policy']['name']} to {out_dir}")
+    print(f"next: mwx label {args.config}")
+    return 0

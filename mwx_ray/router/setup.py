@@ -1,0 +1,95 @@
+"""Everything a router run resolves on the driver before RLlib is involved (Ray-free).
+
+``prepare_router(config)`` loads the K experts (frozen, hash-checked), derives their observation adapters
+from their env ids, pools their normalizers for the router input, embeds the instruction once, and builds the
+label source. The result is plain data plus a :class:`FrozenExpertPool` (the registry copy that every frozen
+check compares against).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from mwx_ray.config.router_schema import RouterSection
+from mwx_ray.config.schema import MwxConfig
+from mwx_ray.router.experts_frozen import FrozenExpertPool, resolve_expert_folders
+from mwx_ray.router.labels import LabelSource, build_label_source
+from mwx_ray.router.network import router_spec
+
+
+@dataclass
+class RouterSetup:
+    """Resolved inputs of a router run (see the module docstring)."""
+
+    task_env_id: str
+    task: Any  # the composite task instance (stages, instruction)
+    observation_space: gym.spaces.Box
+    action_space: gym.spaces.Box
+    experts: FrozenExpertPool
+    instruction_text: str
+    instruction: np.ndarray  # [E] float32
+    label_source: LabelSource
+    router: RouterSection
+
+    @property
+    def expert_names(self) -> list[str]:
+        return self.experts.names
+
+    @property
+    def expert_folders(self) -> dict[str, str]:
+        return dict(self.experts.folders)
+
+    @property
+    def expert_indices(self) -> dict[str, list[int]]:
+        return dict(zip(self.experts.names, self.experts.index_lists, strict=True))
+
+    def network_spec(self) -> dict[str, Any]:
+        return router_spec(obs_dim=int(self.observation_space.shape[0]), num_experts=self.experts.num_experts,
+                           act_dim=self.experts.act_dim, net=self.router.net,
+                           temperature=self.router.gating.temperature)
+
+    def router_model_config(self) -> dict[str, Any]:
+        """Plain-data model config of the router RLModule (travels to every EnvRunner and the Learner)."""
+        obs_mean, obs_std = self.experts.pooled_normalizer()
+        gating = self.router.gating
+        return {"spec": self.network_spec(), "instruction": self.instruction.tolist(),
+                "obs_mean": obs_mean.tolist(), "obs_std": obs_std.tolist(), "experts": self.expert_names,
+                "gating": {"kind": gating.kind, "temperature": gating.temperature,
+                           "gumbel_temperature": gating.gumbel_temperature}}
+
+
+def task_spaces(task_env_id: str) -> tuple[Any, gym.spaces.Box, gym.spaces.Box]:
+    """(task instance, observation space, action space) of an mwx env id, from one constructed env."""
+    import mwx_ray.envs  # noqa: F401 - registers the mwx gymnasium ids
+
+    env = gym.make(task_env_id)
+    try:
+        return env.unwrapped.task, env.observation_space, env.action_space
+    finally:
+        env.close()
+
+
+def prepare_router(config: MwxConfig, *, label_source: bool = True) -> RouterSetup:
+    """Resolve the router run of ``config`` (``env.task`` = the composite task, ``router`` = the rest)."""
+    from mwx_ray.envs import resolve_env_id
+    from mwx_ray.router.instruction import instruction_embedding
+
+    router = config.router
+    task_env_id = resolve_env_id(config.env.task)
+    task, obs_space, act_space = task_spaces(task_env_id)
+    folders = resolve_expert_folders(router.experts_dir, router.experts, router.expert_dirs)
+    pool = FrozenExpertPool.load({k: Path(v) for k, v in folders.items()}, task_env_id=task_env_id,
+                                 task_obs_dim=int(obs_space.shape[0]))
+    if pool.act_dim != int(act_space.shape[0]):
+        raise ValueError(f"experts act in {pool.act_dim} dims but {task_env_id} has {act_space.shape[0]}")
+    text = router.instruction.text or getattr(task, "instruction", type(task).description)
+    vector = instruction_embedding(text, router.instruction)
+    labels = (build_label_source(router.labels, router.experts, task, router.instruction) if label_source
+              else LabelSource("none", tuple(router.experts)))
+    return RouterSetup(task_env_id=task_env_id, task=task, observation_space=obs_space, action_space=act_space,
+                       experts=pool, instruction_text=text, instruction=vector, label_source=labels, router=router)

@@ -1,0 +1,164 @@
+"""Expert sweeps on a real local Ray (2 CPUs): Tune + RLlib PPO on the H1 envs, no mocks.
+
+- the `mwx train-experts` command runs the smoke sweep (stand + walk, 2 iterations of 256 steps each);
+- a sweep interrupted the way Ctrl+C interrupts it (SIGUSR1: Tune's own interrupt path) and resumed with
+  ``resume_sweep`` continues its iteration, env-step and observation-filter counters past the checkpoint;
+- a trial that crashes once (``fail_at_iteration`` fault injection) is retried from its last checkpoint.
+Each trial takes ~10 s (RLlib build ~5 s, 256-step iterations, 1-episode evaluations of a falling robot).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from ray import tune  # noqa: E402
+
+from mwx_ray.cli import main as mwx_main  # noqa: E402
+from mwx_ray.config import load_config  # noqa: E402
+from mwx_ray.experts.trainable import ALGORITHM_DIR, FAULT_MARKER, PROGRESS_FILE, VIDEO_FILE  # noqa: E402
+from mwx_ray.tune.resume import resume_sweep  # noqa: E402
+from mwx_ray.tune.sweep import SWEEP_RECORD_FILE, run_sweep  # noqa: E402
+
+pytestmark = pytest.mark.ray
+
+REPO = Path(__file__).resolve().parents[2]
+SMOKE = REPO / "tune_configs" / "experts" / "smoke.yaml"
+STEPS_PER_ITER = 256  # smoke.yaml train_batch_size_per_learner
+
+
+def trial_results(trial_dir: Path) -> list[dict]:
+    """Every result Tune logged for a trial (all attempts, in order) from its result.json."""
+    return [json.loads(line) for line in (trial_dir / "result.json").read_text().splitlines() if line.strip()]
+
+
+def trial_dirs(experiment: Path) -> list[Path]:
+    return sorted(p for p in experiment.iterdir() if p.is_dir() and p.name.startswith("train_expert"))
+
+
+def one_skill_config(tmp_path: Path, iterations: int, *extra: str):
+    """smoke.yaml reduced to one walk trial of ``iterations`` iterations, checkpoint + eval every iteration."""
+    return load_config(SMOKE, [
+        f"run.root_dir={tmp_path}", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db", "experts.skills=[walk]",
+        f"experts.stop.max_iters={iterations}", f"experts.stop.env_steps={iterations * STEPS_PER_ITER}",
+        "experts.eval.video=false", "experts.checkpoint.keep_best=2", *extra,
+    ])
+
+
+@pytest.fixture(scope="module")
+def ray_runtime():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_train_experts_command_runs_a_two_trial_sweep(tmp_path, capsys, ray_runtime):
+    code = mwx_main(["train-experts", str(SMOKE), "--set", f"run.root_dir={tmp_path}",
+                     "--set", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    (run_dir,) = (tmp_path / "experts").iterdir()
+    experiment = Path(json.loads((run_dir / SWEEP_RECORD_FILE).read_text())["experiment_path"])
+    assert experiment == run_dir / "tune" / "smoke"
+    assert f"next: mwx export-experts {experiment}" in out
+    assert "stand: best trial" in out and "walk: best trial" in out
+
+    trials = trial_dirs(experiment)
+    assert len(trials) == 2
+    seen_skills = set()
+    for trial in trials:
+        results = trial_results(trial)
+        config = results[-1]["config"]
+        seen_skills.add(config["skill"])
+        assert config["env_id"] == f"mwx/h1-{config['skill']}-v0" and config["seed"] == 0
+        # Stopped by the skill's StopRule after exactly 2 iterations of 256 sampled steps.
+        assert [r["training_iteration"] for r in results] == [1, 2]
+        assert [r["env_steps"] for r in results] == [256, 512]
+        for result in results:  # every iteration evaluated (eval.every_iters: 1)
+            assert 0.0 < result["hb/return"] < config["stop"]["success_bar"]
+            assert result["hb/success"] == 0.0 and result["perf/env_steps_per_s"] > 0
+            assert {"reward_terms/standing", "reward_terms/upright", "reward_terms/small_control"} <= set(result)
+        assert results[1]["time/wall_s"] > results[0]["time/wall_s"] > 0
+        assert results[1]["obs_norm/count"] > results[0]["obs_norm/count"] >= 256
+        # The final evaluation's video, reported by path.
+        assert results[-1]["artifacts/eval_video"] == str(trial / VIDEO_FILE)
+        assert (trial / VIDEO_FILE).stat().st_size > 1000
+        # keep_best: 1 -> the best-scoring checkpoint plus the latest (Tune always keeps the latest).
+        kept = sorted(trial.glob("checkpoint_*"))
+        scores = [r["hb/return"] for r in results]
+        best_index = max(range(2), key=lambda i: scores[i])
+        assert {p.name for p in kept} == {f"checkpoint_{best_index:06d}", "checkpoint_000001"}
+        for checkpoint in kept:
+            assert (checkpoint / ALGORITHM_DIR / "learner_group").is_dir()
+            progress = json.loads((checkpoint / PROGRESS_FILE).read_text())
+            assert progress["env_steps"] == 256 * (int(checkpoint.name[-6:]) + 1)
+    assert seen_skills == {"stand", "walk"}
+
+
+class InterruptAtIteration(tune.Callback):
+    """Sends this process SIGUSR1 (Tune's Ctrl+C path: save experiment state, stop) after iteration ``n``.
+
+    Tune pickles callbacks into tuner.pkl and ``Tuner.restore`` revives them, so the "already sent" flag
+    lives in a file: the revived copy must not interrupt the resumed run again.
+    """
+
+    def __init__(self, n: int, sent_marker: Path):
+        self.n = n
+        self.sent_marker = sent_marker
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if result["training_iteration"] >= self.n and not self.sent_marker.exists():
+            self.sent_marker.write_text("sent")
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+
+def test_interrupted_sweep_resumes_where_it_stopped(tmp_path, ray_runtime):
+    loaded = one_skill_config(tmp_path, 3)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    interrupted = run_sweep(loaded, run_dir=run_dir, callbacks=[InterruptAtIteration(2, tmp_path / "sent")])
+    # Tune's grid calls the stopped actor TERMINATED; `done` tells an interruption from a finished trial.
+    assert not interrupted[0].metrics["done"], "the trial must be interrupted before its 3 iterations"
+    experiment = Path(json.loads((run_dir / SWEEP_RECORD_FILE).read_text())["experiment_path"])
+    (trial,) = trial_dirs(experiment)
+    before = trial_results(trial)
+    stopped_at = before[-1]["training_iteration"]
+    assert stopped_at == 2
+
+    resumed = resume_sweep(str(experiment))
+    assert resumed.num_errors == 0 and resumed[0].metrics["done"]
+    after = trial_results(trial)[len(before):]
+    first = after[0]["training_iteration"]
+    # Restored from the last checkpoint Tune had registered when interrupted (iteration 1 or later; Tune
+    # registers a function trainable's checkpoint one controller step after its result), never from scratch.
+    assert 2 <= first <= stopped_at + 1
+    assert [r["training_iteration"] for r in after] == list(range(first, 4))
+    assert [r["env_steps"] for r in after] == [256 * r["training_iteration"] for r in after]
+    assert after[0]["iterations_since_restore"] == 1
+    restored_from = before[first - 2]  # the result whose checkpoint was restored
+    assert after[0]["time/wall_s"] > restored_from["time/wall_s"]
+    assert after[0]["obs_norm/count"] > restored_from["obs_norm/count"]
+    assert resumed[0].metrics["env_steps"] == 3 * 256
+
+
+def test_crashed_trial_is_retried_from_its_checkpoint(tmp_path, ray_runtime):
+    loaded = one_skill_config(tmp_path, 3, "experts.max_failures=1")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    results = run_sweep(loaded, run_dir=run_dir, param_overrides={"fail_at_iteration": 2})
+    assert results.num_errors == 0 and results.num_terminated == 1
+    experiment = Path(json.loads((run_dir / SWEEP_RECORD_FILE).read_text())["experiment_path"])
+    (trial,) = trial_dirs(experiment)
+    assert (trial / FAULT_MARKER).is_file(), "the fault must really have fired"
+    logged = trial_results(trial)
+    # Attempt 1 reported iteration 1 and crashed in iteration 2; attempt 2 restored checkpoint 1.
+    assert [r["training_iteration"] for r in logged] == [1, 2, 3]
+    assert [r["env_steps"] for r in logged] == [256, 512, 768]
+    assert [r["iterations_since_restore"] for r in logged] == [1, 1, 2]
+    assert logged[1]["obs_norm/count"] > logged[0]["obs_norm/count"]

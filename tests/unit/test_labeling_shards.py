@@ -1,0 +1,117 @@
+"""Episode shards: round trip without pickle, atomic index, resumable collection, label parts checks (no Ray)."""
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from mwx_ray.config.labeling_schema import RolloutsSection
+from mwx_ray.labeling.label_parts import (
+    LabelCountError,
+    ProvenanceMismatchError,
+    part_is_complete,
+    verify_label_dataset,
+    write_part,
+)
+from mwx_ray.labeling.rollouts import collect_rollouts
+from mwx_ray.labeling.shards import INDEX_FILE, ShardFormatError, ShardIndex, read_frame_records, read_shard
+
+TASK = "stand_walk_stand"
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory):
+    out = tmp_path_factory.mktemp("shards")
+    section = RolloutsSection(policy="random", episodes=3, episodes_per_shard=2, max_steps=12, keyframe_every=4,
+                              frame_size=[48, 64])
+    return out, section, collect_rollouts(TASK, section, out, seed=5, progress=False)
+
+
+def test_collection_writes_complete_shards_with_keyframes_and_state(collected):
+    out, _section, index = collected
+    assert [e["file"] for e in index.shards] == ["shard-00000.npz", "shard-00001.npz"]
+    assert [e["episodes"] for e in index.shards] == [[0, 1], [2]]
+    shard = read_shard(out / "shard-00000.npz")
+    a = shard.arrays
+    assert a["obs"].shape == (24, 51) and a["qpos"].shape == (24, 26) and a["qvel"].shape == (24, 25)
+    assert a["action"].shape == (24, 19) and a["action"].dtype == np.float32
+    assert a["keyframes"].shape == (6, 48, 64, 3) and a["keyframes"].dtype == np.uint8
+    assert a["keyframe_row"].tolist() == [0, 4, 8, 12, 16, 20]          # every 4 steps, rows of both episodes
+    assert a["step"][a["keyframe_row"]].tolist() == [0, 4, 8, 0, 4, 8]
+    np.testing.assert_array_equal(a["obs"][:, :26], a["qpos"])          # obs prefix is the simulator state
+    assert a["time"][1] - a["time"][0] == pytest.approx(0.02)             # 50 Hz control
+    assert shard.meta["instruction"].startswith("Stand still")
+    assert [s["skill"] for s in shard.meta["stages"]] == ["stand", "walk", "stand"]
+    assert shard.meta["frame_rate_hz"] == pytest.approx(12.5)
+    assert index.num_frames == 9 and ShardIndex.load(out).shards == index.shards
+
+
+def test_collection_is_reproducible_and_resumes_at_the_first_missing_shard(collected, tmp_path):
+    out, section, index = collected
+    first = out / "shard-00000.npz"
+    before = first.stat().st_mtime_ns
+    again = collect_rollouts(TASK, section, out, seed=5, progress=False)
+    assert first.stat().st_mtime_ns == before and again.shards == index.shards  # nothing recollected
+    fresh = collect_rollouts(TASK, RolloutsSection(**{**section.__dict__, "episodes": 1, "episodes_per_shard": 1}),
+                             tmp_path, seed=5, progress=False)
+    np.testing.assert_array_equal(read_shard(tmp_path / "shard-00000.npz").arrays["action"][:12],
+                                  read_shard(first).arrays["action"][:12])  # episode 0, seed 5, same actions
+    assert fresh.num_frames == 3
+
+
+def test_index_refuses_mixing_collections(collected):
+    out, section, _index = collected
+    with pytest.raises(ShardFormatError, match="different"):
+        collect_rollouts(TASK, section, out, seed=6, progress=False)
+
+
+def test_frame_records_and_corruption_errors_name_the_file(collected, tmp_path):
+    out, _section, _index = collected
+    records = read_frame_records(out / "shard-00000.npz", 2, 5)
+    assert records["step"].tolist() == [8, 0, 4] and records["episode_id"].tolist() == [0, 1, 1]
+    assert records["frame"].shape == (3, 48, 64, 3) and records["stage_skill"][0] == "stand"
+    broken = tmp_path / "shard-00009.npz"
+    broken.write_bytes((out / "shard-00000.npz").read_bytes()[:500])
+    with pytest.raises(ShardFormatError, match="shard-00009.npz"):
+        read_shard(broken)
+    (tmp_path / INDEX_FILE).write_text(json.dumps({"format": "mwx-rollout-shard/1", "shards": [
+        {"file": "shard-00042.npz", "episodes": [0], "steps": 1, "frames": 1, "sha256": ""}]}))
+    with pytest.raises(ShardFormatError, match="shard-00042.npz"):
+        ShardIndex.load(tmp_path)
+
+
+def _rows(shard_records, k=3):
+    n = len(shard_records["step"])
+    probs = np.full((n, k), 1.0 / k, np.float32)
+    return {"episode_id": shard_records["episode_id"], "step": shard_records["step"],
+            "stage": shard_records["stage"], "stage_skill": shard_records["stage_skill"], "probs": probs,
+            "expert": np.zeros(n, np.int64), "expert_name": np.array(["stand"] * n, dtype=object),
+            "fallback": np.zeros(n, bool), "fallback_reason": np.array([""] * n, dtype=object),
+            "answer": np.array(["A"] * n, dtype=object)}
+
+
+def test_label_parts_are_checked_for_count_duplicates_and_provenance(collected, tmp_path):
+    out, _section, index = collected
+    prov = {"teacher_backend": "oracle", "prompt_hash": "abc", "frame_rate_hz": 12.5}
+    experts = ["stand", "walk", "run"]
+    entry0, entry1 = index.shards
+    rows = _rows(read_frame_records(out / entry0["file"]))
+    duplicated = {**rows, "episode_id": rows["episode_id"].copy(), "step": rows["step"].copy()}
+    duplicated["episode_id"][-1], duplicated["step"][-1] = rows["episode_id"][0], rows["step"][0]
+    with pytest.raises(LabelCountError, match="shard-00000.npz: 1 duplicated"):
+        write_part(tmp_path, entry0, duplicated, prov, experts)
+    with pytest.raises(LabelCountError, match="5 labeled frames, expected 6"):
+        write_part(tmp_path, entry0, {k: v[:5] for k, v in rows.items()}, prov, experts)
+    path = write_part(tmp_path, entry0, rows, prov, experts)
+    table = pq.read_table(path)
+    assert table.num_rows == 6 and table["teacher_backend"][0].as_py() == "oracle"
+    assert table["probs"].type.list_size == 3
+    assert part_is_complete(tmp_path, entry0, prov, experts)
+    assert not part_is_complete(tmp_path, {**entry0, "sha256": "other"}, prov, experts)  # shard re-collected
+    with pytest.raises(ProvenanceMismatchError, match="another labeling.out_dir"):
+        part_is_complete(tmp_path, entry0, {**prov, "teacher_backend": "hf-vlm"}, experts)
+    with pytest.raises(LabelCountError, match="shard-00001.npz: no label part"):
+        verify_label_dataset(tmp_path, index)
+    write_part(tmp_path, entry1, _rows(read_frame_records(out / entry1["file"])), prov, experts)
+    assert verify_label_dataset(tmp_path, index) == 9
