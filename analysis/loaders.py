@@ -119,9 +119,30 @@ _DERIVED_COLUMNS = ["run_id", "run_name", "experiment_id", "experiment", "status
                     "ablation", "hardware"]
 
 
+def _column(frame: pd.DataFrame, column: str) -> pd.Series:
+    return frame[column].astype("object") if column in frame else pd.Series(pd.NA, index=frame.index,
+                                                                             dtype="object")
+
+
 def _tag(frame: pd.DataFrame, name: str) -> pd.Series:
-    column = f"tags.{name}"
-    return frame[column] if column in frame else pd.Series(pd.NA, index=frame.index, dtype="object")
+    return _column(frame, f"tags.{name}")
+
+
+def _param(frame: pd.DataFrame, name: str) -> pd.Series:
+    return _column(frame, f"params.{name}")
+
+
+def canonical_env_id(task):
+    """A registered task name or env id → its canonical id (``walk`` → ``mwx/h1-walk-v0``); else unchanged."""
+    if not isinstance(task, str):
+        return pd.NA
+    from mwx_ray.envs import resolve_env_id
+    from mwx_ray.errors import UnknownNameError
+
+    try:
+        return resolve_env_id(task)
+    except UnknownNameError:  # not in the registry (e.g. a HumanoidBench backend id): keep the name
+        return task
 
 
 def _derive_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -134,13 +155,16 @@ def _derive_columns(frame: pd.DataFrame) -> pd.DataFrame:
                                                                      strict=True)]
     frame["kind"] = _tag(frame, schema.TAG_KIND).fillna(pd.Series(untagged_kind, index=frame.index))
     frame["stage"] = _tag(frame, schema.TAG_STAGE).fillna(frame["experiment"].map(stage_of_experiment))
-    frame["env_id"] = _tag(frame, schema.TAG_ENV_ID)
+    frame["env_id"] = _tag(frame, schema.TAG_ENV_ID).fillna(_param(frame, schema.PARAM_TASK).map(canonical_env_id))
     frame["task"] = frame["env_id"].map(task_of_env_id)
     frame["skill"] = _tag(frame, schema.TAG_SKILL).fillna(frame["task"].map(
         lambda task: task.split("-", 1)[-1] if isinstance(task, str) else pd.NA))
     frame["task"] = frame["task"].fillna(frame["skill"])
-    frame["seed"] = pd.to_numeric(_tag(frame, schema.TAG_SEED), errors="coerce").astype("Int64")
-    frame["method"] = _tag(frame, schema.TAG_METHOD).fillna(
+    seed = _tag(frame, schema.TAG_SEED).fillna(_param(frame, schema.PARAM_SEED))
+    frame["seed"] = pd.to_numeric(seed, errors="coerce").astype("Int64")
+    by_mode = _tag(frame, schema.TAG_MODE).map(lambda mode: schema.METHOD_BY_MODE.get(mode, mode)
+                                               if isinstance(mode, str) else pd.NA)
+    frame["method"] = _tag(frame, schema.TAG_METHOD).fillna(by_mode).fillna(
         frame["stage"].map(lambda stage: schema.DEFAULT_METHOD_BY_STAGE.get(stage, stage)))
     frame["ablation"] = _ablation_labels(frame, ablation_keys(frame))
     frame["hardware"] = _hardware(frame)
@@ -148,10 +172,10 @@ def _derive_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def ablation_keys(runs: pd.DataFrame) -> list[str]:
-    """Tag names that carry ablation keys: ``ablation`` and ``ablation.<key>``, sorted."""
+    """Tag names that carry ablation keys: ``ablation``, ``ablation.<key>`` and ``variant``, sorted."""
     prefix = f"tags.{schema.TAG_ABLATION}"
     return sorted(c.removeprefix("tags.") for c in runs.columns
-                  if c == prefix or c.startswith(prefix + ".") or c.startswith(prefix + "/"))
+                  if c.removeprefix("tags.") in schema.ABLATION_TAGS or c.startswith((prefix + ".", prefix + "/")))
 
 
 def _ablation_labels(frame: pd.DataFrame, keys: list[str]) -> pd.Series:

@@ -32,7 +32,18 @@ TAG_CONFIG_HASH = "config_hash"
 TAG_METHOD = "method"  # optional
 TAG_HARDWARE = "hardware"  # optional
 TAG_ABLATION = "ablation"  # optional: ``ablation=no_labels``, or several keys ``ablation.<key>=<value>``
+# Router trials (mwx_ray/router/runs.py): ``variant`` names the configuration "in ablation tables" and
+# ``mode`` is router | uniform | single | monolithic (the no-router and monolithic baselines).
+TAG_VARIANT = "variant"
+TAG_MODE = "mode"
+ABLATION_TAGS = (TAG_ABLATION, TAG_VARIANT)  # plus every ``ablation.<key>`` tag
 ABLATION_BASELINE_VALUES = ("none", "full", "baseline")  # the un-ablated variant, compared against
+METHOD_BY_MODE = {
+    "router": "mwx_ray router",
+    "uniform": "uniform expert mixture (no router)",
+    "single": "best single expert (no router)",
+    "monolithic": "monolithic PPO (no experts)",
+}
 
 DEFAULT_METHOD_BY_STAGE = {
     "experts": "mwx_ray PPO expert",
@@ -43,6 +54,8 @@ DEFAULT_METHOD_BY_STAGE = {
 
 # -- params of a trial (its flattened Tune trial config) --
 PARAM_SUCCESS_BAR = "stop.success_bar"  # "null" when the sweep does not stop at the bar
+PARAM_SEED = "run.seed"  # router trials carry their seed and task as params, not tags
+PARAM_TASK = "env.task"  # a task name or env id
 PARAM_CPUS_PER_LEARNER = "resources.cpus_per_learner"
 PARAM_ENV_RUNNERS = "resources.env_runners_per_trial"
 PARAM_CPUS_PER_ENV_RUNNER = "resources.cpus_per_env_runner"

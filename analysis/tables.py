@@ -20,7 +20,7 @@ from analysis import published, schema
 SUMMARY_COLUMNS = ["run_id", "run_name", "experiment", "task", "skill", "method", "ablation", "seed", "status",
                    "final_return", "final_return_std", "final_success", "env_steps", "success_bar",
                    "steps_to_success_bar", "wall_clock_s", "env_steps_per_s", "hardware"]
-RESULT_COLUMNS = ["task", "skill", "method", "n_seeds", "return_mean", "return_std", "success_rate",
+RESULT_COLUMNS = ["task", "skill", "method", "ablation", "n_seeds", "return_mean", "return_std", "success_rate",
                   "steps_to_success_bar_mean", "seeds_reaching_bar", "env_steps_mean", "wall_clock_s_mean",
                   "hardware", "source"]
 
@@ -113,7 +113,7 @@ def _aggregate(group: pd.DataFrame) -> pd.Series:
 
 def _grouped(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     if summary.empty:
-        return pd.DataFrame(columns=[*keys, *RESULT_COLUMNS[3:]])
+        return pd.DataFrame(columns=[*keys, *RESULT_COLUMNS[4:]])
     filled = summary.assign(**{k: summary[k].astype("object").fillna("-") for k in keys})
     rows = [pd.concat([pd.Series(dict(zip(keys, name, strict=True))), _aggregate(group)])
             for name, group in filled.groupby(keys, sort=True)]
@@ -121,11 +121,9 @@ def _grouped(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def results_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per (task, skill, method): HumanoidBench return mean ± std over seeds, success rate, env steps to the
-    success bar, budget, wall-clock and hardware; ``source`` = measured. Ablation runs are left out (see
-    :func:`ablation_table`)."""
-    plain = summary[summary["ablation"].isna()] if "ablation" in summary else summary
-    table = _grouped(plain, ["task", "skill", "method"])
+    """Per (task, skill, method, ablation variant): HumanoidBench return mean ± std over seeds, success rate,
+    env steps to the success bar, budget, wall-clock and hardware; ``source`` = measured."""
+    table = _grouped(summary, ["task", "skill", "method", "ablation"])
     table["source"] = schema.MEASURED_SOURCE
     return table.reindex(columns=RESULT_COLUMNS)
 
@@ -152,16 +150,20 @@ def _measured_first(source: str) -> int:
 
 
 def ablation_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per task and ablation variant (runs tagged ``ablation*``): the result statistics, plus
-    ``return_delta_vs_baseline`` against the un-ablated variant (``ablation=none|full|baseline``) of the task."""
+    """Per task and ablation variant (runs tagged ``ablation*`` or ``variant``): the result statistics, plus
+    ``return_delta_vs_baseline`` against the un-ablated variant (value ``none|full|baseline``) of the task."""
     ablated = summary[summary["ablation"].notna()] if "ablation" in summary else summary.iloc[0:0]
     table = _grouped(ablated, ["task", "ablation", "method"])
     if table.empty:
         return table.assign(return_delta_vs_baseline=pd.Series(dtype="float64"))
-    baseline_labels = {f"{schema.TAG_ABLATION}={v}" for v in schema.ABLATION_BASELINE_VALUES}
-    baselines = table[table["ablation"].isin(baseline_labels)].groupby("task")["return_mean"].first()
+    baselines = table[table["ablation"].map(is_baseline_label)].groupby("task")["return_mean"].first()
     table["return_delta_vs_baseline"] = table["return_mean"] - table["task"].map(baselines)
     return table
+
+
+def is_baseline_label(label: str) -> bool:
+    """``ablation=none`` / ``variant=full`` (every key at an un-ablated value) is the variant compared against."""
+    return all(part.partition("=")[2] in schema.ABLATION_BASELINE_VALUES for part in str(label).split(", "))
 
 
 def group_labels(runs: pd.DataFrame) -> pd.Series:

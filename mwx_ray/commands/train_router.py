@@ -49,6 +49,9 @@ def run(args) -> int:
              include_dashboard=False, ignore_reinit_error=True)
     try:
         results = build_router_tuner(loaded, variants, run_dir=run_dir, tracking=tracking).fit()
+    except BaseException:
+        parent.finish("FAILED")
+        raise
     finally:
         ray.shutdown()
     failed = 0

@@ -23,10 +23,11 @@ WALK_WALL_S = {0: 61.0, 1: 59.0, 2: 66.0}
 STAND_RETURNS = {0: [300.0, 500.0, 810.0, 820.0], 1: [250.0, 450.0, 600.0, 640.0]}  # bar 800 from the registry
 RESOURCES = {"resources.cpus_per_learner": "1.0", "resources.env_runners_per_trial": "1",
              "resources.cpus_per_env_runner": "1.0", "resources.gpus_per_learner": "0.0"}
-ABLATION_RETURNS = {"none": {0: [300.0, 600.0], 1: [320.0, 640.0]},
+# Router ablation sweep, tagged as mwx_ray/router writes it: tags variant + mode, params run.seed + env.task.
+ABLATION_RETURNS = {"full": {0: [300.0, 600.0], 1: [320.0, 640.0]},
                     "no_labels": {0: [200.0, 400.0], 1: [180.0, 380.0]}}
-USAGE = {"none": [(0.5, 0.5), (0.8, 0.2)], "no_labels": [(0.5, 0.5), (0.6, 0.4)]}  # (walk, stand) per step
-STAGE_SUCCESS = {"none": {0: (1.0, 1.0), 1: (1.0, 0.0)}, "no_labels": {0: (1.0, 0.0), 1: (0.0, 0.0)}}
+USAGE = {"full": [(0.5, 0.5), (0.8, 0.2)], "no_labels": [(0.5, 0.5), (0.6, 0.4)]}  # (walk, stand) per step
+STAGE_SUCCESS = {"full": {0: (1.0, 1.0), 1: (1.0, 0.0)}, "no_labels": {0: (1.0, 0.0), 1: (0.0, 0.0)}}
 
 
 def _log(client, run_id, series: dict[str, list[float]], steps: list[int]) -> None:
@@ -95,8 +96,8 @@ def populate(root: Path) -> dict:
     for variant, seeds in ABLATION_RETURNS.items():
         for seed, returns in seeds.items():
             run_id = _child(client, ablations, parent, "ablations", f"{variant}-seed{seed}",
-                            {"ablation": variant, "seed": str(seed), "env_id": "mwx/h1-walk_to_chair_sit-v0",
-                             "method": "mwx_ray router"}, {})
+                            {"variant": variant, "mode": "router"},
+                            {"run.seed": str(seed), "env.task": "walk_to_chair_sit"})
             walk, stand = zip(*USAGE[variant], strict=True)
             entropy = [-(w * math.log(w) + s * math.log(s)) for w, s in USAGE[variant]]
             reach_walk, reach_sit = STAGE_SUCCESS[variant][seed]
@@ -224,19 +225,36 @@ def test_ablation_router_and_stage_tables_group_by_ablation_key(store):
     _, ids = store
     study = loaders.load_study(ids["uri"], "ablations")
     summary = tables.run_summary(study.runs, study.histories)
+    assert summary["seed"].tolist() == [0, 1, 0, 1] and set(summary["task"]) == {"h1-walk_to_chair_sit"}
     ablation = tables.ablation_table(summary).set_index("ablation")
-    assert set(ablation.index) == {"ablation=none", "ablation=no_labels"}
-    assert ablation.loc["ablation=no_labels", "return_mean"] == pytest.approx(390.0)
-    assert ablation.loc["ablation=no_labels", "return_delta_vs_baseline"] == pytest.approx(390.0 - 620.0)
-    assert ablation.loc["ablation=none", "return_std"] == pytest.approx(np.std([600, 640], ddof=1))
-    assert tables.results_table(summary).empty  # ablation runs are reported in the ablation table only
+    assert set(ablation.index) == {"variant=full", "variant=no_labels"}
+    assert ablation.loc["variant=no_labels", "return_mean"] == pytest.approx(390.0)
+    assert ablation.loc["variant=no_labels", "return_delta_vs_baseline"] == pytest.approx(390.0 - 620.0)
+    assert ablation.loc["variant=full", "return_std"] == pytest.approx(np.std([600, 640], ddof=1))
+    assert len(tables.results_table(summary)) == 2  # one row per (task, method, variant)
     usage = tables.router_usage_table(study.runs, study.histories).set_index(["group", "expert"])
-    assert usage.loc[("mwx_ray router [ablation=none]", "walk"), "mean"] == pytest.approx(0.8)
-    assert usage.loc[("mwx_ray router [ablation=no_labels]", "(entropy)"), "mean"] == pytest.approx(
+    assert usage.loc[("mwx_ray router [variant=full]", "walk"), "mean"] == pytest.approx(0.8)
+    assert usage.loc[("mwx_ray router [variant=no_labels]", "(entropy)"), "mean"] == pytest.approx(
         -(0.6 * math.log(0.6) + 0.4 * math.log(0.4)))
     stages = tables.stage_success_table(study.runs, study.histories).set_index(["group", "stage"])
-    assert stages.loc[("mwx_ray router [ablation=none]", "sit"), "mean"] == pytest.approx(0.5)
-    assert stages.loc[("mwx_ray router [ablation=no_labels]", "walk"), "n_runs"] == 2
+    assert stages.loc[("mwx_ray router [variant=full]", "sit"), "mean"] == pytest.approx(0.5)
+    assert stages.loc[("mwx_ray router [variant=no_labels]", "walk"), "n_runs"] == 2
+
+
+def test_ablation_tags_and_router_modes_label_runs(store):
+    """``ablation=<v>`` / ``ablation.<key>=<v>`` tags (any stage) and router modes (baselines) as methods."""
+    _, ids = store
+    client = MlflowClient(tracking_uri=ids["uri"])
+    experiment = client.create_experiment("tagged-ablations")
+    for tags, final in (({"ablation": "none"}, 500.0), ({"ablation": "no_vlm", "ablation.imitation": "off"}, 350.0),
+                        ({"mode": "uniform"}, 200.0)):
+        run = client.create_run(experiment, tags={"env_id": "mwx/h1-walk-v0", **tags})
+        client.log_batch(run.info.run_id, metrics=[Metric("hb/return", final, 0, 1000)])
+    study = loaders.load_study(ids["uri"], "tagged-ablations")
+    assert set(study.runs["ablation"].dropna()) == {"ablation=none", "ablation=no_vlm, ablation.imitation=off"}
+    assert "uniform expert mixture (no router)" in set(study.runs["method"])
+    ablation = tables.ablation_table(tables.run_summary(study.runs, study.histories)).set_index("ablation")
+    assert ablation.loc["ablation=no_vlm, ablation.imitation=off", "return_delta_vs_baseline"] == -150.0
 
 
 def test_seed_band_is_mean_with_student_t_interval_and_no_extrapolation():
@@ -287,8 +305,8 @@ def test_report_of_an_ablation_experiment_draws_router_stage_and_ablation_figure
     first = report.write_report(study, tmp_path / "ablations")
     again = report.write_report(study, tmp_path / "ablations")  # replaces the folder atomically
     names = {p.name for p in again.figures}
-    assert names == {"learning_curve_h1-walk_to_chair_sit.png", "router_usage_mwx_ray_router_ablation_none.png",
-                     "router_usage_mwx_ray_router_ablation_no_labels.png", "stage_success.png",
+    assert names == {"learning_curve_h1-walk_to_chair_sit.png", "router_usage_mwx_ray_router_variant_full.png",
+                     "router_usage_mwx_ray_router_variant_no_labels.png", "stage_success.png",
                      "ablation_returns.png"} == {p.name for p in first.figures}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ablations"]
     stage = pd.read_csv(again.tables["stage_success"])
@@ -333,6 +351,12 @@ def test_schema_names_match_the_stages_that_write_them():
     trainable = (root / "experts" / "trainable.py").read_text()
     for name in (schema.METRIC_WALL_S, schema.METRIC_THROUGHPUT, schema.METRIC_TRAIN_RETURN, schema.METRIC_ENV_STEPS):
         assert f'"{name}"' in trainable, name
+    router_runs = (root / "router" / "runs.py").read_text()
+    for literal in (f'"{schema.TAG_VARIANT}": config.router.variant', f'"{schema.TAG_MODE}": config.router.mode',
+                    f'"{schema.PARAM_TASK}"', f'"{schema.PARAM_SEED}"'):
+        assert literal in router_runs, literal
+    learner = (root / "router" / "learner.py").read_text()
+    assert f'"{schema.METRIC_ROUTER_ENTROPY}"' in learner and f'f"{schema.PREFIX_ROUTER_USAGE}{{name}}"' in learner
     from mwx_ray.experts.evaluation import REWARD_TERM_PREFIX
     from mwx_ray.tracking.run_values import STEP_KEY
 
