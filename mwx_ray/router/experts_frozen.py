@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mwx_ray.experts.policy import MANIFEST_FILE, MANIFEST_FORMAT, ExpertPolicy
+from mwx_ray.experts.policy import MANIFEST_FILE, MANIFEST_FORMAT, RLLIB_FILTER_EPSILON, ExpertPolicy
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,38 @@ class FrozenExpertPool(nn.Module):
         self._prefix = [idx == list(range(len(idx))) for idx in self.index_lists]
         for k, idx in enumerate(self.index_lists):
             self.register_buffer(f"obs_index_{k}", torch.tensor(idx, dtype=torch.long), persistent=False)
+        self._build_fused_pre_and_post()
         self.reference_hashes = self.parameter_hashes()
         self.requires_grad_(False)
         super().train(False)
+
+    def _build_fused_pre_and_post(self) -> None:
+        """Concatenated normalizer constants (one op chain for all K) and stacked action bounds ``[K, A]``.
+
+        The elementwise float64 math is exactly ``ExpertPolicy.normalize``'s (mean in float64, ``std + 1e-6``
+        added in float32 then widened, clip, cast to float32), so fused and per-expert results are
+        bit-identical; these derived buffers are not parameters and are not part of any hash.
+        """
+        means, denominators, clips = [], [], []
+        for idx, expert in zip(self.index_lists, self.experts, strict=True):
+            n = len(idx)
+            means.append(expert.obs_mean if expert.de_mean else torch.zeros(n, dtype=torch.float64))
+            denominators.append((expert.obs_std + RLLIB_FILTER_EPSILON).to(torch.float64) if expert.de_std
+                                else torch.ones(n, dtype=torch.float64))
+            clips.append(torch.full((n,), expert.obs_clip if expert.obs_clip else float("inf"), dtype=torch.float64))
+        self.register_buffer("fused_index", torch.tensor([i for idx in self.index_lists for i in idx]),
+                             persistent=False)
+        self.register_buffer("fused_mean", torch.cat(means), persistent=False)
+        self.register_buffer("fused_denominator", torch.cat(denominators), persistent=False)
+        self.register_buffer("fused_clip", torch.cat(clips), persistent=False)
+        self._splits = [len(idx) for idx in self.index_lists]
+        lows = torch.stack([e.action_low for e in self.experts])
+        highs = torch.stack([e.action_high for e in self.experts])
+        # RLlib unsquashes only with normalize_actions and a finite Box; other experts go through their own path.
+        self._fused_unsquash = all(e.normalize_actions for e in self.experts) and bool(
+            torch.isfinite(lows).all() and torch.isfinite(highs).all())
+        self.register_buffer("fused_low", lows, persistent=False)
+        self.register_buffer("fused_high", highs, persistent=False)
 
     @classmethod
     def load(cls, folders: Mapping[str, str | Path], *, task_env_id: str, task_obs_dim: int) -> FrozenExpertPool:
@@ -144,10 +173,21 @@ class FrozenExpertPool(nn.Module):
     @torch.no_grad()
     def forward(self, obs: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Raw task observations ``[B, D]`` -> each expert's deterministic env action ``[B, K, A]`` (float32)."""
+        x = torch.as_tensor(obs).to(torch.float64).index_select(-1, self.fused_index)
+        x = ((x - self.fused_mean) / self.fused_denominator).clamp(-self.fused_clip, self.fused_clip)
+        chunks = x.to(torch.float32).split(self._splits, dim=-1)
+        means = torch.stack([expert.forward_normalized(chunk) for expert, chunk in zip(self.experts, chunks,
+                                                                                         strict=True)], dim=-2)
+        if self._fused_unsquash:
+            low, high = self.fused_low, self.fused_high
+            return (low + (means + 1.0) * (high - low) / 2.0).clamp(low, high)
+        return torch.stack([expert.to_env_action(means[..., k, :]) for k, expert in enumerate(self.experts)], dim=-2)
+
+    @torch.no_grad()
+    def forward_per_expert(self, obs: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Reference path, one ``ExpertPolicy.forward`` per expert: ``[B, D]`` -> ``[B, K, A]``."""
         obs = torch.as_tensor(obs)
-        actions = [expert.to_env_action(expert.forward_normalized(expert.normalize(self.expert_observation(k, obs))))
-                   for k, expert in enumerate(self.experts)]
-        return torch.stack(actions, dim=-2)
+        return torch.stack([expert(self.expert_observation(k, obs)) for k, expert in enumerate(self.experts)], dim=-2)
 
     def parameter_hashes(self) -> dict[str, str]:
         """sha256 per expert over weights, log-std, normalizer statistics and action bounds."""

@@ -1,0 +1,108 @@
+"""PPO training throughput (sampling + learning) on mwx/h1-walk-v0 vs the raw env, measured in the same run.
+
+Prints, for 1 and 2 remote EnvRunners (same PPO settings as a real expert: 256x256 tanh, MeanStdFilter):
+    train steps/s = sampled env steps ÷ wall time of ``algo.train()`` (sampling + learning, after 1 warm-up
+    iteration); sample-only steps/s = the runners sampling a batch in parallel without learning; each as a
+    ratio to raw env steps/s, a plain ``env.step`` loop with random actions in this process (one core, no
+    policy, no Ray).
+A ratio near 1 means training costs no more than simulating; on 2 cores the Learner's SGD epochs compete
+with sampling, so 2 runners help only when sampling dominates.
+
+Run:  PYTHONPATH=. python benchmarks/train_throughput.py [--batch 4096] [--iters 3] [--runners 1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+ENV_ID = "mwx/h1-walk-v0"
+
+
+def raw_env_steps_per_s(steps: int) -> float:
+    """Env steps/s of a random-action loop on one core (resets on termination/truncation)."""
+    from mwx_ray.envs import make_env
+
+    env = make_env(ENV_ID)
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-1, 1, size=(steps, *env.action_space.shape))
+    env.reset(seed=0)
+    start = time.perf_counter()
+    for action in actions:
+        _, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            env.reset()
+    elapsed = time.perf_counter() - start
+    env.close()
+    return steps / elapsed
+
+
+def sampled_steps(runner, num_timesteps: int) -> int:
+    """Runs on an EnvRunner: sample ``num_timesteps`` with the current policy, return env steps taken."""
+    return sum(len(episode) for episode in runner.sample(num_timesteps=num_timesteps, explore=True))
+
+
+def ppo_env_steps_per_s(runners: int, batch: int, iters: int, envs_per_runner: int) -> tuple[float, float]:
+    """(env steps/s of ``algo.train()``, env steps/s of sampling alone) with ``runners`` remote EnvRunners.
+
+    Sampling alone = all runners sampling ``batch`` steps in parallel with the current policy (inference +
+    MeanStdFilter + env), no learning: the ceiling ``algo.train()`` approaches as learning gets cheaper.
+    """
+    from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED
+
+    from mwx_ray.config.experts_schema import PPOSection
+    from mwx_ray.config.schema import ResourcesSection
+    from mwx_ray.experts.ppo import build_ppo_config
+
+    ppo = PPOSection(train_batch_size_per_learner=batch, minibatch_size=min(1024, batch), num_epochs=5)
+    # Logical CPUs: 1 for the driver + Learner, 1 shared by the runners, so any count fits 2 cores.
+    resources = ResourcesSection(env_runners_per_trial=runners, envs_per_env_runner=envs_per_runner,
+                                 cpus_per_env_runner=1.0 / runners, cpus_per_learner=1.0)
+    algo = build_ppo_config(ENV_ID, seed=0, ppo=ppo, resources=resources).build_algo()
+    try:
+        algo.train()  # warm-up: actor start, first weight sync, torch lazy init
+        steps, elapsed = 0, 0.0
+        for _ in range(iters):
+            start = time.perf_counter()
+            result = algo.train()
+            elapsed += time.perf_counter() - start
+            steps += int(result[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED])
+        per_runner = batch // runners
+        start = time.perf_counter()
+        counts = algo.env_runner_group.foreach_env_runner(
+            lambda runner: sampled_steps(runner, per_runner), local_env_runner=False)
+        sampling_rate = sum(counts) / (time.perf_counter() - start)
+        return steps / elapsed, sampling_rate
+    finally:
+        algo.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=4096, help="env steps per PPO iteration")
+    parser.add_argument("--iters", type=int, default=3, help="timed iterations per configuration")
+    parser.add_argument("--runners", default="1,2", help="comma-separated EnvRunner counts")
+    parser.add_argument("--envs-per-runner", type=int, default=1)
+    parser.add_argument("--raw-steps", type=int, default=5000, help="steps of the raw env measurement")
+    args = parser.parse_args()
+
+    import ray
+
+    raw = raw_env_steps_per_s(args.raw_steps)
+    print(f"raw env ({ENV_ID}, random actions, 1 core): {raw:,.0f} env steps/s")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        print(f"{'env runners':>11} {'envs/runner':>11} {'train steps/s':>13} {'ratio to raw':>12} "
+              f"{'sample-only steps/s':>19} {'ratio to raw':>12}")
+        for runners in (int(n) for n in args.runners.split(",")):
+            rate, sampling = ppo_env_steps_per_s(runners, args.batch, args.iters, args.envs_per_runner)
+            print(f"{runners:>11} {args.envs_per_runner:>11} {rate:>13,.0f} {rate / raw:>12.2f} "
+                  f"{sampling:>19,.0f} {sampling / raw:>12.2f}")
+    finally:
+        ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
