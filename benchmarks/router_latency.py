@@ -95,9 +95,9 @@ def main() -> None:
     with torch.no_grad():
         for batch in (1, 64):
             obs = torch.from_numpy(rng.normal(size=(batch, OBS_DIM)))
-            one = median_us(lambda: single(obs), args.repeats)
-            separate = median_us(lambda: [e(obs) for e in experts.values()], args.repeats)
-            routed = median_us(lambda: policy(obs), args.repeats)
+            one = median_us(lambda x=obs: single(x), args.repeats)
+            separate = median_us(lambda x=obs: [e(x) for e in experts.values()], args.repeats)
+            routed = median_us(lambda x=obs: policy(x), args.repeats)
             print(f"{batch:>5}  {one:>14.1f}  {separate:>14.1f}  {routed:>12.1f}  {routed / one:>14.2f}  "
                   f"{routed / separate:>21.2f}")
             if batch == 1:

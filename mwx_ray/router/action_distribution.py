@@ -14,7 +14,7 @@ Distribution inputs ``[B, K + K·A + A]`` = logits ‖ flattened expert actions 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import gymnasium as gym
 import torch
@@ -91,7 +91,7 @@ class TorchExpertMixture(Distribution):
         return TorchDeterministic(loc=self._selected_means(one_hot))
 
 
-@lru_cache(maxsize=None)
+@cache
 def expert_mixture_class(num_experts: int, act_dim: int, temperature: float = 1.0) -> type[TorchExpertMixture]:
     """``TorchExpertMixture`` bound to K experts and A action dims (RLlib builds distributions from the class)."""
     return type(f"TorchExpertMixture_K{num_experts}_A{act_dim}", (TorchExpertMixture,),

@@ -65,8 +65,11 @@ def ray_runtime():
 
 
 def test_train_experts_command_runs_a_two_trial_sweep(tmp_path, capsys, ray_runtime):
+    # Half a CPU per process: each trial reserves 1 CPU, so both trials run at once on 2 cores (start-up
+    # and RLlib build time dominate a smoke run and overlap well).
     code = mwx_main(["train-experts", str(SMOKE), "--set", f"run.root_dir={tmp_path}",
-                     "--set", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"])
+                     "--set", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+                     "--set", "resources.cpus_per_env_runner=0.5", "--set", "resources.cpus_per_learner=0.5"])
     out = capsys.readouterr().out
     assert code == 0, out
     (run_dir,) = (tmp_path / "experts").iterdir()

@@ -19,6 +19,7 @@ Teardown stops exactly the processes started here (``ray stop`` would kill every
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -41,6 +42,7 @@ SMOKE = "tune_configs/experts/smoke.yaml"
 NODE_START_TIMEOUT_S = 90
 SWEEP_TIMEOUT_S = 240
 OBJECT_STORE_BYTES = 200 * 1024**2  # two raylets share 24 GB with everything else on this host
+ITERATIONS, STEPS_PER_ITER = 2, 256
 
 
 def dashboard_installed() -> bool:
@@ -94,14 +96,10 @@ def stop_group(process: subprocess.Popen, grace_s: float = 20.0) -> None:
     """SIGTERM the blocking `ray start` (it shuts its node down), then SIGKILL whatever is left in its group."""
     if process.poll() is None:
         process.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait(timeout=10)
 
 
@@ -176,15 +174,24 @@ def mlflow_server(cluster):
 
 
 def sweep_overrides(shared: Path, tracking_uri: str, run_name: str) -> list[str]:
+    """smoke.yaml's 2 trials (stand, walk), with the sizes this test relies on stated here, not inherited."""
     settings = {
         "run.name": run_name,
         "run.root_dir": str(shared / "runs"),
         "resources.storage_path": str(shared),
         "tracking.uri": tracking_uri,
         "tracking.required": "true",
-        "resources.env_runners_per_trial": "0",    # a trial = its 1-CPU learner process: one trial per node
+        # A trial = its 1-CPU learner process (no remote env runners): two trials need both 1-CPU nodes.
+        "resources.env_runners_per_trial": "0",
+        "resources.cpus_per_learner": "1.0",
+        "resources.gpus_per_learner": "0.0",
         "resources.max_concurrent_trials": "2",
+        "experts.ppo.train_batch_size_per_learner": str(STEPS_PER_ITER),
+        "experts.stop.env_steps": str(ITERATIONS * STEPS_PER_ITER),
+        "experts.stop.max_iters": str(ITERATIONS),
+        "experts.eval.every_iters": "1",
         "experts.eval.video": "false",             # rendering is not what this test is about
+        "experts.checkpoint.every_iters": "1",
     }
     return [word for key, value in settings.items() for word in ("--set", f"{key}={value}")]
 
@@ -233,7 +240,8 @@ def test_smoke_sweep_spans_both_nodes(cluster, mlflow_server, mode):
     results = trial_results(shared, run_name)
     assert set(results) == {"stand", "walk"}, output[-4000:]
     for skill, result in results.items():
-        assert result["env_steps"] >= 512 and result["training_iteration"] == 2, (skill, result)
+        assert result["env_steps"] >= ITERATIONS * STEPS_PER_ITER, (skill, result)
+        assert result["training_iteration"] == ITERATIONS, (skill, result)
         assert any(result["trial_dir"].glob("checkpoint_*/algorithm")), f"{skill}: no checkpoint in shared storage"
 
     # The trials ran on two different nodes: trial actor pid (from the result) -> node id (GCS actor table).
@@ -253,5 +261,6 @@ def test_smoke_sweep_spans_both_nodes(cluster, mlflow_server, mode):
     children = client.search_runs([experiment.experiment_id],
                                   f"tags.`mlflow.parentRunId` = '{runs[0].info.run_id}'")
     assert sorted(r.data.tags["skill"] for r in children) == ["stand", "walk"]
-    assert all(r.info.status == "FINISHED" and r.data.metrics.get("env_steps", 0) >= 512 for r in children)
+    assert all(r.info.status == "FINISHED" and r.data.metrics.get("env_steps", 0) >= ITERATIONS * STEPS_PER_ITER
+               for r in children)
     print(f"{mode}: sweep of 2 trials on 2 nodes in {elapsed:.0f}s")

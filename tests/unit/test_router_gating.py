@@ -158,3 +158,39 @@ def test_hashing_instruction_embedding_is_deterministic_and_normalized():
     assert a.shape == (64,) and np.linalg.norm(a) == pytest.approx(1.0, rel=1e-6)
     np.testing.assert_array_equal(a, hashing_embedding("walk FORWARD then stand still", 64))
     assert not np.array_equal(a, hashing_embedding("Crawl through the tunnel.", 64))
+
+
+def _random_expert(seed: int, obs_dim: int, env_id: str):
+    from mwx_ray.experts.policy import MANIFEST_FORMAT, ExpertPolicy
+
+    g = torch.Generator().manual_seed(seed)
+    sizes = [obs_dim, 16, 19]
+    tensors = {f"actor.{i}.weight": torch.randn(o, n, generator=g) for i, (n, o) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))}
+    tensors.update({f"actor.{i}.bias": torch.randn(o, generator=g) for i, o in enumerate(sizes[1:])})
+    tensors.update({"actor.log_std": torch.zeros(19), "normalizer.std": torch.rand(obs_dim, generator=g) + 0.1,
+                    "normalizer.mean": torch.randn(obs_dim, generator=g, dtype=torch.float64)})
+    manifest = {"format": MANIFEST_FORMAT, "env_id": env_id,
+                "network": {"input_dim": obs_dim, "act_dim": 19, "free_log_std": True, "log_std_clip_param": 5.0,
+                            "hidden_sizes": [16], "activation": "tanh", "head_hidden_sizes": [],
+                            "head_activation": "tanh", "output_dim": 19},
+                "normalizer": {"clip": 10.0, "de_mean": True, "de_std": True},
+                "actions": {"normalize_actions": True, "clip_actions": False},
+                "action_space": {"low": [-1.0] * 19, "high": [1.0] * 19}}
+    return ExpertPolicy(manifest, tensors)
+
+
+def test_fused_expert_pool_is_bit_identical_to_per_expert_inference():
+    from mwx_ray.router.experts_frozen import FrozenExpertPool
+
+    experts = {"walk": _random_expert(0, 51, "mwx/h1-walk-v0"), "reach": _random_expert(1, 57, "mwx/h1-reach-v0")}
+    pool = FrozenExpertPool(experts, {k: f"<{k}>" for k in experts}, task_env_id="mwx/h1-walk_reach-v0",
+                            task_obs_dim=57)
+    obs = torch.from_numpy(np.random.default_rng(0).normal(scale=30.0, size=(9, 57)))  # hits the ±10 clip
+    fused = pool(obs)
+    assert fused.shape == (9, 2, 19)
+    assert torch.equal(fused, pool.forward_per_expert(obs))
+    assert torch.equal(fused[:, 1], experts["reach"](obs))
+    assert torch.equal(fused[:, 0], experts["walk"](obs[:, :51]))
+    assert not any(p.requires_grad for p in pool.parameters())
+    pool.train()
+    assert not pool.training and not any(m.training for m in pool.modules())

@@ -196,3 +196,23 @@ def test_expert_yamls_cover_the_required_set():
                                                  "sweep_pbt.yaml"}
     root = load_config(REPO / "tune_configs/experts/stand.yaml")
     assert root.config.experts.ppo.vf_clip_param == 1.0e4
+
+
+# ---------------------------------------------------------------- finding a sweep to resume
+def test_resume_finds_the_experiment_from_run_folder_experiment_folder_or_name(tmp_path, monkeypatch):
+    import json
+
+    from mwx_ray.commands.resume import locate
+
+    run_dir = tmp_path / "runs" / "experts" / "walk-20261121-120000"
+    experiment = run_dir / "tune" / "walk"
+    experiment.mkdir(parents=True)
+    (experiment / "tuner.pkl").write_bytes(b"")
+    (run_dir / "mwx_sweep.json").write_text(json.dumps({"experiment_path": str(experiment)}))
+    (experiment / "mwx_sweep.json").write_text(json.dumps({"run_dir": str(run_dir)}))
+    monkeypatch.chdir(tmp_path)  # the schema's default run.root_dir ("runs") is relative
+    assert locate(str(run_dir)) == (str(experiment), run_dir)
+    assert locate(str(experiment)) == (str(experiment.resolve()), run_dir)
+    assert locate("walk-20261121-120000") == (str(experiment), Path("runs/experts/walk-20261121-120000"))
+    with pytest.raises(FileNotFoundError, match="no Tune experiment"):
+        locate("walk-19990101-000000")
