@@ -33,7 +33,7 @@ from mwx_ray.commands.common import add_subcommand
 EXAMPLES = """  mwx submit http://127.0.0.1:8265 -- train-experts tune_configs/experts/smoke.yaml
   mwx submit http://127.0.0.1:8265 -- train-experts tune_configs/experts/walk.yaml \\
       --set resources.storage_path=s3://my-bucket/mwx --set tracking.uri=http://10.0.0.5:5000
-  mwx submit http://127.0.0.1:8265 --no-wait -- label tune_configs/labeling/smoke.yaml
+  mwx submit http://127.0.0.1:8265 --no-wait -- label tune_configs/labeling/oracle.yaml
   (on a cloud cluster, first forward the dashboard: ray dashboard clusters/aws.yaml)
 """
 
@@ -98,12 +98,11 @@ def dashboard_url(address: str) -> str:
 def override_value(mwx_args: Sequence[str], key: str) -> str | None:
     """The last ``--set key=value`` value for ``key`` in an mwx command line (None if absent)."""
     value = None
-    for flag, item in zip(mwx_args, mwx_args[1:], strict=False):
-        if flag == "--set" and item.startswith(key + "="):
-            value = item.split("=", 1)[1]
-    for item in mwx_args:
-        if item.startswith("--set=" + key + "="):
-            value = item.split("=", 2)[2]
+    for index, word in enumerate(mwx_args):
+        assignment = mwx_args[index + 1] if word == "--set" and index + 1 < len(mwx_args) else \
+            word.removeprefix("--set=") if word.startswith("--set=") else ""
+        if assignment.startswith(key + "="):
+            value = assignment.split("=", 1)[1]
     return value
 
 

@@ -64,8 +64,11 @@ def best_per_skill(results: tune.ResultGrid, metric: str, mode: str) -> dict[str
 
 def summary_lines(results: tune.ResultGrid, metric: str, mode: str) -> list[str]:
     """Human-readable trial counts and the best trial of each skill."""
-    statuses = [("ERROR" if result.error else "OK") for result in results]
-    lines = [f"trials: {len(statuses)} ({statuses.count('OK')} finished, {statuses.count('ERROR')} errored)"]
+    # `done` is set on the last result when a stopper, scheduler or the trainable ended the trial; an
+    # interrupted trial has neither `done` nor an error (Tune's grid still calls it TERMINATED).
+    statuses = ["errored" if r.error else "finished" if r.metrics.get("done") else "unfinished" for r in results]
+    counts = ", ".join(f"{statuses.count(s)} {s}" for s in ("finished", "unfinished", "errored") if s in statuses)
+    lines = [f"trials: {len(statuses)} ({counts})"]
     best = best_per_skill(results, metric, mode)
     skills = sorted({result.config["skill"] for result in results})
     for skill in skills:

@@ -103,6 +103,18 @@ def stop_group(process: subprocess.Popen, grace_s: float = 20.0) -> None:
     process.wait(timeout=10)
 
 
+def group_gone(pgid: int, timeout_s: float = 15.0) -> bool:
+    """Whether every process of a killed group has disappeared (killed orphans are reaped by init, not at once)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def wait_until(predicate, timeout_s: float, what: str, logs: list[Path]):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -145,15 +157,17 @@ def cluster(tmp_path_factory):
              "--temp-dir", str(root / "node2")], logs[1], env))
         wait_until(lambda: len(started.probe()["nodes"]) == 2, NODE_START_TIMEOUT_S, "the second node", logs)
         if with_dashboard:
-            wait_until(lambda: urllib.request.urlopen(f"{started.dashboard_url}/api/version", timeout=5),
-                       NODE_START_TIMEOUT_S, "the dashboard / Jobs API", logs)
+            # Token auth is on: an unauthenticated request gets 401, so probe with the cluster's token.
+            probe = urllib.request.Request(f"{started.dashboard_url}/api/version",
+                                           headers={"Authorization": f"Bearer {env['RAY_AUTH_TOKEN']}"})
+            wait_until(lambda: urllib.request.urlopen(probe, timeout=5), NODE_START_TIMEOUT_S,
+                       "the dashboard / Jobs API", logs)
         yield started
     finally:
         for process in reversed(started.processes):
             stop_group(process)
-        for process in started.processes:
-            with pytest.raises(ProcessLookupError):  # nothing of this cluster survives the test
-                os.killpg(process.pid, 0)
+        for process in started.processes:  # nothing of this cluster survives the test
+            assert group_gone(process.pid), f"processes of group {process.pid} survived the teardown"
 
 
 @pytest.fixture(scope="module")

@@ -263,3 +263,10 @@ def test_a_gpu_actor_needs_a_node_with_a_gpu():
     config = load_config(REPO / "tune_configs/base/cluster.yaml").config
     with pytest.raises(ResourceBudgetError, match="labeling: a single bundle"):
         check_budget(config, {"CPU": 200.0, "GPU": 2.0}, nodes=[{"CPU": 100.0}, {"CPU": 100.0, "GPU": 0.5}])
+
+
+def test_override_value_reads_both_set_spellings_last_wins():
+    words = ["train-experts", "a.yaml", "--set", "tracking.uri=http://a:1", "--set=tracking.uri=http://b:2"]
+    assert submit.override_value(words, "tracking.uri") == "http://b:2"
+    assert submit.override_value(words[:4], "tracking.uri") == "http://a:1"
+    assert submit.override_value(["doctor", "--set"], "tracking.uri") is None
