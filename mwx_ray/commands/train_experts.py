@@ -73,7 +73,7 @@ def print_summary(results, loaded, run_dir: Path, experiment_path: str, callback
 def run(args) -> int:
     from mwx_ray.config import load_config
     from mwx_ray.tracking.run_record import new_run_dir, write_run_record
-    from mwx_ray.tune.sweep import build_tuner, use_classic_progress_table, validate_sweep
+    from mwx_ray.tune.sweep import build_tuner, prepare_tune_environment, validate_sweep
 
     loaded = load_config(args.config, args.overrides)
     config = loaded.config
@@ -85,7 +85,7 @@ def run(args) -> int:
     started_ray = init_ray(config.resources)
     try:
         callbacks = tracking_callbacks(loaded, run_dir)
-        use_classic_progress_table()
+        prepare_tune_environment()
         tuner, experiment_path = build_tuner(loaded, run_dir=run_dir, callbacks=callbacks)
         print(f"sweep {run_dir.name}: {trials} trials; Tune experiment {experiment_path}")
         results = tuner.fit()

@@ -19,7 +19,7 @@ from typing import Any
 from ray import tune
 
 from mwx_ray.experts.trainable import make_trainable
-from mwx_ray.tune.sweep import SWEEP_CONFIG_FILE, SWEEP_RECORD_FILE, use_classic_progress_table
+from mwx_ray.tune.sweep import SWEEP_CONFIG_FILE, SWEEP_RECORD_FILE, prepare_tune_environment
 
 TUNER_STATE_FILE = "tuner.pkl"  # written by Tune into every experiment folder
 
@@ -60,5 +60,5 @@ def restore_tuner(experiment_path: str, *, callbacks: Sequence[tune.Callback] = 
 
 def resume_sweep(experiment_path: str, *, callbacks: Sequence[tune.Callback] = ()) -> tune.ResultGrid:
     """Restore and run the sweep to completion (needs a running Ray, ``ray.init``)."""
-    use_classic_progress_table()
+    prepare_tune_environment()
     return restore_tuner(experiment_path, callbacks=callbacks).fit()

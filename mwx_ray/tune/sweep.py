@@ -137,9 +137,16 @@ def build_tuner(
     return tuner, experiment_path
 
 
-def use_classic_progress_table() -> None:
-    """Select Tune's classic output engine unless the user chose one (see the module docstring)."""
+def prepare_tune_environment() -> None:
+    """Tune settings every sweep driver (new or resumed) needs, unless the user chose otherwise.
+
+    * classic progress table (see the module docstring);
+    * no strict metric check: evaluation metrics (``hb/return``, the scheduler metric) are reported only every
+      ``eval.every_iters`` iterations by design, and Tune's strict check would fail the trial on the first
+      iteration without them. The schedulers used here (ASHA, PBT with ``require_attrs=False``) skip such results.
+    """
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
 
 
 def run_sweep(
@@ -150,7 +157,7 @@ def run_sweep(
     param_overrides: Mapping[str, Any] | None = None,
 ) -> tune.ResultGrid:
     """Build the tuner and run it to completion (or interruption); needs a running Ray (``ray.init``)."""
-    use_classic_progress_table()
+    prepare_tune_environment()
     tuner, _experiment_path = build_tuner(loaded_config, run_dir=run_dir, callbacks=callbacks,
                                           param_overrides=param_overrides)
     return tuner.fit()

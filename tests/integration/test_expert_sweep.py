@@ -174,3 +174,20 @@ def test_crashed_trial_is_retried_from_its_checkpoint(tmp_path, ray_runtime):
     assert [r["iterations_since_restore"] for r in retry] == [1, 2]
     # The restored MeanStdFilter already holds iteration 1's ~257 observations (a fresh one would not).
     assert retry[0]["obs_norm/count"] >= 2 * 256
+
+
+def test_iterations_without_evaluation_do_not_fail_the_trial(tmp_path, capsys, ray_runtime, monkeypatch):
+    """eval.every_iters > 1 (the default is 5): results without `hb/return` must pass Tune's metric checks."""
+    monkeypatch.delenv("TUNE_DISABLE_STRICT_METRIC_CHECKING", raising=False)  # the sweep itself must set it
+    code = mwx_main(["train-experts", str(SMOKE), "--set", f"run.root_dir={tmp_path}",
+                     "--set", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db", "--set", "experts.skills=[stand]",
+                     "--set", "experts.eval.every_iters=2", "--set", "experts.checkpoint.every_iters=2",
+                     "--set", "experts.eval.video=false"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    (run_dir,) = (tmp_path / "experts").iterdir()
+    experiment = Path(json.loads((run_dir / SWEEP_RECORD_FILE).read_text())["experiment_path"])
+    (trial,) = trial_dirs(experiment)
+    results = trial_results(trial)
+    assert [r["training_iteration"] for r in results] == [1, 2]
+    assert "hb/return" not in results[0] and "hb/return" in results[1]
