@@ -21,6 +21,7 @@ from mwx_ray.commands import submit as submit_command
 from mwx_ray.commands import train_router as train_router_command
 from mwx_ray.config import ConfigError
 from mwx_ray.errors import UnknownNameError
+from mwx_ray.resources import ResourceBudgetError
 
 COMMAND_MODULES = (doctor, config_show, env, train_experts, resume, export_experts, eval_command,
                    motion_command,
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"mwx: config error: {err}", file=sys.stderr)
         return 2
-    except UnknownNameError as err:
+    except (UnknownNameError, ResourceBudgetError) as err:
         print(f"mwx: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

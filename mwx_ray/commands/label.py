@@ -33,11 +33,11 @@ def run(args) -> int:
     import ray
 
     from mwx_ray.commands.rollouts import shards_dir
-    from mwx_ray.commands.train_experts import init_ray
     from mwx_ray.config import load_config
     from mwx_ray.labeling.pipeline import label_shards
     from mwx_ray.labeling.shards import ShardFormatError, ShardIndex
     from mwx_ray.labeling.tracking import log_labels_run
+    from mwx_ray.ray_runtime import init_ray
     from mwx_ray.tracking.run_record import write_run_record
 
     loaded = load_config(args.config, args.overrides)
@@ -51,11 +51,12 @@ def run(args) -> int:
     out_dir = labels_dir(config)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_run_record(out_dir, loaded, {"stage": "labels", "teacher": section.teacher.backend})
-    init_ray(config.resources)
+    started_ray = init_ray(config, stages=("labeling",))
     try:
         result = label_shards(index, out_dir, section)
     finally:
-        ray.shutdown()
+        if started_ray:
+            ray.shutdown()
     manifest, prov = result.manifest, result.provenance
     print(f"teacher: {prov['teacher_backend']} model={prov['teacher_model'] or '-'} "
           f"revision={prov['teacher_revision'] or '-'} prompt={prov['prompt_hash']} scope={prov['teacher_scope']}")

@@ -39,8 +39,9 @@ def locate(arg: str) -> tuple[str, Path | None]:
 def run(args) -> int:
     import ray
 
-    from mwx_ray.commands.train_experts import init_ray, print_summary, tracking_callbacks
+    from mwx_ray.commands.train_experts import print_summary, tracking_callbacks
     from mwx_ray.config import load_config
+    from mwx_ray.ray_runtime import init_ray
     from mwx_ray.tracking.run_record import run_record
     from mwx_ray.tune.resume import resume_sweep, sweep_config_path
 
@@ -58,7 +59,7 @@ def run(args) -> int:
     stamp = record["created_utc"].replace(":", "").replace("-", "")
     (run_dir / f"resume-{stamp}.json").write_text(json.dumps(record, indent=2, default=str))
     print(f"resuming {experiment} (run folder {run_dir})")
-    started_ray = init_ray(loaded.config.resources)
+    started_ray = init_ray(loaded.config, stages=("experts",))
     try:
         callbacks = tracking_callbacks(loaded, run_dir)
         results = resume_sweep(experiment, callbacks=callbacks)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from mwx_ray.commands.common import add_config_arguments, add_subcommand
@@ -12,7 +11,6 @@ EXAMPLES = """  mwx train-experts tune_configs/experts/smoke.yaml          tiny 
   mwx train-experts tune_configs/experts/sweep_asha.yaml --set resources.max_concurrent_trials=1
   mwx resume runs/experts/<run folder>                      continue it after an interruption
 """
-TRACKING_MODULE = "mwx_ray.tracking.sweep_callback"
 
 
 def register(subparsers) -> None:
@@ -22,28 +20,8 @@ def register(subparsers) -> None:
     add_config_arguments(parser)
 
 
-def init_ray(resources) -> bool:
-    """Join ``resources.address`` or start a local Ray sized by ``resources.num_cpus`` / ``num_gpus``.
-
-    Returns False (and does nothing) if this process is already connected to Ray, e.g. when a notebook or a
-    test calls the command: then the caller owns that runtime and must not have it shut down.
-    """
-    import ray
-
-    if ray.is_initialized():
-        return False
-    if resources.address:
-        ray.init(address=resources.address, include_dashboard=False)
-    else:
-        ray.init(num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, include_dashboard=False)
-    return True
-
-
 def tracking_callbacks(loaded, run_dir: Path) -> list:
-    """The MLflow sweep callbacks if the tracking module is installed in this checkout, else none."""
-    if importlib.util.find_spec(TRACKING_MODULE) is None:
-        print("tracking: mwx_ray.tracking.sweep_callback not available; the sweep is not logged to MLflow")
-        return []
+    """The MLflow sweep callbacks (parent run per sweep, child run per trial)."""
     from mwx_ray.tracking.sweep_callback import make_sweep_callbacks
 
     return make_sweep_callbacks(loaded, run_dir)
@@ -72,6 +50,7 @@ def print_summary(results, loaded, run_dir: Path, experiment_path: str, callback
 
 def run(args) -> int:
     from mwx_ray.config import load_config
+    from mwx_ray.ray_runtime import init_ray
     from mwx_ray.tracking.run_record import new_run_dir, write_run_record
     from mwx_ray.tune.sweep import build_tuner, prepare_tune_environment, validate_sweep
 
@@ -82,7 +61,7 @@ def run(args) -> int:
 
     run_dir = new_run_dir(config.run.root_dir, "experts", config.run.name)
     write_run_record(run_dir, loaded, {"stage": "experts", "config_path": str(args.config)})
-    started_ray = init_ray(config.resources)
+    started_ray = init_ray(config, stages=("experts",))
     try:
         callbacks = tracking_callbacks(loaded, run_dir)
         prepare_tune_environment()

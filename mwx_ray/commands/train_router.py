@@ -24,6 +24,7 @@ def run(args) -> int:
     import ray
 
     from mwx_ray.config import load_config
+    from mwx_ray.ray_runtime import init_ray
     from mwx_ray.router.sweep import build_router_tuner, variant_configs
     from mwx_ray.router.tracking import TrialTracker
     from mwx_ray.tracking.run_record import RECORD_NAME, RESOLVED_CONFIG_NAME, new_run_dir, write_run_record
@@ -44,16 +45,15 @@ def run(args) -> int:
     tracking = {"uri": uri, "experiment": experiment, "artifact_location": artifact_root(config),
                 "parent_run_id": parent.run_id, "stage": stage}
     print(f"{stage}: {len(variants)} trial(s) {list(variants)}; run folder {run_dir}; MLflow {uri} ({experiment})")
-    res = config.resources
-    ray.init(address=res.address, num_cpus=res.num_cpus if res.address is None else None,
-             include_dashboard=False, ignore_reinit_error=True)
+    started_ray = init_ray(config)
     try:
         results = build_router_tuner(loaded, variants, run_dir=run_dir, tracking=tracking).fit()
     except BaseException:
         parent.finish("FAILED")
         raise
     finally:
-        ray.shutdown()
+        if started_ray:
+            ray.shutdown()
     failed = 0
     for result in results:
         name = result.config.get("variant") if result.config else "?"

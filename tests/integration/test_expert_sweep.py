@@ -191,3 +191,12 @@ def test_iterations_without_evaluation_do_not_fail_the_trial(tmp_path, capsys, r
     results = trial_results(trial)
     assert [r["training_iteration"] for r in results] == [1, 2]
     assert "hb/return" not in results[0] and "hb/return" in results[1]
+
+
+def test_an_over_budget_sweep_is_refused_before_any_trial_starts(tmp_path, capsys, ray_runtime):
+    code = mwx_main(["train-experts", str(SMOKE), "--set", f"run.root_dir={tmp_path}",
+                     "--set", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+                     "--set", "resources.max_concurrent_trials=2"])
+    assert code == 2
+    assert "needs 4 CPU at once but the cluster has 2" in capsys.readouterr().err
+    assert not list((tmp_path / "experts").glob("*/tune/*/train_expert_*")), "no trial may have started"
