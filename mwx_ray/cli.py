@@ -10,25 +10,35 @@ import sys
 from collections.abc import Sequence
 
 from mwx_ray import __version__
-from mwx_ray.commands import config_show, doctor, env, export_experts, resume, train_experts
-from mwx_ray.commands import dashboard as dashboard_command
-from mwx_ray.commands import eval as eval_command
-from mwx_ray.commands import label as label_command
-from mwx_ray.commands import motion as motion_command
-from mwx_ray.commands import report as report_command
-from mwx_ray.commands import rollouts as rollouts_command
-from mwx_ray.commands import submit as submit_command
-from mwx_ray.commands import train_router as train_router_command
+from mwx_ray.commands import (
+    config_show,
+    dashboard,
+    doctor,
+    env,
+    export_experts,
+    label,
+    motion,
+    quickstart,
+    report,
+    resume,
+    rollouts,
+    submit,
+    train_experts,
+    train_router,
+)
+from mwx_ray.commands import eval as eval_command  # `eval` would shadow the builtin
 from mwx_ray.config import ConfigError
 from mwx_ray.errors import UnknownNameError
 from mwx_ray.resources import ResourceBudgetError
 
-COMMAND_MODULES = (doctor, config_show, env, train_experts, resume, export_experts, eval_command,
-                   motion_command,
-                   rollouts_command, label_command, report_command, dashboard_command, submit_command,
-                   train_router_command)
+# In pipeline order, as `mwx --help` lists them.
+COMMAND_MODULES = (
+    quickstart, doctor, config_show, env, motion, train_experts, resume, export_experts, eval_command,
+    rollouts, label, train_router, report, dashboard, submit,
+)
 
 EPILOG = """examples:
+  mwx quickstart                               the whole pipeline on the embedded defaults (≤ 20 min)
   mwx doctor                                   health report of this machine and install
   mwx config show tune_configs/base/default.yaml --set run.seed=3
   mwx env list                                 registered tasks
