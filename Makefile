@@ -44,7 +44,7 @@ system-deps:
 	fi
 
 quickstart: setup
-	$(BIN)/mwx doctor
+	$(BIN)/mwx quickstart
 
 doctor: setup
 	$(BIN)/mwx doctor

@@ -115,7 +115,7 @@ def log_labels_run(loaded_config, result: LabelRunResult, index: ShardIndex) -> 
         experiment_id = (experiment.experiment_id if experiment else
                          client.create_experiment(name, artifact_location=artifact_root(config)))
         prov = result.provenance
-        tags = {"mwx.stage": "labels", "teacher": prov["teacher_backend"], "teacher_model": prov["teacher_model"],
+        tags = {"stage": "labels", "kind": "run", "teacher": prov["teacher_backend"], "teacher_model": prov["teacher_model"],
                 "teacher_revision": prov["teacher_revision"], "prompt_hash": prov["prompt_hash"],
                 "teacher_scope": prov["teacher_scope"], "git_sha": git_sha(), "config_hash": loaded_config.hash(),
                 "task": str(index.meta.get("task"))}
