@@ -95,9 +95,15 @@ def test_resolved_yaml_round_trips(tmp_path):
     assert load_config(None, ["run.seed=6"]).hash() != loaded.hash()
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "tune_configs").rglob("*.yaml")), ids=lambda p: p.name)
-def test_every_shipped_config_parses(path):
+@pytest.mark.parametrize("path", sorted((REPO / "tune_configs").rglob("*.yaml")),
+                         ids=lambda p: str(p.relative_to(REPO / "tune_configs")))
+def test_every_shipped_config_parses_and_builds(path):
+    from mwx_ray.router.sweep import variant_configs
+    from mwx_ray.tune.sweep import validate_sweep
+
     loaded = load_config(path)
     assert loaded.config.description, f"{path} should state its purpose in `description`"
     text = path.read_text()
     assert "# Purpose:" in text and "# Command:" in text, f"{path} must state its purpose and command"
+    assert validate_sweep(loaded) >= 1  # the expert sweep's Tune search space builds (no Ray runtime)
+    assert variant_configs(loaded, []), "the router variants resolve"
