@@ -116,6 +116,16 @@ class ExpertsSection:
     checkpoint: CheckpointSection = setting(factory=CheckpointSection)
     per_skill: dict[str, SkillOverrides] = setting(factory=dict)
     max_failures: int = setting(2, ge=0, help="retries of a crashed trial, each from its last checkpoint")
+    motion_prior: bool = setting(False, help="train each skill on its imitation variant <skill>_imitation "
+                                             "(human motion prior); false = the plain HumanoidBench task")
+
+    def task_for(self, skill: str) -> str:
+        """The task a skill trains on: ``per_skill.<skill>.task``, else ``<skill>_imitation`` with
+        ``motion_prior``, else the skill name (the plain HumanoidBench task)."""
+        overrides = self.per_skill.get(skill)
+        if overrides is not None and overrides.task:
+            return overrides.task
+        return f"{skill}_imitation" if self.motion_prior else skill
 
     def ppo_for(self, skill: str) -> PPOSection:
         """The section-wide PPO values with this skill's overrides applied and validated."""

@@ -8,7 +8,8 @@ Composition, not inheritance: the wrapper holds the plain task (``base_task``) a
   plain task for the same seed);
 * rewards ``w_track · r_track + w_task · r_task`` with r_track = convex mix of the kernels of
   :mod:`mwx_ray.rewards.imitation` under per-joint dynamic weights W (``imitation=False`` → r_task alone);
-* appends the phase features (sin 2πφ, cos 2πφ) to the base task's extra observation (``phase_obs``).
+* optionally appends the phase features (sin 2πφ, cos 2πφ) to the base task's extra observation (``phase_obs``,
+  off by default so imitation experts keep the plain task's observation and stay routable).
 
 The dynamic weights' error statistics persist across episodes of one env (they measure the policy) and restart
 when the env is re-seeded (``reset(seed=...)``), so seeded rollouts stay reproducible.
@@ -58,7 +59,9 @@ class ImitationSettings:
         ema_time_constant_s, weight_epsilon_rad2, weight_power, weight_min, weight_max, weight_refresh_steps:
             dynamic weights (rewards/imitation.py gives the formula).
         random_start, noncyclic_max_start_fraction, velocity_window_s: operator A.
-        phase_obs: append (sin 2πφ, cos 2πφ) to the observation.
+        phase_obs: append (sin 2πφ, cos 2πφ) to the observation. Off by default, as in MetaWorld-X (its experts
+            observe HumanoidBench's state; the reference is indexed by time): an expert with phase features has
+            an observation no composite task provides, so the router could not use it.
         clip: built-in skill name (``mwx motion list``) or path to a MotionClip ``.npz``; None = the variant's
             default clip.
     """
@@ -83,7 +86,7 @@ class ImitationSettings:
     random_start: bool = True
     noncyclic_max_start_fraction: float = 0.0
     velocity_window_s: float = 0.1
-    phase_obs: bool = True
+    phase_obs: bool = False
     clip: str | None = None
 
     @classmethod

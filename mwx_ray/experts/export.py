@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import importlib.metadata
 import io
 import json
 import pickle
@@ -48,6 +47,7 @@ from mwx_ray.experts.policy import (
     bounds_to_json,
     tensor_dict_sha256,
 )
+from mwx_ray.tracking import run_record
 
 DEFAULT_MODULE_ID = "default_policy"  # ray.rllib.core.DEFAULT_MODULE_ID
 FILTER_NAME = "MeanStdFilter"
@@ -158,13 +158,8 @@ def _space_json(space: gym.spaces.Box) -> dict[str, Any]:
 
 
 def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in _VERSIONED_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+    """Python and the packages an exported expert depends on (``"missing"`` if not installed)."""
+    return {"python": platform.python_version(), **run_record.package_versions(_VERSIONED_PACKAGES)}
 
 
 def write_expert_folder(

@@ -26,7 +26,7 @@ from mwx_ray.config.experts_schema import ExpertsSection, PPOSection
 from mwx_ray.config.schema import MwxConfig
 from mwx_ray.config.typed import to_plain
 from mwx_ray.tune.search_space import PPO_FIELDS, SourceOf, _no_source, ppo_search_space
-from mwx_ray.tune.stoppers import skill_task, stop_rules
+from mwx_ray.tune.stoppers import stop_rules
 
 TRIAL_RESOURCE_FIELDS = (
     "env_runners_per_trial", "envs_per_env_runner", "cpus_per_env_runner", "cpus_per_learner", "gpus_per_learner",
@@ -57,7 +57,7 @@ def env_id_of(experts: ExpertsSection, skill: str) -> str:
     """Canonical env id of a skill's task (``walk`` → ``mwx/h1-walk-v0``); unknown names list valid ones."""
     from mwx_ray.envs.registry import resolve_env_id
 
-    return resolve_env_id(skill_task(experts, skill))
+    return resolve_env_id(experts.task_for(skill))
 
 
 def check_population(experts: ExpertsSection, source_of: SourceOf = _no_source) -> None:

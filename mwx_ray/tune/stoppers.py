@@ -71,19 +71,13 @@ def success_bar_of(task: str) -> float:
     return float(get_task_entry(task_name).task_cls.success_bar)
 
 
-def skill_task(experts: ExpertsSection, skill: str) -> str:
-    """The task name or env id a skill trains on (``per_skill.<skill>.task``, else the skill name)."""
-    overrides = experts.per_skill.get(skill)
-    return overrides.task if overrides is not None and overrides.task else skill
-
-
 def stop_rules(experts: ExpertsSection) -> dict[str, StopRule]:
     """``{skill: StopRule}`` from ``experts.stop`` and ``experts.per_skill.<skill>.stop_env_steps``."""
     rules = {}
     for skill in experts.skills:
         overrides = experts.per_skill.get(skill)
         budget = overrides.stop_env_steps if overrides is not None and overrides.stop_env_steps else None
-        bar = success_bar_of(skill_task(experts, skill)) if experts.stop.at_success_bar else None
+        bar = success_bar_of(experts.task_for(skill)) if experts.stop.at_success_bar else None
         rules[skill] = StopRule(env_steps=budget or experts.stop.env_steps, success_bar=bar,
                                 max_iters=experts.stop.max_iters)
     return rules

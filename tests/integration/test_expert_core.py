@@ -50,13 +50,6 @@ TWO_RUNNERS = ResourcesSection(env_runners_per_trial=2, envs_per_env_runner=2, c
 
 
 @pytest.fixture(scope="module")
-def ray_runtime():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def trained(ray_runtime, tmp_path_factory):
     config = build_ppo_config(ENV_ID, seed=SEED, ppo=TINY_PPO, resources=TWO_RUNNERS)
     algo = config.build_algo()

@@ -57,13 +57,6 @@ def one_skill_config(tmp_path: Path, iterations: int, *extra: str):
     ])
 
 
-@pytest.fixture(scope="module")
-def ray_runtime():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def test_train_experts_command_runs_a_two_trial_sweep(tmp_path, capsys, ray_runtime):
     # Half a CPU per process: each trial reserves 1 CPU, so both trials run at once on 2 cores (start-up
     # and RLlib build time dominate a smoke run and overlap well).

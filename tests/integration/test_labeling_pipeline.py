@@ -35,13 +35,6 @@ ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 @pytest.fixture(scope="module")
-def ray_runtime():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def shards(tmp_path_factory):
     section = RolloutsSection(policy="random", episodes=EPISODES, max_steps=30, keyframe_every=5, frame_size=[64, 64])
     return collect_rollouts("stand_walk_stand", section, tmp_path_factory.mktemp("shards"), seed=0, progress=False)

@@ -12,13 +12,6 @@ from mwx_ray.experts.env_registration import BASE_SEED_KEY, register_project_env
 pytestmark = pytest.mark.ray
 
 
-@pytest.fixture(scope="module")
-def ray_runtime():
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def test_all_ids_are_registered_and_build_in_a_remote_worker(ray_runtime):
     registered = register_project_envs_with_ray()
     assert registered == env_ids()

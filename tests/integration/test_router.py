@@ -42,13 +42,6 @@ SEED = 3
 
 
 @pytest.fixture(scope="module")
-def ray_runtime():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def experts_dir(ray_runtime, tmp_path_factory):
     root = tmp_path_factory.mktemp("experts")
     ppo = PPOSection(train_batch_size_per_learner=128, minibatch_size=64, num_epochs=1, fcnet_hiddens=[32, 32])

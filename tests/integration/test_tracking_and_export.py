@@ -66,13 +66,6 @@ def start_sweep(tmp: Path, loaded, name: str, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def ray_runtime():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def sweep(ray_runtime, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sweep")
     loaded = sweep_config(tmp)

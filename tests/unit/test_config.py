@@ -107,3 +107,11 @@ def test_every_shipped_config_parses_and_builds(path):
     assert "# Purpose:" in text and "# Command:" in text, f"{path} must state its purpose and command"
     assert validate_sweep(loaded) >= 1  # the expert sweep's Tune search space builds (no Ray runtime)
     assert variant_configs(loaded, []), "the router variants resolve"
+
+
+def test_motion_prior_trains_each_skill_on_its_imitation_variant():
+    experts = load_config(None, ["experts.motion_prior=true", "experts.skills=[stand, walk]",
+                                 "experts.per_skill.walk.task=walk"]).config.experts
+    assert experts.task_for("stand") == "stand_imitation"
+    assert experts.task_for("walk") == "walk"  # an explicit per-skill task wins
+    assert load_config(None).config.experts.task_for("stand") == "stand"

@@ -86,20 +86,21 @@ def test_unknown_option_lists_the_valid_ones():
         make_env("walk_imitation", task_kwargs={"wtrack": 0.5})
 
 
-def test_observation_appends_phase_features_after_the_base_task_state():
-    env = make_env("reach_imitation")
+def test_observation_is_the_plain_tasks_unless_phase_features_are_asked_for():
+    plain = make_env("reach_imitation")  # default: the reach task's own layout, so a router can use the expert
+    assert plain.observation_space.shape == make_env("reach").observation_space.shape == (57,)
+    env = make_env("reach_imitation", task_kwargs={"phase_obs": True})
     obs, _ = env.reset(seed=4)
     nq, nv = env.model.nq, env.model.nv
     assert obs.shape == (nq + nv + 6 + 2,)
     np.testing.assert_allclose(obs[nq + nv + 3 : nq + nv + 6], env.task.base_task.goal)
     angle = 2 * np.pi * env.task.tracker.phase(0.0)
     np.testing.assert_allclose(obs[-2:], [np.sin(angle), np.cos(angle)])
-    no_phase = make_env("walk_imitation", task_kwargs={"phase_obs": False})
-    assert no_phase.observation_space.shape == (nq + nv,)
+    assert make_env("walk_imitation").observation_space.shape == (nq + nv,)
 
 
 def test_start_phase_is_drawn_from_the_env_seed():
-    env = make_env("walk_imitation")
+    env = make_env("walk_imitation", task_kwargs={"phase_obs": True})
     phases = []
     for seed in (7, 7, 8, 9):
         obs, _ = env.reset(seed=seed)

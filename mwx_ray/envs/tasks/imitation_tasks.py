@@ -38,7 +38,7 @@ def imitation_variant(base: type[Task], clip_skill: str) -> type[ImitationTask]:
         "description": f"{base.description.rstrip('.')}, imitating a reference {clip_skill.replace('_', ' ')} motion.",
         "episode_steps": base.episode_steps,
         "success_bar": base.success_bar,
-        "extra_obs_dim": base.extra_obs_dim + 2,
+        "extra_obs_dim": base.extra_obs_dim,  # phase features are off by default (ImitationSettings.phase_obs)
         "base_task_cls": base,
         "default_clip": clip_skill,
     })
