@@ -40,6 +40,10 @@ class PPOSection:
     # |log std| bound of the Gaussian policy: std in [e^-5, e^5] = [0.0067, 148]; fine control is possible,
     # and a collapsing std never produces inf/NaN log-probs. RLlib's default 20 does not prevent collapse.
     log_std_clip_param: float = setting(5.0, gt=0, lt=20)
+    # RLlib starts the free log-std at 0: std 1 in the [-1, 1] action space, i.e. joint targets drawn across the
+    # whole range every 20 ms, and an H1 falls within ~0.5 s. A lower start (e.g. -1: std 0.37) lets early
+    # episodes last long enough to learn from. null keeps RLlib's 0.
+    log_std_init: float | None = setting(None, ge=-5, le=1, help="initial free log-std (needs free_log_std)")
     obs_clip: float = setting(10.0, gt=0, help="MeanStdFilter output clip, in standard deviations (RLlib: 10)")
     rollout_fragment_length: int | Literal["auto"] = setting("auto")
 
@@ -48,6 +52,8 @@ class PPOSection:
         problems = {}
         if not self.fcnet_hiddens or any(h < 1 for h in self.fcnet_hiddens):
             problems["fcnet_hiddens"] = "must list at least one positive layer size"
+        if self.log_std_init is not None and not self.free_log_std:
+            problems["log_std_init"] = "needs free_log_std: true (a network-predicted log-std has no initial value)"
         if self.minibatch_size > self.train_batch_size_per_learner:
             problems["minibatch_size"] = (f"{self.minibatch_size} is larger than train_batch_size_per_learner "
                                           f"{self.train_batch_size_per_learner}")

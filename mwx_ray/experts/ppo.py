@@ -28,6 +28,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
+import torch
 from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.connectors.env_to_module.mean_std_filter import MeanStdFilter
 from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
@@ -48,6 +49,22 @@ def model_config(ppo: PPOSection) -> DefaultModelConfig:
         log_std_clip_param=ppo.log_std_clip_param,
         vf_share_layers=ppo.vf_share_layers,
     )
+
+
+def set_initial_log_std(*, algorithm, value: float, **_kwargs) -> None:
+    """``on_algorithm_init`` callback: set the free log-std parameter of every learner's module, then push the
+    weights to the env runners. Runs before any checkpoint restore, so a restored run keeps its learned std."""
+    from ray.rllib.core import DEFAULT_MODULE_ID
+
+    def assign(learner) -> None:
+        module = learner.module[DEFAULT_MODULE_ID]
+        log_std = dict(module.named_parameters())["pi.log_std"]
+        with torch.no_grad():
+            log_std.fill_(value)
+
+    algorithm.learner_group.foreach_learner(assign)
+    algorithm.env_runner_group.sync_weights(from_worker_or_learner_group=algorithm.learner_group,
+                                            inference_only=True, timeout_seconds=60.0)
 
 
 def mean_std_filter_connector(
@@ -125,4 +142,6 @@ def build_ppo_config(
         .rl_module(model_config=model_config(ppo))
         .debugging(seed=int(seed))
     )
+    if ppo.log_std_init is not None:
+        config.callbacks(on_algorithm_init=functools.partial(set_initial_log_std, value=ppo.log_std_init))
     return config

@@ -247,3 +247,18 @@ def test_manifest_records_what_a_router_needs(trained):
     assert network["activation"] == "tanh" and network["free_log_std"] is True
     assert {"ray", "torch", "mujoco"} <= set(versions) and versions["ray"] == ray.__version__
     assert manifest["source_checkpoint"] == str(trained["checkpoint"])
+
+
+def test_initial_log_std_reaches_the_learner_and_every_env_runner(ray_runtime):
+    ppo = PPOSection(train_batch_size_per_learner=128, minibatch_size=64, num_epochs=1, fcnet_hiddens=[16],
+                     log_std_init=-1.25)
+    algo = build_ppo_config(ENV_ID, seed=SEED, ppo=ppo, resources=ResourcesSection(
+        env_runners_per_trial=1, cpus_per_env_runner=0.5)).build_algo()
+    try:
+        learner_log_std = algo.get_module(DEFAULT_MODULE_ID).state_dict()["pi.log_std"]
+        runner_log_stds = algo.env_runner_group.foreach_env_runner(
+            lambda runner: float(runner.module.get_state()["pi.log_std"][0]))
+    finally:
+        algo.stop()
+    assert learner_log_std.tolist() == [-1.25]
+    assert runner_log_stds == [-1.25, -1.25]  # local and remote runner sample with the same std from step 0

@@ -115,3 +115,9 @@ def test_motion_prior_trains_each_skill_on_its_imitation_variant():
     assert experts.task_for("stand") == "stand_imitation"
     assert experts.task_for("walk") == "walk"  # an explicit per-skill task wins
     assert load_config(None).config.experts.task_for("stand") == "stand"
+
+
+def test_initial_log_std_needs_a_free_log_std(tmp_path):
+    bad = write(tmp_path, "s.yaml", "experts:\n  ppo: {log_std_init: -1.0, free_log_std: false}\n")
+    with pytest.raises(ConfigError, match=r"experts\.ppo\.log_std_init: needs free_log_std: true"):
+        load_config(bad)
