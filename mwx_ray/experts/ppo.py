@@ -125,7 +125,10 @@ def build_ppo_config(
         )
         .resources(num_cpus_for_main_process=resources.cpus_per_learner)
         # One local Learner in the trial's driver process: no extra actor on a 2-core box.
-        .learners(num_learners=0, num_gpus_per_learner=resources.gpus_per_learner)
+        # num_cpus_per_learner too: with num_learners=0 RLlib sizes the trial-process bundle as
+        # max(num_cpus_per_learner ("auto" = 1 CPU), num_cpus_for_main_process), so 0.5 alone would still ask 1.
+        .learners(num_learners=0, num_cpus_per_learner=resources.cpus_per_learner,
+                  num_gpus_per_learner=resources.gpus_per_learner)
         .training(
             lr=ppo.lr,
             gamma=ppo.gamma,

@@ -216,3 +216,18 @@ def test_resume_finds_the_experiment_from_run_folder_experiment_folder_or_name(t
     assert locate("walk-20261121-120000") == (str(experiment), Path("runs/experts/walk-20261121-120000"))
     with pytest.raises(FileNotFoundError, match="no Tune experiment"):
         locate("walk-19990101-000000")
+
+
+def test_a_trial_requests_exactly_its_learner_and_env_runner_cpus():
+    """The budget check (mwx_ray.resources) and Tune's placement group must agree, also below 1 CPU per process."""
+    from mwx_ray.experts.trainable import trial_resources
+    from mwx_ray.resources import trial_cpus
+    from mwx_ray.tune.param_space import build_param_space
+
+    loaded = load_config(SMOKE, ["resources.cpus_per_learner=0.5", "resources.cpus_per_env_runner=0.25",
+                                 "resources.env_runners_per_trial=2"])
+    space, _ = build_param_space(loaded.config)
+    trial_config = next(config for _, config in generate_variants(space))
+    request = trial_resources(trial_config)
+    assert [bundle["CPU"] for bundle in request.bundles] == [0.5, 0.25, 0.25]
+    assert sum(bundle["CPU"] for bundle in request.bundles) == trial_cpus(loaded.config) == 1.0
