@@ -97,7 +97,7 @@ class HumanoidEnv(gymnasium.Env):
         self._warning_counts = self.data.warning.number  # live view into MjData.warning[*].number
         self._term_keys: dict[str, str] = {}
         self._has_extra_obs = task.extra_obs_dim > 0
-        self._hb_reward_term: str | None = getattr(task, "hb_reward_term", None)  # see module docstring
+        self._hb_reward_term = task.hb_reward_term  # see module docstring
 
         self.divergence_count = 0
         self._episode_return = 0.0

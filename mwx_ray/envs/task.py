@@ -56,6 +56,9 @@ class Task(abc.ABC):
     episode_steps: ClassVar[int] = 1000
     success_bar: ClassVar[float]
     extra_obs_dim: ClassVar[int] = 0
+    # Name of the reward term that holds the plain HumanoidBench reward when the env reward is something else
+    # (imitation variants); HumanoidEnv then sums that term into ``hb/return``. None: the env reward is it.
+    hb_reward_term: ClassVar[str | None] = None
 
     # ---- model construction ----
     def build(self, spec: mujoco.MjSpec, robot: RobotSpec) -> None:  # noqa: B027 - optional hook
