@@ -94,7 +94,8 @@ class EvalSection:
 @dataclass
 class CheckpointSection:
     every_iters: int = setting(5, ge=1)
-    keep_best: int = setting(2, ge=1, help="checkpoints kept per trial, best by the scheduler metric")
+    keep_best: int = setting(2, ge=1, help="checkpoints kept per trial, best by the scheduler metric "
+                                           "(PBT keeps all: it restores trials from each other's checkpoints)")
 
 
 @dataclass

@@ -119,7 +119,9 @@ def build_tuner(
         callbacks=list(callbacks),
         failure_config=tune.FailureConfig(max_failures=experts.max_failures),
         checkpoint_config=tune.CheckpointConfig(
-            num_to_keep=experts.checkpoint.keep_best,
+            # PBT restores a trial from another trial's latest checkpoint, which that trial's own retention may
+            # already have deleted (seen with 2 concurrent trials): under PBT every checkpoint is kept.
+            num_to_keep=None if experts.scheduler.name == "pbt" else experts.checkpoint.keep_best,
             checkpoint_score_attribute=metric,
             checkpoint_score_order=mode,
         ),
