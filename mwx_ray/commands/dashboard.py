@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from mwx_ray.commands.common import add_subcommand
+from mwx_ray.commands.common import add_overrides_argument, add_subcommand
 from mwx_ray.config import load_config
 from mwx_ray.tracking.store import LOCAL_ARTIFACT_DIR, artifact_root, tracking_uri
 
@@ -41,8 +41,7 @@ def register(subparsers) -> None:
                         help="interface to bind (default 127.0.0.1: this machine only; use an SSH tunnel)")
     parser.add_argument("--port", type=int, default=5000, help="port (default 5000)")
     parser.add_argument("--config", help="config whose run.root_dir / tracking settings locate the store")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value by dotted key; repeatable")
+    add_overrides_argument(parser)
     parser.add_argument("--print-url-only", action="store_true", help="print the URL and the command, start nothing")
     parser.add_argument("--wait-ready", type=float, metavar="SECONDS",
                         help="after starting, fail (exit 1) unless /health answers within SECONDS")

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mwx_ray.commands.common import add_subcommand
+from mwx_ray.commands.common import add_overrides_argument, add_subcommand
 from mwx_ray.config import load_config
 from mwx_ray.tracking.run_record import package_versions
 
@@ -48,8 +48,7 @@ def register(subparsers) -> None:
     parser = add_subcommand(subparsers, "doctor", "health report: versions, hardware, rendering, Ray, MLflow, envs",
                             EXAMPLES, run)
     parser.add_argument("--config", help="config whose tracking/resources settings to check")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value by dotted key; repeatable")
+    add_overrides_argument(parser)
     parser.add_argument("--skip", default="", help="comma-separated checks to skip: assets,render,env,ray,mlflow")
 
 

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from mwx_ray.commands.common import add_subcommand
+from mwx_ray.commands.common import add_overrides_argument, add_subcommand
 
 BUDGETS = ("smoke", "default", "long")
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "tune_configs" / "quickstart"
@@ -26,8 +26,7 @@ def register(subparsers) -> None:
                         help="tune_configs/quickstart/<budget>.yaml")
     parser.add_argument("--out", help="output folder (default runs/quickstart/<budget>)")
     parser.add_argument("--fresh", action="store_true", help="ignore the stages recorded as done and start over")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value by dotted key; repeatable")
+    add_overrides_argument(parser)
 
 
 def run(args) -> int:

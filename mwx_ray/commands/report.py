@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mwx_ray.commands.common import add_subcommand
+from mwx_ray.commands.common import add_overrides_argument, add_subcommand
 from mwx_ray.config import load_config
 from mwx_ray.tracking.store import tracking_uri
 
@@ -26,8 +26,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", help="report folder (default: <run.root_dir>/reports/<target>); replaced "
                                       "atomically if it exists")
     parser.add_argument("--config", help="config whose tracking settings locate the MLflow store")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value by dotted key; repeatable (e.g. --set run.root_dir=runs)")
+    add_overrides_argument(parser)
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the report to MLflow")
 
 

@@ -93,6 +93,8 @@ class CompositeTask(Task):
             raise ValueError(f"{type(self).__name__}: stage names must be unique, got {names}")
         self.active = 0
         self.completed = [False] * len(self.stages)
+        # "<stage>/<term>" names, built once per term instead of every env step (reward() is on the hot path).
+        self._term_names: list[dict[str, str]] = [{} for _ in self.stages]
 
     @property
     def instruction(self) -> str:
@@ -120,7 +122,8 @@ class CompositeTask(Task):
             stage.reset(ctx, rng)
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
-        stage = self.stages[self.active]
+        index = self.active
+        stage = self.stages[index]
         reward, terms = stage.reward(ctx)
         bonus = 0.0
         if not self.completed[self.active] and stage.complete(ctx):
@@ -128,7 +131,8 @@ class CompositeTask(Task):
             bonus = self.stage_bonus
             if self.active + 1 < len(self.stages):
                 self.active += 1
-        out = {f"{stage.name}/{key}": value for key, value in terms.items()}
+        names = self._term_names[index]  # the stage that produced `terms`, even if it just completed
+        out = {names.get(key) or names.setdefault(key, f"{stage.name}/{key}"): value for key, value in terms.items()}
         out["stage_reward"] = reward
         out["stage_bonus"] = bonus
         return reward + bonus, out

@@ -37,6 +37,7 @@ def test_stand_walk_stand_advances_through_its_stages_on_constructed_states():
         rewards.append(reward)
     assert task.active == 1 and task.completed[0]
     assert rewards[-1] == pytest.approx(terms["stage_reward"] + STAGE_BONUS)
+    assert "stand_start/dont_move" in terms  # named after the stage that produced them, even as it completes
     assert all(r < 1.0 for r in rewards[:-1])  # no bonus before completion
 
     reward, _ = task.reward(ctx)  # walk stage, standing still at x=0: not complete
@@ -45,6 +46,7 @@ def test_stand_walk_stand_advances_through_its_stages_on_constructed_states():
     place_at_keyframe(env, x_m=3.05)  # past the walk goal (3 m)
     reward, terms = task.reward(ctx)
     assert task.active == 2 and reward >= STAGE_BONUS
+    assert "walk/move" in terms and not any(key.startswith("stand_end/") for key in terms)
     info = task.step_info(ctx)
     assert info == {"stage": 2, "stage_skill": "stand", "stages_completed": 2}
     assert not task.is_success(0.0)
