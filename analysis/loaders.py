@@ -3,7 +3,7 @@
 - :func:`load_runs`: ``DataFrame`` with one row per run. Columns ``params.<name>``, ``tags.<name>``,
   ``metrics.<name>`` (latest value) as in ``mlflow.search_runs``, plus derived columns that every table needs:
   ``run_id, run_name, experiment_id, experiment, status, start_time, end_time, parent_run_id, kind, stage,
-  skill, seed, env_id, task, method, ablation, hardware``.
+  skill, seed, env_id, task, algorithm, method, ablation, hardware``.
 - :func:`load_metric_histories`: long ``DataFrame [run_id, key, step, value, timestamp]``; ``step`` is the
   trial's cumulative env steps (the stages log every metric with ``step = env_steps``), ``timestamp`` is UTC.
 - :func:`resolve_target` turns the argument of ``mwx report`` (experiment name or run id) into what to load.
@@ -115,8 +115,8 @@ def _run_row(run, experiment_names: dict[str, str]) -> dict:
 
 
 _DERIVED_COLUMNS = ["run_id", "run_name", "experiment_id", "experiment", "status", "start_time", "end_time",
-                    "artifact_uri", "parent_run_id", "kind", "stage", "skill", "seed", "env_id", "task", "method",
-                    "ablation", "hardware"]
+                    "artifact_uri", "parent_run_id", "kind", "stage", "skill", "seed", "env_id", "task", "algorithm",
+                    "method", "ablation", "hardware"]
 
 
 def _column(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -162,9 +162,15 @@ def _derive_columns(frame: pd.DataFrame) -> pd.DataFrame:
     frame["task"] = frame["task"].fillna(frame["skill"])
     seed = _tag(frame, schema.TAG_SEED).fillna(_param(frame, schema.PARAM_SEED))
     frame["seed"] = pd.to_numeric(seed, errors="coerce").astype("Int64")
+    # Trials without the tag predate it: their stage's only algorithm (experts: ppo). Sweep parents have none.
+    default_algorithm = frame["stage"].map(lambda stage: schema.DEFAULT_ALGORITHM_BY_STAGE.get(stage, pd.NA))
+    frame["algorithm"] = _tag(frame, schema.TAG_ALGORITHM).fillna(
+        default_algorithm.where(frame["kind"] == schema.KIND_TRIAL)).astype("object")
+    by_algorithm = frame["algorithm"].map(lambda algorithm: schema.METHOD_BY_ALGORITHM.get(algorithm, pd.NA)
+                                          if isinstance(algorithm, str) else pd.NA)
     by_mode = _tag(frame, schema.TAG_MODE).map(lambda mode: schema.METHOD_BY_MODE.get(mode, mode)
                                                if isinstance(mode, str) else pd.NA)
-    frame["method"] = _tag(frame, schema.TAG_METHOD).fillna(by_mode).fillna(
+    frame["method"] = _tag(frame, schema.TAG_METHOD).fillna(by_mode).fillna(by_algorithm).fillna(
         frame["stage"].map(lambda stage: schema.DEFAULT_METHOD_BY_STAGE.get(stage, stage)))
     frame["ablation"] = _ablation_labels(frame, ablation_keys(frame))
     frame["hardware"] = _hardware(frame)

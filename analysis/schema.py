@@ -27,6 +27,7 @@ TAG_SKILL = "skill"
 TAG_SEED = "seed"
 TAG_ENV_ID = "env_id"  # e.g. mwx/h1-walk-v0
 TAG_TRIAL_ID = "trial_id"
+TAG_ALGORITHM = "algorithm"  # expert trials: ppo | sac (trials from before the tag trained PPO)
 TAG_GIT_SHA = "git_sha"
 TAG_CONFIG_HASH = "config_hash"
 TAG_METHOD = "method"  # optional
@@ -44,6 +45,11 @@ METHOD_BY_MODE = {
     "single": "best single expert (no router)",
     "monolithic": "monolithic PPO (no experts)",
 }
+
+# Expert trials get their method from their algorithm tag, so PPO and SAC experts form separate groups in every
+# table and learning curve (a PPO-vs-SAC sweep needs no extra tagging).
+METHOD_BY_ALGORITHM = {"ppo": "mwx_ray PPO expert", "sac": "mwx_ray SAC expert"}
+DEFAULT_ALGORITHM_BY_STAGE = {"experts": "ppo"}
 
 DEFAULT_METHOD_BY_STAGE = {
     "experts": "mwx_ray PPO expert",

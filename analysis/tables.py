@@ -17,7 +17,8 @@ import pandas as pd
 
 from analysis import published, schema
 
-SUMMARY_COLUMNS = ["run_id", "run_name", "experiment", "task", "skill", "method", "ablation", "seed", "status",
+SUMMARY_COLUMNS = ["run_id", "run_name", "experiment", "task", "skill", "algorithm", "method", "ablation", "seed",
+                   "status",
                    "final_return", "final_return_std", "final_success", "env_steps", "success_bar",
                    "steps_to_success_bar", "wall_clock_s", "env_steps_per_s", "hardware"]
 RESULT_COLUMNS = ["task", "skill", "method", "ablation", "n_seeds", "return_mean", "return_std", "success_rate",

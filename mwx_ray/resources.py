@@ -8,7 +8,8 @@ anything starts:
     concurrent trials × CPUs per trial  +  labeling actors × CPUs per actor  +  one reader task  ≤  cluster CPUs
 
 (and the same for GPUs), with every single trial's learner bundle and every labeling actor fitting on one
-node. A trial's request mirrors RLlib's ``PPO.default_resource_request``: one bundle for the trial process
+node. A trial's request mirrors RLlib's ``default_resource_request`` (PPO and SAC both inherit ``Algorithm``'s,
+and both expert builders size it the same way, ``experts/base_config.py``): one bundle for the trial process
 (which hosts the local learner: ``cpus_per_learner``, ``gpus_per_learner``) plus one per remote env runner
 (``cpus_per_env_runner``). Call :func:`check_budget` after joining the cluster::
 

@@ -25,7 +25,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from mwx_ray.experts.registry_export import export_registry
 
-    experiment = Path(args.experiment)
+    experiment = Path(args.experiment).resolve()  # Tune reads a relative path as a URI without a scheme
     if not experiment.is_dir():
         print(f"mwx export-experts: no experiment folder at {experiment}")
         return 2
@@ -36,7 +36,7 @@ def run(args) -> int:
         metrics = entry.metrics
         ret, success = metrics.get("hb/return", float("nan")), metrics.get("hb/success", float("nan"))
         source = entry.record["source"]
-        print(f"  {skill:<12} {entry.env_id:<22} hb/return {ret:9.2f}  success {success:5.2f}  "
+        print(f"  {skill:<12} {entry.algorithm:<4} {entry.env_id:<22} hb/return {ret:9.2f}  success {success:5.2f}  "
               f"trial {source['trial_id']}  mlflow run {entry.mlflow_run_id or '-'}")
     if outcome.tracking is not None and not outcome.tracking.ok:
         print(f"warning: {outcome.tracking.summary()}")

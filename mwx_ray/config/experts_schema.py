@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mwx_ray.config.errors import ConfigError
+from mwx_ray.config.sac_schema import SACSection
 from mwx_ray.config.typed import build, setting, to_plain
 
 # Activations that both RLlib (models/utils.py get_activation_fn) and ExpertPolicy rebuild identically.
@@ -27,6 +28,11 @@ class PPOSection:
     clip_param: float = setting(0.2, gt=0)
     vf_clip_param: float = setting(10.0, gt=0)
     entropy_coeff: float = setting(0.0, ge=0)
+    # RLlib adds an adaptive KL penalty to the clipped objective by default (kl_coeff 0.2, target 0.01);
+    # cleanrl/SB3 PPO use the clip alone.
+    use_kl_loss: bool = setting(True)
+    kl_coeff: float = setting(0.2, ge=0)
+    kl_target: float = setting(0.01, gt=0)
     vf_loss_coeff: float = setting(0.5, ge=0)
     train_batch_size_per_learner: int = setting(4000, ge=1)
     minibatch_size: int = setting(256, ge=1)
@@ -44,6 +50,16 @@ class PPOSection:
     # whole range every 20 ms, and an H1 falls within ~0.5 s. A lower start (e.g. -1: std 0.37) lets early
     # episodes last long enough to learn from. null keeps RLlib's 0.
     log_std_init: float | None = setting(None, ge=-5, le=1, help="initial free log-std (needs free_log_std)")
+    # RLlib leaves the pi head's output layer at PyTorch's default init, so the initial mean action is a random
+    # ±0.5 per joint. cleanrl-style PPO scales that layer to 0.01 so every joint starts near its mean action.
+    pi_output_scale: float | None = setting(None, gt=0, le=1, help="rescale the pi output layer's initial weights "
+                                                                  "(e.g. 0.01); null keeps RLlib's init")
+    # The same normalized std is a very different motion per joint (H1: ±0.43 rad of hip yaw, ±2.8 rad of hip
+    # pitch per unit action). Giving it in joint units sets each actuator's initial log-std to
+    # log(std / half ctrlrange): e.g. 0.1 rad of noise on every joint every 20 ms.
+    exploration_std_ctrl: float | None = setting(
+        None, gt=0, help="initial policy std in actuator ctrl units (rad for H1's position servos), converted "
+                         "per actuator; replaces log_std_init (needs free_log_std and an mwx env)")
     obs_clip: float = setting(10.0, gt=0, help="MeanStdFilter output clip, in standard deviations (RLlib: 10)")
     rollout_fragment_length: int | Literal["auto"] = setting("auto")
 
@@ -54,6 +70,10 @@ class PPOSection:
             problems["fcnet_hiddens"] = "must list at least one positive layer size"
         if self.log_std_init is not None and not self.free_log_std:
             problems["log_std_init"] = "needs free_log_std: true (a network-predicted log-std has no initial value)"
+        if self.exploration_std_ctrl is not None and not self.free_log_std:
+            problems["exploration_std_ctrl"] = "needs free_log_std: true (a network-predicted log-std has no initial value)"
+        if self.exploration_std_ctrl is not None and self.log_std_init is not None:
+            problems["exploration_std_ctrl"] = "set either log_std_init or exploration_std_ctrl, not both"
         if self.minibatch_size > self.train_batch_size_per_learner:
             problems["minibatch_size"] = (f"{self.minibatch_size} is larger than train_batch_size_per_learner "
                                           f"{self.train_batch_size_per_learner}")
@@ -70,7 +90,8 @@ class SchedulerSection:
     grace_period_iters: int = setting(5, ge=1, help="ASHA: iterations before a trial can be stopped")
     reduction_factor: float = setting(3.0, gt=1, help="ASHA: keep 1/reduction_factor of trials per rung")
     perturbation_interval_iters: int = setting(5, ge=1, help="PBT: iterations between exploit/explore steps")
-    mutations: dict[str, Any] = setting(factory=dict, help="PBT: ppo field -> search space, e.g. {lr: {loguniform: [1e-5, 1e-3]}}")
+    mutations: dict[str, Any] = setting(factory=dict, help="PBT: field of the algorithm's section (ppo/sac) -> "
+                                                           "search space, e.g. {lr: {loguniform: [1e-5, 1e-3]}}")
 
 
 @dataclass
@@ -103,19 +124,29 @@ class SkillOverrides:
     """Per-skill changes on top of the section-wide values."""
 
     ppo: dict[str, Any] = setting(factory=dict, help="PPO fields for this skill only")
+    sac: dict[str, Any] = setting(factory=dict, help="SAC fields for this skill only")
     stop_env_steps: int | None = setting(None, ge=1)
     task: str | None = setting(None, help="env id or task name for this skill (default: the skill name)")
 
 
+# Expert algorithms by name: the YAML value of experts.algorithm -> the section class holding its fields
+# (the RLlib builders live in mwx_ray.experts.algorithms, at the Ray edge).
+AlgorithmName = Literal["ppo", "sac"]
+ALGORITHM_SECTIONS: dict[str, type] = {"ppo": PPOSection, "sac": SACSection}
+
+
 @dataclass
 class ExpertsSection:
-    """The expert sweep: trials = skills × seeds × ``num_samples`` draws of ``search_space``."""
+    """The expert sweep: trials = algorithms × skills × seeds × ``num_samples`` draws of ``search_space``."""
 
     skills: list[str] = setting(factory=lambda: ["stand", "walk"])
     seeds: list[int] = setting(factory=lambda: [0])
-    algorithm: Literal["ppo"] = setting("ppo")
+    algorithm: AlgorithmName | list[AlgorithmName] = setting(
+        "ppo", help="ppo or sac; a list (e.g. [ppo, sac]) makes the algorithm a grid axis (scheduler fifo)")
     ppo: PPOSection = setting(factory=PPOSection)
-    search_space: dict[str, Any] = setting(factory=dict, help="ppo field -> Tune space, e.g. {lr: {loguniform: [1e-5, 1e-3]}}")
+    sac: SACSection = setting(factory=SACSection)
+    search_space: dict[str, Any] = setting(factory=dict, help="field of the algorithm's section (ppo/sac) -> "
+                                                              "Tune space, e.g. {lr: {loguniform: [1e-5, 1e-3]}}")
     num_samples: int = setting(1, ge=1)
     scheduler: SchedulerSection = setting(factory=SchedulerSection)
     stop: StopSection = setting(factory=StopSection)
@@ -126,6 +157,11 @@ class ExpertsSection:
     motion_prior: bool = setting(False, help="train each skill on its imitation variant <skill>_imitation "
                                              "(human motion prior); false = the plain HumanoidBench task")
 
+    @property
+    def algorithms(self) -> list[str]:
+        """The selected algorithms in order: ``[algorithm]``, or the list given for an algorithm grid."""
+        return [self.algorithm] if isinstance(self.algorithm, str) else list(self.algorithm)
+
     def task_for(self, skill: str) -> str:
         """The task a skill trains on: ``per_skill.<skill>.task``, else ``<skill>_imitation`` with
         ``motion_prior``, else the skill name (the plain HumanoidBench task)."""
@@ -134,22 +170,37 @@ class ExpertsSection:
             return overrides.task
         return f"{skill}_imitation" if self.motion_prior else skill
 
+    def section_for(self, algorithm: str, skill: str) -> PPOSection | SACSection:
+        """``experts.<algorithm>`` with ``per_skill.<skill>.<algorithm>`` applied and validated."""
+        overrides = getattr(self.per_skill[skill], algorithm) if skill in self.per_skill else {}
+        merged = {**to_plain(getattr(self, algorithm)), **overrides}
+        return build(ALGORITHM_SECTIONS[algorithm], merged, lambda _key: "", prefix=f"per_skill.{skill}.{algorithm}.")
+
     def ppo_for(self, skill: str) -> PPOSection:
         """The section-wide PPO values with this skill's overrides applied and validated."""
-        overrides = self.per_skill[skill].ppo if skill in self.per_skill else {}
-        merged = {**to_plain(self.ppo), **overrides}
-        return build(PPOSection, merged, lambda _key: "", prefix=f"per_skill.{skill}.ppo.")
+        return self.section_for("ppo", skill)
+
+    def sac_for(self, skill: str) -> SACSection:
+        """The section-wide SAC values with this skill's overrides applied and validated."""
+        return self.section_for("sac", skill)
 
     def field_problems(self) -> dict[str, str]:
         problems = {}
         if not self.skills:
             problems["skills"] = "must name at least one skill"
+        if not self.algorithms:
+            problems["algorithm"] = "must name at least one algorithm (ppo, sac)"
+        elif len(set(self.algorithms)) != len(self.algorithms):
+            problems["algorithm"] = f"names an algorithm twice: {self.algorithms}"
         unknown = sorted(set(self.per_skill) - set(self.skills))
         if unknown:
             problems["per_skill"] = f"overrides for skills not in `skills`: {unknown}"
+        # Overrides of every algorithm are checked, selected or not: a typo should not wait for the day the
+        # algorithm is switched.
         for skill in self.per_skill:
-            try:
-                self.ppo_for(skill)
-            except ConfigError as err:
-                problems[err.key] = err.problem
+            for algorithm in ALGORITHM_SECTIONS:
+                try:
+                    self.section_for(algorithm, skill)
+                except ConfigError as err:
+                    problems[err.key] = err.problem
         return problems

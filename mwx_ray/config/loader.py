@@ -40,7 +40,8 @@ class Provenance:
         while key:
             if key in self._by_key:
                 return self._by_key[key]
-            key = key.rpartition(".")[0]
+            # `a.b[1]` (a list item) belongs to `a.b`, then `a`.
+            key = key[: key.rindex("[")] if key.endswith("]") and "[" in key else key.rpartition(".")[0]
         return next(iter(self._by_key.values()), "")
 
 

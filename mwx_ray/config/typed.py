@@ -8,6 +8,7 @@ dotted key for unknown keys (with the nearest valid key), wrong types and out-of
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import types
 import typing
@@ -99,14 +100,23 @@ def _coerce(tp: Any, value: Any, dotted: str, source_of: SourceOf) -> Any:
             value = None
         if value is None and type(None) in args:
             return None
+        failures = []
         for arg in args:
             if arg is type(None):
                 continue
             try:
                 return _coerce(arg, value, dotted, source_of)
-            except ConfigError:
-                continue
-        raise wrong()
+            except ConfigError as err:
+                failures.append((arg, err))
+        # A list given to `X | list[...]`: the list member's error names the bad item (`algorithm[1]`).
+        shape = parse_yaml(str(value)) if isinstance(value, RawOverride) else value
+        for arg, err in failures:
+            if isinstance(shape, list | tuple) and typing.get_origin(arg) in (list, tuple):
+                raise err
+        # A misspelled name (`algorithm: sca` for `ppo | sac | [list]`) gets the nearest allowed value.
+        names = [str(a) for arg in args if typing.get_origin(arg) is Literal for a in typing.get_args(arg)]
+        close = difflib.get_close_matches(str(value), names, n=1, cutoff=0.6) if isinstance(value, str) else []
+        raise wrong(f" (did you mean '{close[0]}'?)" if close else "")
     if origin is Literal:
         allowed = typing.get_args(tp)
         if value in allowed:

@@ -104,6 +104,11 @@ class HumanoidEnv(gymnasium.Env):
         self._renderer: FrameRenderer | None = None
 
     @property
+    def ctrl_per_action(self) -> np.ndarray:
+        """[nu] actuator ctrl units (rad for position servos) per unit of action: half of each ctrlrange."""
+        return self._ctrl_span / 2.0
+
+    @property
     def dt(self) -> float:
         """Control period, s (frame_skip × timestep)."""
         return self.model.opt.timestep * self.frame_skip

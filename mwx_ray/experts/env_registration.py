@@ -82,7 +82,7 @@ def make_seeded_env(env_id: str, env_config: dict[str, Any]) -> gym.Env:
     return PerEnvSeedWrapper(env, base_seed=base_seed, worker_index=worker_index)
 
 
-def _import_project_envs() -> None:
+def import_project_envs() -> None:
     """Import ``mwx_ray.envs`` so its gymnasium ids (``mwx/h1-stand-v0`` ...) exist in this process."""
     import mwx_ray.envs  # noqa: F401  (registration side effect)
 
@@ -97,7 +97,7 @@ def register_rllib_env(env_id: str) -> str:
 
     def creator(env_config):
         if env_id.startswith("mwx/"):
-            _import_project_envs()
+            import_project_envs()
         return make_seeded_env(env_id, env_config)
 
     register_env(env_id, creator)
@@ -106,7 +106,7 @@ def register_rllib_env(env_id: str) -> str:
 
 def register_project_envs_with_ray() -> list[str]:
     """Register every ``mwx/`` env id with Tune (``tune.register_env``); returns the ids."""
-    _import_project_envs()
+    import_project_envs()
     from mwx_ray.envs import env_ids
 
     return [register_rllib_env(env_id) for env_id in env_ids()]

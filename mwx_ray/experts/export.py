@@ -1,13 +1,17 @@
-"""Export a trained PPO expert (live Algorithm or checkpoint folder) to a Ray-free, pickle-free expert folder.
+"""Export a trained PPO or SAC expert (live Algorithm or checkpoint folder) to a Ray-free, pickle-free folder.
 
 The folder (``manifest.json`` + ``weights.safetensors``) is read by ``mwx_ray.experts.policy.ExpertPolicy``.
 
 Where RLlib 2.60 keeps what we export (verified on checkpoints written by ``Algorithm.save_to_path``):
 - Weights: ``learner_group/learner/rl_module/<module_id>/module_state.pkl`` (an OrderedDict of numpy
   arrays, ``core/rl_module/torch/torch_rl_module.py`` ``get_state``); the same dict comes from
-  ``algo.learner_group.get_state(components="learner/rl_module/<module_id>")``. Actor keys:
+  ``algo.learner_group.get_state(components="learner/rl_module/<module_id>")``. PPO actor keys:
   ``encoder.actor_encoder.net.mlp.{k}.*`` (``encoder.encoder...`` when ``vf_share_layers``),
-  ``pi.net.mlp.{k}.*`` and ``pi.log_std`` (free log-std).
+  ``pi.net.mlp.{k}.*`` and ``pi.log_std`` (free log-std). SAC actor keys (``DefaultSACTorchRLModule``):
+  ``pi_encoder.net.mlp.{k}.*`` and ``pi.net.mlp.{k}.*`` (the last layer outputs mean ‖ log-std); the critics
+  (``qf*``, ``target_qf*``) are not exported.
+- Which algorithm: the module class named in ``class_and_ctor_args.pkl`` (checkpoints) or the config's
+  RLModule spec (live Algorithm).
 - Architecture + module spaces: the module's ``class_and_ctor_args.pkl`` (``model_config`` dict,
   ``observation_space`` = the filter's ``Box(-clip, clip)``, ``action_space``).
 - MeanStdFilter: ``env_runner/env_to_module_connector/MeanStdFilter/state.pkl`` with a local EnvRunner,
@@ -15,7 +19,7 @@ Where RLlib 2.60 keeps what we export (verified on checkpoints written by ``Algo
   arrays serialized by ``utils/serialization.py`` ``_serialize_ndarray`` (base64(zlib(np.save))).
 - msgpack checkpoints (``config.checkpointing(_use_msgpack_checkpoints=True)``) need ``msgpack_numpy``,
   which is not installed, so checkpoints are pickles. We read them with an allow-list unpickler (numpy
-  arrays/dtypes, OrderedDict, gymnasium Box and its RNG, the PPO module/catalog classes): no arbitrary
+  arrays/dtypes, OrderedDict, gymnasium Box and its RNG, the PPO/SAC module/catalog classes): no arbitrary
   callables are resolved, and the expert folder itself contains no pickle at all.
 """
 
@@ -69,7 +73,15 @@ _PICKLE_ALLOWLIST = {
     ("gymnasium.spaces.box", "Box"),
     ("ray.rllib.algorithms.ppo.ppo_catalog", "PPOCatalog"),
     ("ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module", "DefaultPPOTorchRLModule"),
+    ("ray.rllib.algorithms.sac.sac_catalog", "SACCatalog"),
+    ("ray.rllib.algorithms.sac.torch.default_sac_torch_rl_module", "DefaultSACTorchRLModule"),
+    ("mwx_ray.experts.sac", "SquashedModeCatalog"),
 }
+# RLlib module class -> expert algorithm.
+MODULE_ALGORITHMS = {"DefaultPPOTorchRLModule": "ppo", "DefaultSACTorchRLModule": "sac"}
+# TorchSquashedGaussian.from_logits clamps SAC's log-std to [MIN_LOG_NN_OUTPUT, MAX_LOG_NN_OUTPUT]
+# (ray/rllib/utils/numpy.py: -5, 2); repeated here because this module must not need Ray to import.
+SAC_LOG_STD_BOUNDS = (-5.0, 2.0)
 
 
 class _AllowListUnpickler(pickle.Unpickler):
@@ -125,14 +137,26 @@ def _mlp_linear_keys(module_state: Mapping[str, Any], prefix: str) -> list[str]:
     return [f"{prefix}{k}" for k in indices]
 
 
-def actor_tensors(module_state: Mapping[str, Any], model_config: Mapping[str, Any]) -> tuple[dict, list[str]]:
-    """RLlib PPO module state -> canonical actor tensors ``actor.{i}.weight|bias`` (+ ``actor.log_std``).
+def algorithm_of_module(module_class: type | str) -> str:
+    """``ppo`` or ``sac`` for an RLlib module class (or its name); ValueError for anything else."""
+    name = module_class if isinstance(module_class, str) else module_class.__name__
+    if name not in MODULE_ALGORITHMS:
+        raise ValueError(f"cannot export a {name}: experts are {sorted(MODULE_ALGORITHMS)} modules")
+    return MODULE_ALGORITHMS[name]
+
+
+def actor_tensors(module_state: Mapping[str, Any], model_config: Mapping[str, Any],
+                  algorithm: str = "ppo") -> tuple[dict, list[str]]:
+    """RLlib PPO/SAC module state -> canonical actor tensors ``actor.{i}.weight|bias`` (+ ``actor.log_std``).
 
     Returns the tensors and the RLlib layer prefixes they came from (recorded in the manifest).
     """
-    encoder = (
-        "encoder.encoder.net.mlp." if model_config["vf_share_layers"] else "encoder.actor_encoder.net.mlp."
-    )
+    if algorithm == "sac":
+        encoder = "pi_encoder.net.mlp."
+    elif model_config["vf_share_layers"]:
+        encoder = "encoder.encoder.net.mlp."
+    else:
+        encoder = "encoder.actor_encoder.net.mlp."
     sources = _mlp_linear_keys(module_state, encoder) + _mlp_linear_keys(module_state, "pi.net.mlp.")
     expected = len(model_config["fcnet_hiddens"]) + len(model_config["head_fcnet_hiddens"]) + 1
     if len(sources) != expected:
@@ -162,6 +186,34 @@ def package_versions() -> dict[str, str]:
     return {"python": platform.python_version(), **run_record.package_versions(_VERSIONED_PACKAGES)}
 
 
+def network_record(model_config: Mapping[str, Any], algorithm: str, obs_dim: int, act_dim: int,
+                   sources: list[str]) -> dict[str, Any]:
+    """The manifest's ``network`` entry: what ``ExpertPolicy`` rebuilds, and how its output becomes an action."""
+    free_log_std = bool(model_config["free_log_std"])
+    network = {
+        "kind": "rllib.DefaultSACTorchRLModule.actor" if algorithm == "sac" else "rllib.DefaultPPOTorchRLModule.actor",
+        "input_dim": obs_dim,
+        "act_dim": act_dim,
+        "hidden_sizes": [int(h) for h in model_config["fcnet_hiddens"]],
+        "activation": model_config["fcnet_activation"],
+        "head_hidden_sizes": [int(h) for h in model_config["head_fcnet_hiddens"]],
+        "head_activation": model_config["head_fcnet_activation"],
+        "output_dim": act_dim if free_log_std else 2 * act_dim,
+        "free_log_std": free_log_std,
+        # SAC: tanh-squashed Gaussian, log-std clamped by the distribution; PPO: plain Gaussian whose log-std
+        # the pi head clips at ±log_std_clip_param.
+        "action_squashing": "tanh" if algorithm == "sac" else "none",
+        "rllib_layer_sources": sources,
+    }
+    if algorithm == "sac":
+        network["log_std_bounds"] = list(SAC_LOG_STD_BOUNDS)
+    else:
+        clip = float(model_config["log_std_clip_param"])
+        network.update(log_std_clip_param=clip, log_std_bounds=[-clip, clip],
+                       vf_share_layers=bool(model_config["vf_share_layers"]))
+    return network
+
+
 def write_expert_folder(
     out_dir: str | Path,
     *,
@@ -174,6 +226,7 @@ def write_expert_folder(
     normalize_actions: bool,
     clip_actions: bool,
     source_checkpoint: str | None,
+    algorithm: str = "ppo",
 ) -> Path:
     """Write ``manifest.json`` + ``weights.safetensors`` for one expert and return ``out_dir``.
 
@@ -181,33 +234,20 @@ def write_expert_folder(
     """
     out_dir = Path(out_dir)
     obs_dim, act_dim = int(np.prod(observation_space.shape)), int(np.prod(action_space.shape))
-    tensors, sources = actor_tensors(module_state, model_config)
+    tensors, sources = actor_tensors(module_state, model_config, algorithm)
     normalizer = normalizer_from_filter_state(filter_agent_state)
     if normalizer["mean"].shape != (obs_dim,):
         raise ValueError(f"normalizer shape {normalizer['mean'].shape} != observation shape ({obs_dim},)")
     tensors["normalizer.mean"] = torch.from_numpy(normalizer["mean"].copy())
     tensors["normalizer.std"] = torch.from_numpy(normalizer["std"].astype(np.float32))
-    network = {
-        "kind": "rllib.DefaultPPOTorchRLModule.actor",
-        "input_dim": obs_dim,
-        "act_dim": act_dim,
-        "hidden_sizes": [int(h) for h in model_config["fcnet_hiddens"]],
-        "activation": model_config["fcnet_activation"],
-        "head_hidden_sizes": [int(h) for h in model_config["head_fcnet_hiddens"]],
-        "head_activation": model_config["head_fcnet_activation"],
-        "output_dim": act_dim if model_config["free_log_std"] else 2 * act_dim,
-        "free_log_std": bool(model_config["free_log_std"]),
-        "log_std_clip_param": float(model_config["log_std_clip_param"]),
-        "vf_share_layers": bool(model_config["vf_share_layers"]),
-        "rllib_layer_sources": sources,
-    }
     manifest = {
         "format": MANIFEST_FORMAT,
+        "algorithm": algorithm,
         "env_id": env_id,
         "module_id": DEFAULT_MODULE_ID,
         "observation_space": _space_json(observation_space),
         "action_space": _space_json(action_space),
-        "network": network,
+        "network": network_record(model_config, algorithm, obs_dim, act_dim, sources),
         "normalizer": {
             **{k: normalizer[k] for k in ("kind", "count", "epsilon", "clip", "de_mean", "de_std")},
             "mean": normalizer["mean"].tolist(),
@@ -223,7 +263,7 @@ def write_expert_folder(
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / WEIGHTS_FILE) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": MANIFEST_FORMAT, "env_id": env_id})
+        save_file(tensors, str(tmp), metadata={"format": MANIFEST_FORMAT, "env_id": env_id, "algorithm": algorithm})
     # Manifest last: a folder with a manifest is complete.
     atomic_write_text(out_dir / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     return out_dir
@@ -251,7 +291,7 @@ def module_state_from_algorithm(algo, module_id: str = DEFAULT_MODULE_ID) -> dic
 
 
 def export_algorithm(algo, out_dir: str | Path, *, source_checkpoint: str | None = None) -> Path:
-    """Export a live (new-stack PPO) Algorithm's default module + MeanStdFilter to ``out_dir``."""
+    """Export a live (new-stack PPO or SAC) Algorithm's default module + MeanStdFilter to ``out_dir``."""
     raw_obs_space, action_space = algo.spaces["__env_single__"]
     env_id = algo.config.env if isinstance(algo.config.env, str) else repr(algo.config.env)
     return write_expert_folder(
@@ -265,6 +305,7 @@ def export_algorithm(algo, out_dir: str | Path, *, source_checkpoint: str | None
         normalize_actions=algo.config.normalize_actions,
         clip_actions=algo.config.clip_actions,
         source_checkpoint=source_checkpoint,
+        algorithm=algorithm_of_module(algo.config.rl_module_spec.module_class),
     )
 
 
@@ -293,7 +334,8 @@ def export_checkpoint(
     """
     ckpt = Path(checkpoint_dir)
     module_dir = ckpt / "learner_group" / "learner" / "rl_module" / DEFAULT_MODULE_ID
-    ctor = load_checkpoint_pickle(module_dir / "class_and_ctor_args.pkl")["ctor_args_and_kwargs"][1]
+    class_and_ctor = load_checkpoint_pickle(module_dir / "class_and_ctor_args.pkl")
+    ctor = class_and_ctor["ctor_args_and_kwargs"][1]
     module_state = load_checkpoint_pickle(module_dir / "module_state.pkl")
     filter_files = [
         ckpt / "env_runner" / "env_to_module_connector" / FILTER_NAME / "state.pkl",
@@ -318,4 +360,5 @@ def export_checkpoint(
         normalize_actions=normalize_actions,
         clip_actions=clip_actions,
         source_checkpoint=str(ckpt.resolve()),
+        algorithm=algorithm_of_module(class_and_ctor["class"]),
     )

@@ -1,7 +1,8 @@
-"""Ray-free inference for an exported expert: RLlib's MeanStdFilter + PPO actor MLP + action unsquash/clip.
+"""Ray-free inference for an exported expert: RLlib's MeanStdFilter + PPO/SAC actor MLP + action unsquash/clip.
 
 An expert folder (written by ``mwx_ray.experts.export``) holds:
-- ``manifest.json``: env id, spaces, architecture, normalizer, action post-processing, versions, hashes;
+- ``manifest.json``: algorithm, env id, spaces, architecture (incl. the action squashing), normalizer, action
+  post-processing, versions, hashes;
 - ``weights.safetensors``: the actor tensors under canonical names (``actor.{i}.weight|bias`` for the i-th
   Linear layer, ``actor.log_std`` when ``free_log_std``) plus ``normalizer.mean`` (float64, as RLlib keeps
   it) and ``normalizer.std`` (float32, as RLlib computes it). Nothing is unpickled when loading.
@@ -10,9 +11,16 @@ Numerics mirror RLlib 2.60 exactly so actions match its deterministic inference:
 - ``ray/rllib/utils/filter.py`` ``MeanStdFilter.__call__``: ``(obs - mean) / (std + 1e-6)``, clipped to
   ``±clip``, cast back to the obs dtype; ``mean`` is float64, ``std = sqrt(max(0, var_float32))`` with the
   unbiased variance (0 while ``count <= 1``).
-- Deterministic action = mean half of the pi head (``TorchDiagGaussian.to_deterministic``).
+- Deterministic module action: PPO (``action_squashing: none``): the mean half of the pi head
+  (``TorchDiagGaussian.to_deterministic``). SAC (``action_squashing: tanh``): the mean squashed into [-1, 1]
+  exactly as ``TorchSquashedGaussian._squash`` does, ``clamp(((tanh(m) + 1) / 2) * 2 - 1, -1, 1)`` — the action
+  RLlib's explore=False path returns for our SAC experts (``mwx_ray.experts.sac.SquashedModeCatalog``).
 - ``ray/rllib/utils/spaces/space_utils.py``: with ``normalize_actions`` the action is mapped
   ``low + (a + 1) * (high - low) / 2`` then clipped to ``[low, high]``; else clipped only if ``clip_actions``.
+
+Manifest formats: ``mwx-expert/2`` adds ``algorithm`` (ppo | sac), ``network.action_squashing`` (none | tanh)
+and ``network.log_std_bounds``; ``mwx-expert/1`` folders (PPO, written before SAC) still load, as PPO with
+no squashing and ``±log_std_clip_param`` bounds.
 
 This module must not import ray: routers and evaluation scripts load experts without a Ray runtime.
 """
@@ -32,7 +40,9 @@ from torch import nn
 
 MANIFEST_FILE = "manifest.json"
 WEIGHTS_FILE = "weights.safetensors"
-MANIFEST_FORMAT = "mwx-expert/1"
+MANIFEST_FORMAT = "mwx-expert/2"  # what export writes
+READABLE_FORMATS = ("mwx-expert/1", MANIFEST_FORMAT)  # what ExpertPolicy loads
+ACTION_SQUASHINGS = ("none", "tanh")
 # RLlib's ``SMALL_NUMBER`` (ray/rllib/utils/numpy.py), added to std before dividing.
 RLLIB_FILTER_EPSILON = 1e-6
 
@@ -66,8 +76,24 @@ def bounds_from_json(values: list[float | str]) -> np.ndarray:
     return np.array([float(v) for v in values], dtype=np.float64)
 
 
+def is_expert_manifest(manifest_format: str | None) -> bool:
+    """True for the manifest format of an expert folder this version can load."""
+    return manifest_format in READABLE_FORMATS
+
+
+def log_std_bounds(network: Mapping[str, Any]) -> tuple[float, float]:
+    """``(low, high)`` clamp of the Gaussian log-std: SAC's [-5, 2] (RLlib's MIN/MAX_LOG_NN_OUTPUT, applied in
+    ``TorchSquashedGaussian.from_logits``) or PPO's ``±log_std_clip_param`` (format 1 records only that)."""
+    if "log_std_bounds" in network:
+        low, high = network["log_std_bounds"]
+        return float(low), float(high)
+    clip = float(network["log_std_clip_param"])
+    return -clip, clip
+
+
 def build_actor_mlp(network: Mapping[str, Any]) -> nn.Sequential:
-    """The actor path of RLlib's DefaultPPOTorchRLModule as one Sequential.
+    """The actor path of RLlib's PPO (``DefaultPPOTorchRLModule``) or SAC (``pi_encoder`` + ``pi``) module as one
+    Sequential (both are an MLP encoder followed by an MLP head).
 
     Encoder Linear+activation per ``hidden_sizes`` (RLlib applies the activation after the encoder's last
     layer too), head Linear+``head_activation`` per ``head_hidden_sizes``, then a linear output layer of
@@ -88,20 +114,24 @@ def build_actor_mlp(network: Mapping[str, Any]) -> nn.Sequential:
 
 
 class ExpertPolicy(nn.Module):
-    """A frozen PPO expert: raw observations ``[B, obs_dim]`` -> deterministic env actions ``[B, act_dim]``.
+    """A frozen PPO or SAC expert: raw observations ``[B, obs_dim]`` -> deterministic env actions ``[B, act_dim]``.
 
     Use ``ExpertPolicy.load(folder)``. For batching K experts in a router, call ``normalize`` (each expert
-    has its own normalizer) and ``forward_normalized`` (module-space action means) separately.
+    has its own normalizer) and ``forward_normalized`` (deterministic module-space actions) separately.
     """
 
     def __init__(self, manifest: Mapping[str, Any], tensors: Mapping[str, torch.Tensor]):
         super().__init__()
         self.manifest = dict(manifest)
         network = manifest["network"]
+        self.algorithm = str(manifest.get("algorithm", "ppo"))
         self.obs_dim = int(network["input_dim"])
         self.act_dim = int(network["act_dim"])
         self.free_log_std = bool(network["free_log_std"])
-        self.log_std_clip_param = float(network["log_std_clip_param"])
+        self.action_squashing = str(network.get("action_squashing", "none"))
+        if self.action_squashing not in ACTION_SQUASHINGS:
+            raise ValueError(f"unknown action_squashing {self.action_squashing!r}; valid: {list(ACTION_SQUASHINGS)}")
+        self.log_std_low, self.log_std_high = log_std_bounds(network)
         self.actor = build_actor_mlp(network)
         linear_layers = [m for m in self.actor if isinstance(m, nn.Linear)]
         with torch.no_grad():
@@ -131,9 +161,9 @@ class ExpertPolicy(nn.Module):
         """Load an expert folder without Ray and without pickle (JSON + safetensors only)."""
         folder = Path(folder)
         manifest = json.loads((folder / MANIFEST_FILE).read_text())
-        if manifest.get("format") != MANIFEST_FORMAT:
+        if not is_expert_manifest(manifest.get("format")):
             raise ValueError(
-                f"{folder}: manifest format {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}"
+                f"{folder}: manifest format {manifest.get('format')!r}, expected one of {list(READABLE_FORMATS)}"
             )
         tensors = load_file(str(folder / manifest["weights_file"]), device="cpu")
         if verify_hash and tensor_dict_sha256(tensors) != manifest["tensors_sha256"]:
@@ -156,23 +186,36 @@ class ExpertPolicy(nn.Module):
         return x.to(torch.float32)
 
     def forward_normalized(self, obs_norm: torch.Tensor) -> torch.Tensor:
-        """Normalized obs ``[B, obs_dim]`` -> Gaussian mean ``[B, act_dim]`` in the module's action space.
+        """Normalized obs ``[B, obs_dim]`` -> deterministic action ``[B, act_dim]`` in the module's action space:
+        the Gaussian mean (PPO), or the tanh-squashed mean (SAC, always within [-1, 1]).
 
         With ``normalize_actions`` (RLlib's default) that space is nominally [-1, 1]; ``to_env_action``
         maps it to the env's bounds.
         """
         out = self.actor(obs_norm.to(torch.float32))
-        return out if self.free_log_std else out[..., : self.act_dim]
+        mean = out if self.free_log_std else out[..., : self.act_dim]
+        if self.action_squashing == "tanh":
+            # TorchSquashedGaussian._squash with low=-1, high=1, operation for operation (bit-identical).
+            low, high = -1.0, 1.0
+            return torch.clamp(((torch.tanh(mean) + 1.0) / 2.0) * (high - low) + low, low, high)
+        return mean
 
     def log_std(self, obs_norm: torch.Tensor | None = None) -> torch.Tensor:
-        """Clipped Gaussian log-std: ``[act_dim]`` (free log-std) or ``[B, act_dim]`` (state dependent)."""
+        """Clamped Gaussian log-std: ``[act_dim]`` (free log-std) or ``[B, act_dim]`` (state dependent).
+
+        For a SAC expert (``action_squashing == "tanh"``) this is the log-std of the Gaussian *before* the tanh,
+        clamped to RLlib's [-5, 2]: the spread of the pre-squash sample, not of the executed action. A caller
+        that needs an observation-independent log-std (PPO's ``free_log_std``) gets a ValueError without
+        ``obs_norm`` — SAC experts never have one.
+        """
         if self.free_log_std:
             raw = self.log_std_free
         else:
             if obs_norm is None:
-                raise ValueError("this expert's log-std depends on the observation: pass obs_norm")
+                raise ValueError(f"this {self.algorithm} expert's log-std depends on the observation "
+                                 "(no free log-std): pass obs_norm")
             raw = self.actor(obs_norm.to(torch.float32))[..., self.act_dim :]
-        return raw.clamp(-self.log_std_clip_param, self.log_std_clip_param)
+        return raw.clamp(self.log_std_low, self.log_std_high)
 
     def to_env_action(self, module_action: torch.Tensor) -> torch.Tensor:
         """Module-space actions ``[B, act_dim]`` -> env actions ``[B, act_dim]`` (RLlib's unsquash/clip)."""

@@ -6,7 +6,7 @@ Layout (written by ``mwx export-experts``, see ``experts/registry_export.py``)::
     <registry>/<skill>/manifest.json  the expert folder (experts/export.py): weights + normalizer
     <registry>/<skill>/weights.safetensors
 
-A registry entry records the skill, robot, env id, observation/action spaces, a normalizer summary, the
+A registry entry records the skill, algorithm (ppo | sac), robot, env id, observation/action spaces, a normalizer summary, the
 evaluation metrics of the chosen checkpoint, where it came from (experiment, trial, checkpoint, MLflow
 run) and package versions. Routers and ``mwx eval`` use :class:`ExpertRegistry` or :func:`load_expert`.
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mwx_ray.experts.policy import MANIFEST_FILE, MANIFEST_FORMAT, ExpertPolicy
+from mwx_ray.experts.policy import MANIFEST_FILE, MANIFEST_FORMAT, ExpertPolicy, is_expert_manifest
 
 REGISTRY_FORMAT = "mwx-expert-registry/1"
 RANK_METRIC = "hb/return"
@@ -96,6 +96,11 @@ class RegistryEntry:
         return self.record.get("metrics", {})
 
     @property
+    def algorithm(self) -> str:
+        """``ppo`` or ``sac`` (registries written before SAC existed hold PPO experts)."""
+        return self.record.get("algorithm", "ppo")
+
+    @property
     def mlflow_run_id(self) -> str | None:
         return (self.record.get("mlflow") or {}).get("run_id")
 
@@ -158,7 +163,7 @@ def load_expert(spec: str | Path) -> tuple[ExpertPolicy, dict[str, Any]]:
         root, _, skill = text.rpartition(":")
         folder = Path(root)
     kind = _manifest_format(folder) if folder.is_dir() else None
-    if kind == MANIFEST_FORMAT and skill is None:
+    if is_expert_manifest(kind) and skill is None:
         policy = ExpertPolicy.load(folder)
         return policy, {"env_id": policy.manifest["env_id"], "skill": None, "folder": str(folder), "metrics": {}}
     if kind == REGISTRY_FORMAT:

@@ -131,6 +131,7 @@ def registry_entry(skill: str, candidate: Candidate, folder: Path, experiment: s
     child = run_ids.children.get(candidate.trial_id) if run_ids else None
     return {
         "skill": skill,
+        "algorithm": manifest.get("algorithm", "ppo"),
         "folder": folder.name,
         "env_id": candidate.env_id,
         "robot": robot_of(candidate.env_id),

@@ -1,7 +1,9 @@
-"""The Tune function trainable of one expert trial: RLlib PPO on one skill, evaluated and checkpointed.
+"""The Tune function trainable of one expert trial: RLlib PPO or SAC on one skill, evaluated and checkpointed.
 
-Trial config: see ``mwx_ray.tune.param_space`` (``skill``, ``seed``, ``env_id``, ``ppo``, ``stop``, ``eval``,
-``checkpoint``, ``resources``; optional test hook ``fail_at_iteration``).
+Trial config: see ``mwx_ray.tune.param_space`` (``algorithm``, ``skill``, ``seed``, ``env_id``, the algorithm's
+section ``ppo`` or ``sac``, ``stop``, ``eval``, ``checkpoint``, ``resources``; optional test hook
+``fail_at_iteration``). The algorithm only changes which RLlib config is built (``experts/algorithms.py``):
+metrics, evaluation, checkpoints and restores are the same for both.
 
 Per iteration it reports (names are a contract with the MLflow callback; keep them):
 - ``env_steps``: cumulative sampled env steps of this trial, continuing across retries/resume;
@@ -21,8 +23,10 @@ no stats updates during evaluation). Every trial evaluates on the same seeds (``
 are ranked on the same initial states.
 
 Checkpoint folder (reported to Tune): ``algorithm/`` (``Algorithm.save_to_path``: learner, optimizer,
-MeanStdFilter state, RLlib metrics/iteration) + ``mwx_progress.json`` (our counters). Restoring both
-makes a retried, resumed or PBT-exploited trial continue its learning curve.
+MeanStdFilter state, RLlib metrics/iteration) + ``mwx_progress.json`` (our counters, plus the learner state
+RLlib's checkpoint misses: SAC's entropy temperature). Restoring both makes a retried, resumed or
+PBT-exploited trial continue its learning curve (a SAC trial first refills its replay buffer, which no
+RLlib checkpoint holds).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +42,12 @@ from ray import tune
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM_ENV_STEPS_SAMPLED
 
 from mwx_ray.atomic_io import atomic_write_text
-from mwx_ray.config.experts_schema import PPOSection
 from mwx_ray.config.schema import ResourcesSection
 from mwx_ray.config.typed import build
+from mwx_ray.experts import algorithms
 from mwx_ray.experts.evaluation import EvalResult, evaluate_policy
 from mwx_ray.experts.export import export_algorithm, filter_state_from_algorithm
 from mwx_ray.experts.policy import ExpertPolicy
-from mwx_ray.experts.ppo import build_ppo_config
 from mwx_ray.tune.stoppers import StopRule
 
 ALGORITHM_DIR = "algorithm"
@@ -65,6 +68,7 @@ class Progress:
 
     env_steps: int = 0
     wall_s: float = 0.0
+    learner_extras: dict[str, Any] = field(default_factory=dict)  # algorithms.extra_state at save time
 
     @classmethod
     def load(cls, folder: Path) -> Progress:
@@ -75,22 +79,26 @@ class Progress:
         atomic_write_text(folder / PROGRESS_FILE, json.dumps(asdict(self)))
 
 
-def _trial_sections(config: dict[str, Any]) -> tuple[PPOSection, ResourcesSection]:
-    """Validated PPO and resources sections of a trial config (a PBT mutation out of bounds fails here)."""
+def _trial_sections(config: dict[str, Any]) -> tuple[str, Any, ResourcesSection]:
+    """(algorithm, its validated section, resources) of a trial config (a PBT mutation out of bounds fails here)."""
     where = f"trial {config.get('skill')}/seed {config.get('seed')}"
-    ppo = build(PPOSection, config["ppo"], lambda _key: where, prefix="ppo.")
+    section = algorithms.trial_section(config, where)
     resources = build(ResourcesSection, config["resources"], lambda _key: where, prefix="resources.")
-    return ppo, resources
+    return algorithms.trial_algorithm(config), section, resources
+
+
+def _build_config(config: dict[str, Any]):
+    algorithm, section, resources = _trial_sections(config)
+    return algorithm, section, algorithms.build_expert_config(algorithm, config["env_id"], seed=int(config["seed"]),
+                                                              section=section, resources=resources)
 
 
 def trial_resources(config: dict[str, Any]):
-    """Tune resource request of a trial = RLlib's ``PPO.default_resource_request`` for its PPO config:
-    one bundle for the trial process (driver + local Learner), one per remote EnvRunner (PACK)."""
-    from ray.rllib.algorithms.ppo import PPO
-
-    ppo, resources = _trial_sections(config)
-    return PPO.default_resource_request(build_ppo_config(config["env_id"], seed=int(config["seed"]), ppo=ppo,
-                                                         resources=resources))
+    """Tune resource request of a trial = RLlib's ``default_resource_request`` for its PPO/SAC config (both
+    inherit ``Algorithm``'s): one bundle for the trial process (driver + local Learner), one per remote
+    EnvRunner (PACK)."""
+    algorithm, _section, rllib_config = _build_config(config)
+    return algorithms.algorithm_class(algorithm).default_resource_request(rllib_config)
 
 
 def make_trainable():
@@ -142,23 +150,24 @@ def _inject_fault_once(fail_at: int | None, iteration: int, trial_dir: Path) -> 
         raise InjectedFault(f"injected fault at training iteration {iteration} (fail_at_iteration test hook)")
 
 
-def _save_checkpoint(algo, progress: Progress, folder: Path) -> tune.Checkpoint:
+def _save_checkpoint(algo, algorithm: str, progress: Progress, folder: Path) -> tune.Checkpoint:
     algo.save_to_path(str(folder / ALGORITHM_DIR))
+    progress.learner_extras = algorithms.extra_state(algo, algorithm)
     progress.save(folder)
     return tune.Checkpoint.from_directory(str(folder))
 
 
 def train_expert(config: dict[str, Any]) -> None:
     """Train until the trial's StopRule fires (the Tune stopper and schedulers may stop it earlier)."""
-    ppo, resources = _trial_sections(config)
-    env_id, seed = config["env_id"], int(config["seed"])
+    algorithm, section, rllib_config = _build_config(config)
+    env_id = config["env_id"]
     rule = StopRule.from_dict(config["stop"])
     eval_every, episodes = int(config["eval"]["every_iters"]), int(config["eval"]["episodes"])
     record_video = bool(config["eval"]["video"])
     checkpoint_every = int(config["checkpoint"]["every_iters"])
     trial_dir = persistent_trial_dir()
 
-    algo = build_ppo_config(env_id, seed=seed, ppo=ppo, resources=resources).build_algo()
+    algo = rllib_config.build_algo()
     try:
         progress = Progress()
         restored = tune.get_checkpoint()
@@ -166,6 +175,8 @@ def train_expert(config: dict[str, Any]) -> None:
             with restored.as_directory() as folder:
                 algo.restore_from_path(str(Path(folder) / ALGORITHM_DIR))
                 progress = Progress.load(Path(folder))
+            # SAC refills its replay buffer here; those env steps are counted in the next iteration's result.
+            algorithms.after_restore(algo, algorithm, section, progress.learner_extras)
         while True:
             started = time.perf_counter()
             result = algo.train()
@@ -198,7 +209,7 @@ def train_expert(config: dict[str, Any]) -> None:
             metrics["time/wall_s"] = progress.wall_s
             if checkpoint_due:
                 with tempfile.TemporaryDirectory(prefix="mwx_ckpt_") as tmp:
-                    tune.report(metrics, checkpoint=_save_checkpoint(algo, progress, Path(tmp)))
+                    tune.report(metrics, checkpoint=_save_checkpoint(algo, algorithm, progress, Path(tmp)))
             else:
                 tune.report(metrics)
             if final:

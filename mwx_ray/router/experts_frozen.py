@@ -9,6 +9,9 @@ Each expert keeps exactly what it was trained with:
   layout are never zero-padded (a flaw of the authors' code).
 - its own **normalizer** (RLlib MeanStdFilter statistics inside ``ExpertPolicy``), applied to its own slice,
   independent of anything the router run normalizes.
+- its **algorithm's action head**: a PPO expert's deterministic action is its Gaussian mean, a SAC expert's
+  the tanh-squashed mean; ``ExpertPolicy.forward_normalized`` returns either in the module's [-1, 1] action
+  space, so PPO and SAC experts share the fused unsquash to env bounds below.
 
 Frozen: ``requires_grad=False``, always in eval mode (``train()`` cannot switch it back), and
 :meth:`FrozenExpertPool.verify_unchanged` compares sha256 hashes of every tensor (weights, log-std, normalizer
@@ -26,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mwx_ray.experts.policy import MANIFEST_FILE, MANIFEST_FORMAT, RLLIB_FILTER_EPSILON, ExpertPolicy
+from mwx_ray.experts.policy import MANIFEST_FILE, RLLIB_FILTER_EPSILON, ExpertPolicy, is_expert_manifest
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def resolve_expert_folders(experts_dir: str | Path, skills: Sequence[str],
     root = Path(experts_dir)
     registry = None
     manifest = root / MANIFEST_FILE
-    if manifest.is_file() and json.loads(manifest.read_text()).get("format") != MANIFEST_FORMAT:
+    if manifest.is_file() and not is_expert_manifest(json.loads(manifest.read_text()).get("format")):
         from mwx_ray.experts.registry import ExpertRegistry
 
         registry = ExpertRegistry.load(root)

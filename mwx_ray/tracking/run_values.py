@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mwx_ray.atomic_io import atomic_write_text
+from mwx_ray.config.experts_schema import ALGORITHM_SECTIONS
 
 RUNS_FILE = "mlflow_runs.json"
 STEP_KEY = "env_steps"
@@ -65,7 +66,8 @@ def result_step(result: Mapping[str, Any]) -> int:
 
 
 def mutable_hyperparameters(loaded_config) -> frozenset[str]:
-    """PPO fields that PBT mutates (``experts.scheduler.mutations``); empty for other schedulers."""
+    """Fields of the algorithm's section (PPO or SAC) that PBT mutates (``experts.scheduler.mutations``);
+    empty for other schedulers."""
     scheduler = loaded_config.config.experts.scheduler
     return frozenset(scheduler.mutations) if scheduler.name == "pbt" else frozenset()
 
@@ -73,13 +75,14 @@ def mutable_hyperparameters(loaded_config) -> frozenset[str]:
 def split_trial_config(trial_config: Mapping[str, Any], mutable: frozenset[str]) -> tuple[dict, dict]:
     """Trial config -> (immutable params ``{dotted: str}``, mutable hyperparameters ``{name: float}``).
 
-    A mutable name matches ``ppo.<name>`` or a top-level ``<name>``.
+    A mutable name matches ``<algorithm>.<name>`` (``ppo.lr``, ``sac.actor_lr``) or a top-level ``<name>``.
     """
     params, mutable_values = {}, {}
     for key, value in flatten(trial_config).items():
         if key.startswith("__"):
             continue  # Tune internals such as __trial_index__
-        name = key.removeprefix("ppo.")
+        head, _, tail = key.partition(".")
+        name = tail if tail and head in ALGORITHM_SECTIONS else key
         if name in mutable:
             if isinstance(value, int | float) and not isinstance(value, bool):
                 mutable_values[name] = float(value)

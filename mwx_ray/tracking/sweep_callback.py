@@ -5,8 +5,8 @@ which breaks under PBT (a param cannot change value). Here:
 
 - parent run (experiment ``<prefix>experts``): params = the resolved config flattened to dotted keys;
   artifacts = ``config.resolved.yaml`` + ``record.json``; tags = stage, git SHA, config hash, versions.
-- child run per trial (``mlflow.parentRunId``): tags = stage, skill, seed, env_id, trial id, git SHA, config
-  hash, versions; params = the trial's *immutable* hyperparameters; every result's numeric metrics with
+- child run per trial (``mlflow.parentRunId``): tags = stage, algorithm (ppo | sac), skill, seed, env_id, trial
+  id, git SHA, config hash, versions; params = the trial's *immutable* hyperparameters; every result's numeric metrics with
   ``step = env_steps``; PBT-mutable hyperparameters as metrics ``hparams/<name>`` (they change over time);
   on completion or error the trial's last evaluation video is uploaded and the run ends FINISHED/FAILED.
 - run ids persist in ``mlflow_runs.json`` (in the run folder and in the Tune experiment folder) and in
@@ -204,6 +204,8 @@ class MlflowSweepCallback(tune.Callback):
         name = f"{config.get('skill', 'trial')}-seed{config.get('seed', '?')}-{trial.trial_id}"
         tags = {**self.common_tags, "kind": "trial", "mlflow.parentRunId": parent, "mlflow.runName": name,
                 "trial_id": trial.trial_id, "trial_name": str(trial),
+                # Trial configs from before SAC have no `algorithm` key: they trained PPO.
+                "algorithm": str(config.get("algorithm", "ppo")),
                 **{key: str(config[key]) for key in ("skill", "seed", "env_id") if key in config}}
         run = self.mlflow.call("create_run", self.ids.experiment_id, tags=tags, run_name=name)
         if run is None:

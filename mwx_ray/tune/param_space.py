@@ -1,17 +1,24 @@
-"""The Tune ``param_space`` of an expert sweep: trials = skills × seeds × grid × ``num_samples``.
+"""The Tune ``param_space`` of an expert sweep: trials = algorithms × skills × seeds × grid × ``num_samples``.
 
 Every trial config is self-contained (the trainable needs nothing else, and ``Tuner.restore`` needs nothing
 else), with these keys::
 
+    algorithm                    ppo | sac (a grid over experts.algorithm when it lists several)
     skill, seed, env_id          grid over experts.skills × experts.seeds; env_id from the skill's task
-    ppo: {every PPOSection field}  the skill's values (section + per_skill overrides), searched fields
-                                 replaced by their Tune space (``experts.search_space``)
+    <algorithm>: {every field of its section}   the skill's values (section + per_skill overrides), searched
+                                 fields replaced by their Tune space (``experts.search_space``)
     stop: {env_steps, success_bar, max_iters}   the skill's StopRule (same rule as the Tune stopper)
     eval: {every_iters, episodes, video}; checkpoint: {every_iters}
     resources: the per-trial part of ``resources`` (env runners, envs per runner, CPUs/GPUs)
 
 Values that depend on the skill are ``tune.sample_from`` lookups keyed by the trial's sampled ``skill``.
 A field may be searched or overridden per skill, not both (which one would win is not obvious).
+
+Algorithm grid (``experts.algorithm: [ppo, sac]``): every trial carries a ``ppo`` and a ``sac`` key; the one
+of its own algorithm holds its section, the other is null (so its MLflow params say ``sac: null`` rather than
+listing hyperparameters that were never used). Such a sweep compares algorithms at fixed hyperparameters and
+equal env-step budgets: no ``search_space`` and scheduler ``fifo`` (ASHA/PBT would rank PPO and SAC
+iterations of different sizes against each other, and PBT would copy SAC weights into PPO trials).
 """
 
 from __future__ import annotations
@@ -22,10 +29,10 @@ from typing import Any
 from ray import tune
 
 from mwx_ray.config.errors import ConfigError
-from mwx_ray.config.experts_schema import ExpertsSection, PPOSection
+from mwx_ray.config.experts_schema import ALGORITHM_SECTIONS, ExpertsSection, PPOSection
 from mwx_ray.config.schema import MwxConfig
 from mwx_ray.config.typed import to_plain
-from mwx_ray.tune.search_space import PPO_FIELDS, SourceOf, _no_source, ppo_search_space
+from mwx_ray.tune.search_space import SourceOf, _no_source, section_fields, section_search_space, space_size
 from mwx_ray.tune.stoppers import stop_rules
 
 TRIAL_RESOURCE_FIELDS = (
@@ -48,9 +55,29 @@ class PerSkill:
         return f"PerSkill({self.field or 'value'})"
 
 
+class SectionIfAlgorithm:
+    """``tune.sample_from`` callable of an algorithm grid: the skill's section of ``algorithm`` for that
+    algorithm's trials, None for the others."""
+
+    def __init__(self, algorithm: str, tables: Mapping[str, Mapping[str, Any]]):
+        self.algorithm = algorithm
+        self.tables = {skill: dict(table) for skill, table in tables.items()}
+
+    def __call__(self, config: Mapping[str, Any]) -> dict[str, Any] | None:
+        return dict(self.tables[config["skill"]]) if config["algorithm"] == self.algorithm else None
+
+    def __repr__(self) -> str:
+        return f"SectionIfAlgorithm({self.algorithm})"
+
+
+def sections_by_skill(experts: ExpertsSection, algorithm: str) -> dict[str, Any]:
+    """Each skill's validated section of ``algorithm`` (section values + ``per_skill.<skill>.<algorithm>``)."""
+    return {skill: experts.section_for(algorithm, skill) for skill in experts.skills}
+
+
 def ppo_by_skill(experts: ExpertsSection) -> dict[str, PPOSection]:
     """Each skill's validated PPOSection (section values + ``per_skill.<skill>.ppo``)."""
-    return {skill: experts.ppo_for(skill) for skill in experts.skills}
+    return sections_by_skill(experts, "ppo")
 
 
 def env_id_of(experts: ExpertsSection, skill: str) -> str:
@@ -62,18 +89,46 @@ def env_id_of(experts: ExpertsSection, skill: str) -> str:
 
 def check_population(experts: ExpertsSection, source_of: SourceOf = _no_source) -> None:
     """ASHA and PBT rank trials against each other; returns of different skills are not comparable
-    (different reward scales and success bars) and PBT would copy one skill's config into another."""
+    (different reward scales and success bars) and PBT would copy one skill's config into another. An
+    algorithm grid is a fixed-hyperparameter comparison (see the module docstring)."""
     if experts.scheduler.name in ("asha", "pbt") and len(experts.skills) > 1:
         key = "experts.skills"
         raise ConfigError(source_of(key), key, f"scheduler {experts.scheduler.name} compares trials, so a sweep "
                                                f"must train one skill (got {experts.skills}); run one sweep per "
                                                f"skill or use scheduler.name: fifo")
+    algorithms = experts.algorithms
+    if len(algorithms) > 1:
+        if experts.scheduler.name != "fifo":
+            key = "experts.scheduler.name"
+            raise ConfigError(source_of(key), key, f"an algorithm grid ({algorithms}) needs scheduler fifo: "
+                                                   f"{experts.scheduler.name} would rank (or copy weights between) "
+                                                   "PPO and SAC trials; run one sweep per algorithm instead")
+        if experts.search_space:
+            key = "experts.search_space"
+            raise ConfigError(source_of(key), key, f"an algorithm grid ({algorithms}) compares algorithms at fixed "
+                                                   "hyperparameters; search them in one sweep per algorithm")
     for field in experts.search_space:
-        overridden = [s for s, o in experts.per_skill.items() if field in o.ppo]
+        overridden = [s for s, o in experts.per_skill.items() if field in getattr(o, algorithms[0])]
         if overridden:
             key = f"experts.search_space.{field}"
-            raise ConfigError(source_of(key), key, f"also set by per_skill.{overridden[0]}.ppo.{field}; "
+            raise ConfigError(source_of(key), key, f"also set by per_skill.{overridden[0]}.{algorithms[0]}.{field}; "
                                                    f"search it or override it per skill, not both")
+
+
+def _section_space(experts: ExpertsSection, algorithm: str, sections: Mapping[str, Any],
+                   source_of: SourceOf) -> dict[str, Any]:
+    """One algorithm's trial-config section: searched fields as Tune spaces, per-skill values as lookups."""
+    searched = section_search_space(experts.search_space, sections, source_of=source_of)
+    tables = {skill: to_plain(section) for skill, section in sections.items()}
+    space: dict[str, Any] = {}
+    for field in section_fields(ALGORITHM_SECTIONS[algorithm]):
+        if field in searched:
+            space[field] = searched[field]
+        elif len({repr(table[field]) for table in tables.values()}) == 1:
+            space[field] = tables[experts.skills[0]][field]  # same for every skill: a plain value
+        else:
+            space[field] = tune.sample_from(PerSkill(tables, field))
+    return space
 
 
 def build_param_space(
@@ -81,35 +136,41 @@ def build_param_space(
     *,
     source_of: SourceOf = _no_source,
     param_overrides: Mapping[str, Any] | None = None,
-) -> tuple[dict[str, Any], dict[str, PPOSection]]:
-    """``(param_space, ppo_by_skill)`` for ``config.experts``; ``param_overrides`` are extra trial keys
-    (tests pass ``{"fail_at_iteration": k}``, see ``mwx_ray.experts.trainable``)."""
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """``(param_space, sections)`` for ``config.experts``; ``sections[algorithm][skill]`` is each selected
+    algorithm's validated section per skill. ``param_overrides`` are extra trial keys (tests pass
+    ``{"fail_at_iteration": k}``, see ``mwx_ray.experts.trainable``)."""
     experts = config.experts
     check_population(experts, source_of)
-    per_skill_ppo = ppo_by_skill(experts)
-    searched = ppo_search_space(experts.search_space, per_skill_ppo, source_of=source_of)
-    ppo_tables = {skill: to_plain(ppo) for skill, ppo in per_skill_ppo.items()}
-    ppo_space: dict[str, Any] = {}
-    for field in PPO_FIELDS:
-        if field in searched:
-            ppo_space[field] = searched[field]
-        elif len({repr(table[field]) for table in ppo_tables.values()}) == 1:
-            ppo_space[field] = ppo_tables[experts.skills[0]][field]  # same for every skill: a plain value
-        else:
-            ppo_space[field] = tune.sample_from(PerSkill(ppo_tables, field))
+    algorithms = experts.algorithms
+    sections = {algorithm: sections_by_skill(experts, algorithm) for algorithm in algorithms}
     rules = {skill: rule.to_dict() for skill, rule in stop_rules(experts).items()}
     env_ids = {skill: env_id_of(experts, skill) for skill in experts.skills}
     resources = to_plain(config.resources)
-    space = {
+    space: dict[str, Any] = {
+        "algorithm": algorithms[0] if len(algorithms) == 1 else tune.grid_search(list(algorithms)),
         "skill": tune.grid_search(list(experts.skills)),
         "seed": tune.grid_search(list(experts.seeds)),
         "env_id": tune.sample_from(PerSkill(env_ids)),
-        "ppo": ppo_space,
+    }
+    if len(algorithms) == 1:
+        space[algorithms[0]] = _section_space(experts, algorithms[0], sections[algorithms[0]], source_of)
+    else:  # no search space here (check_population): whole per-skill tables, null for the other algorithm
+        for algorithm in algorithms:
+            tables = {skill: to_plain(section) for skill, section in sections[algorithm].items()}
+            space[algorithm] = tune.sample_from(SectionIfAlgorithm(algorithm, tables))
+    space.update({
         "stop": tune.sample_from(PerSkill(rules)),
         "eval": to_plain(experts.eval),
         "checkpoint": {"every_iters": experts.checkpoint.every_iters},
         "resources": {key: resources[key] for key in TRIAL_RESOURCE_FIELDS},
-    }
+    })
     space.update(dict(param_overrides or {}))
-    return space, per_skill_ppo
+    return space, sections
 
+
+def trial_count(experts: ExpertsSection, param_space: Mapping[str, Any]) -> int:
+    """Trials of a sweep: algorithms × skills × seeds × grid combinations × num_samples."""
+    algorithms = experts.algorithms
+    searched = param_space[algorithms[0]] if len(algorithms) == 1 else {}
+    return len(algorithms) * len(experts.skills) * len(experts.seeds) * space_size(searched) * experts.num_samples

@@ -19,6 +19,7 @@ class SkillBest:
     skill: str
     trial_id: str
     seed: int
+    algorithm: str
     score: float
     success: float
     env_steps: int
@@ -53,6 +54,7 @@ def best_per_skill(results: tune.ResultGrid, metric: str, mode: str) -> dict[str
             skill=skill,
             trial_id=str(result.metrics.get("trial_id", result.path.rsplit("/", 1)[-1])),
             seed=int(result.config["seed"]),
+            algorithm=str(result.config.get("algorithm", "ppo")),
             score=score,
             success=float(success) if success is not None else math.nan,
             env_steps=int(row.get("env_steps", 0)),
@@ -76,7 +78,8 @@ def summary_lines(results: tune.ResultGrid, metric: str, mode: str) -> list[str]
         if entry is None:
             lines.append(f"  {skill}: no evaluation reported yet")
             continue
-        lines.append(f"  {skill}: best trial {entry.trial_id} (seed {entry.seed}) {metric} {entry.score:.1f}, "
+        lines.append(f"  {skill}: best trial {entry.trial_id} ({entry.algorithm}, seed {entry.seed}) "
+                     f"{metric} {entry.score:.1f}, "
                      f"success {entry.success:.0%} at {entry.env_steps} env steps")
         lines.append(f"    checkpoint: {entry.checkpoint_path or '(none kept)'}")
     return lines

@@ -1,4 +1,4 @@
-"""YAML search-space specs → Ray Tune spaces, validated against the PPO schema before any trial starts.
+"""YAML search-space specs → Ray Tune spaces, validated against the algorithm's schema before any trial starts.
 
 A spec is a one-key mapping (the same vocabulary serves ``experts.search_space`` and PBT's
 ``experts.scheduler.mutations``)::
@@ -9,9 +9,10 @@ A spec is a one-key mapping (the same vocabulary serves ``experts.search_space``
     minibatch_size: {choice: [256, 512]}   # tune.choice(values): one value drawn per sample
     fcnet_hiddens: {grid: [[256, 256], [512, 256]]}   # tune.grid_search(values): every value, × num_samples
 
-Keys are :class:`~mwx_ray.config.experts_schema.PPOSection` field names. Every candidate value (each listed
-value; both ends of a range) is checked against the field's type and bounds by building a PPOSection, so a bad
-space fails at ``mwx train-experts`` time with the offending key, not inside a trial hours later.
+Keys are field names of the selected algorithm's section (:class:`~mwx_ray.config.experts_schema.PPOSection`
+for ``experts.algorithm: ppo``, :class:`~mwx_ray.config.sac_schema.SACSection` for ``sac``). Every candidate
+value (each listed value; both ends of a range) is checked against the field's type and bounds by building that
+section, so a bad space fails at ``mwx train-experts`` time with the offending key, not inside a trial hours later.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from ray import tune
 
 from mwx_ray.config.errors import ConfigError, suggestion
-from mwx_ray.config.experts_schema import PPOSection
+from mwx_ray.config.experts_schema import ALGORITHM_SECTIONS, PPOSection
 from mwx_ray.config.typed import RawOverride, build, to_plain
 from mwx_ray.config.yaml_io import parse_yaml
 
@@ -33,6 +34,17 @@ SPACE_KINDS = ("grid", "choice", "uniform", "loguniform", "randint")
 _LIST_KINDS = ("grid", "choice")
 _RANGE_KINDS = ("uniform", "loguniform", "randint")
 PPO_FIELDS = tuple(f.name for f in dataclasses.fields(PPOSection))
+
+
+def section_fields(section_cls: type) -> tuple[str, ...]:
+    """Field names of an algorithm section class, in schema order."""
+    return tuple(f.name for f in dataclasses.fields(section_cls))
+
+
+def _section_label(section_cls: type) -> str:
+    """``PPO`` / ``SAC`` for error messages (``not a SAC field``)."""
+    names = [name for name, cls in ALGORITHM_SECTIONS.items() if cls is section_cls]
+    return names[0].upper() if names else section_cls.__name__
 
 
 def _no_source(_key: str) -> str:
@@ -73,14 +85,17 @@ def _candidates(kind: str, values: list[Any]) -> list[Any]:
     return [low, high - 1] if kind == "randint" else [low, high]
 
 
-def check_ppo_values(ppo: PPOSection, field: str, values: list[Any], key: str, source_of: SourceOf) -> None:
-    """Raise ConfigError (naming ``key``) if ``field=value`` makes an invalid PPOSection for any value."""
-    if field not in PPO_FIELDS:
-        raise ConfigError(source_of(key), key, "not a PPO field" + suggestion(field, PPO_FIELDS))
-    base = to_plain(ppo)
+def check_section_values(section, field: str, values: list[Any], key: str, source_of: SourceOf) -> None:
+    """Raise ConfigError (naming ``key``) if ``field=value`` makes an invalid section (PPOSection, SACSection)
+    for any value."""
+    section_cls = type(section)
+    fields = section_fields(section_cls)
+    if field not in fields:
+        raise ConfigError(source_of(key), key, f"not a {_section_label(section_cls)} field" + suggestion(field, fields))
+    base = to_plain(section)
     for value in values:
         try:
-            build(PPOSection, {**base, field: value}, lambda _k: "")
+            build(section_cls, {**base, field: value}, lambda _k: "")
         except ConfigError as err:
             raise ConfigError(source_of(key), key, f"value {value!r} is invalid: {err.key}: {err.problem}") from None
 
@@ -100,19 +115,22 @@ def to_tune_space(key: str, spec: Any, source_of: SourceOf = _no_source) -> Any:
     return tune.randint(int(low), int(high))
 
 
-def ppo_search_space(
+check_ppo_values = check_section_values  # the name from when PPO was the only algorithm
+
+
+def section_search_space(
     spec: Mapping[str, Any],
-    ppo_by_skill: Mapping[str, PPOSection],
+    sections_by_skill: Mapping[str, Any],
     *,
     prefix: str = "experts.search_space.",
     source_of: SourceOf = _no_source,
     allow_grid: bool = True,
 ) -> dict[str, Any]:
-    """``{ppo field: spec}`` → ``{ppo field: Tune space}``, each candidate validated for every skill's PPO.
+    """``{field: spec}`` → ``{field: Tune space}``, each candidate validated for every skill's section.
 
-    ``ppo_by_skill`` is each skill's PPOSection (section values + per-skill overrides): a sampled value
-    replaces the skill's own value, so it must be valid in combination with each of them
-    (e.g. ``minibatch_size`` ≤ that skill's ``train_batch_size_per_learner``).
+    ``sections_by_skill`` is each skill's PPOSection or SACSection (section values + per-skill overrides): a
+    sampled value replaces the skill's own value, so it must be valid in combination with each of them
+    (e.g. PPO's ``minibatch_size`` ≤ that skill's ``train_batch_size_per_learner``).
     """
     spaces = {}
     for field, field_spec in spec.items():
@@ -121,10 +139,13 @@ def ppo_search_space(
         if kind == "grid" and not allow_grid:
             raise ConfigError(source_of(key), key, "grid is not allowed here; use choice, uniform, "
                                                    "loguniform or randint")
-        for ppo in ppo_by_skill.values():
-            check_ppo_values(ppo, field, _candidates(kind, values), key, source_of)
+        for section in sections_by_skill.values():
+            check_section_values(section, field, _candidates(kind, values), key, source_of)
         spaces[field] = to_tune_space(key, field_spec, source_of)
     return spaces
+
+
+ppo_search_space = section_search_space  # the name from when PPO was the only algorithm
 
 
 def space_size(spaces: Mapping[str, Any]) -> int:

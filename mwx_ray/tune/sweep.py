@@ -12,7 +12,7 @@ Where things go:
   ``mwx resume`` finds the experiment from either and rebuilds the tracking callback from them.
 
 Tune/RLlib pieces: the trainable is ``mwx_ray.experts.trainable.train_expert`` with RLlib's
-``PPO.default_resource_request`` per trial; ``RunConfig(stop=ExpertStopper, FailureConfig(max_failures),
+``PPO``/``SAC.default_resource_request`` per trial (by the trial's ``algorithm``); ``RunConfig(stop=ExpertStopper, FailureConfig(max_failures),
 CheckpointConfig(num_to_keep=keep_best, score = scheduler metric))``; ``TuneConfig(metric, mode, scheduler,
 num_samples, max_concurrent_trials)``. The console shows Tune's classic progress table (``CLIReporter``) with
 our columns; Ray's newer output engine ignores custom reporters and picks columns itself, so
@@ -30,10 +30,10 @@ from typing import Any
 from ray import tune
 
 from mwx_ray.atomic_io import atomic_write_text
+from mwx_ray.config.experts_schema import ALGORITHM_SECTIONS
 from mwx_ray.experts.trainable import make_trainable
-from mwx_ray.tune.param_space import build_param_space
+from mwx_ray.tune.param_space import build_param_space, trial_count
 from mwx_ray.tune.schedulers import build_scheduler
-from mwx_ray.tune.search_space import space_size
 from mwx_ray.tune.stoppers import ExpertStopper, stop_rules
 
 SWEEP_CONFIG_FILE = "mwx_sweep.yaml"
@@ -62,14 +62,20 @@ def experiment_location(config, run_dir: Path) -> tuple[str, str]:
 
 
 def progress_reporter(param_columns: Sequence[str]) -> tune.CLIReporter:
-    """Tune's classic table: trial, status, skill/seed/searched params, our metric columns, best first
-    (metric and mode come from TuneConfig: Tune refuses them on both)."""
+    """Tune's classic table: trial, status, algorithm/skill/seed/searched params, our metric columns, best
+    first (metric and mode come from TuneConfig: Tune refuses them on both)."""
     return tune.CLIReporter(
         metric_columns=dict(PROGRESS_METRICS),
-        parameter_columns={name: name.replace("ppo/", "") for name in param_columns},
+        parameter_columns={name: _column_title(name) for name in param_columns},
         max_report_frequency=REPORT_EVERY_S,
         sort_by_metric=True,
     )
+
+
+def _column_title(param: str) -> str:
+    """``ppo/lr`` -> ``lr`` (the algorithm is its own column when it varies)."""
+    head, _, tail = param.partition("/")
+    return tail if tail and head in ALGORITHM_SECTIONS else param
 
 
 def _write_sweep_record(experiment_path: str, loaded_config, run_dir: Path,
@@ -103,15 +109,16 @@ def build_tuner(
     config = loaded_config.config
     experts = config.experts
     source_of = loaded_config.source_of
-    param_space, ppo_by_skill = build_param_space(config, source_of=source_of, param_overrides=param_overrides)
-    scheduler = build_scheduler(experts, ppo_by_skill, source_of=source_of)
+    param_space, sections = build_param_space(config, source_of=source_of, param_overrides=param_overrides)
+    scheduler = build_scheduler(experts, sections[experts.algorithms[0]], source_of=source_of)
     run_dir = Path(run_dir)
     storage, name = experiment_location(config, run_dir)
     experiment_path = f"{storage}/{name}"
     _write_sweep_record(experiment_path, loaded_config, run_dir, param_overrides)
 
     metric, mode = experts.scheduler.metric, experts.scheduler.mode
-    searched = [f"ppo/{field}" for field in experts.search_space]
+    searched = [f"{experts.algorithms[0]}/{field}" for field in experts.search_space]
+    columns = ["algorithm"] if len(experts.algorithms) > 1 else []
     run_config = tune.RunConfig(
         name=name,
         storage_path=storage,
@@ -125,7 +132,7 @@ def build_tuner(
             checkpoint_score_attribute=metric,
             checkpoint_score_order=mode,
         ),
-        progress_reporter=progress_reporter(["skill", "seed", *searched]),
+        progress_reporter=progress_reporter([*columns, "skill", "seed", *searched]),
         verbose=1,
     )
     tune_config = tune.TuneConfig(
@@ -166,9 +173,9 @@ def run_sweep(
 
 
 def validate_sweep(loaded_config) -> int:
-    """Raise ConfigError for any problem in the sweep spec (spaces, scheduler, skills); return the number of
-    trials (skills × seeds × grid combinations × num_samples). Needs no Ray runtime."""
+    """Raise ConfigError for any problem in the sweep spec (spaces, scheduler, skills, algorithms); return the
+    number of trials (algorithms × skills × seeds × grid combinations × num_samples). Needs no Ray runtime."""
     experts = loaded_config.config.experts
-    param_space, ppo_by_skill = build_param_space(loaded_config.config, source_of=loaded_config.source_of)
-    build_scheduler(experts, ppo_by_skill, source_of=loaded_config.source_of)
-    return len(experts.skills) * len(experts.seeds) * space_size(param_space["ppo"]) * experts.num_samples
+    param_space, sections = build_param_space(loaded_config.config, source_of=loaded_config.source_of)
+    build_scheduler(experts, sections[experts.algorithms[0]], source_of=loaded_config.source_of)
+    return trial_count(experts, param_space)

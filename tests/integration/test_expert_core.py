@@ -249,16 +249,29 @@ def test_manifest_records_what_a_router_needs(trained):
     assert manifest["source_checkpoint"] == str(trained["checkpoint"])
 
 
-def test_initial_log_std_reaches_the_learner_and_every_env_runner(ray_runtime):
+def test_initial_policy_settings_reach_the_learner_and_every_env_runner(ray_runtime):
     ppo = PPOSection(train_batch_size_per_learner=128, minibatch_size=64, num_epochs=1, fcnet_hiddens=[16],
-                     log_std_init=-1.25)
-    algo = build_ppo_config(ENV_ID, seed=SEED, ppo=ppo, resources=ResourcesSection(
-        env_runners_per_trial=1, cpus_per_env_runner=0.5)).build_algo()
+                     log_std_init=-1.25, pi_output_scale=0.01)
+    config = build_ppo_config(ENV_ID, seed=SEED, ppo=ppo, resources=ResourcesSection(
+        env_runners_per_trial=1, cpus_per_env_runner=0.5))
+    reference = config.copy(copy_frozen=False).callbacks(on_algorithm_init=None).build_algo()
+    algo = config.build_algo()
     try:
-        learner_log_std = algo.get_module(DEFAULT_MODULE_ID).state_dict()["pi.log_std"]
-        runner_log_stds = algo.env_runner_group.foreach_env_runner(
-            lambda runner: float(runner.module.get_state()["pi.log_std"][0]))
+        default_init = reference.get_module(DEFAULT_MODULE_ID).state_dict()
+        learner_state = algo.get_module(DEFAULT_MODULE_ID).state_dict()
+        runner_states = algo.env_runner_group.foreach_env_runner(lambda runner: runner.module.get_state())
     finally:
+        reference.stop()
         algo.stop()
-    assert learner_log_std.tolist() == [-1.25]
-    assert runner_log_stds == [-1.25, -1.25]  # local and remote runner sample with the same std from step 0
+    assert learner_state["pi.log_std"].tolist() == [-1.25]
+    # local and remote runner sample with the same std and mean layer from step 0
+    assert [float(state["pi.log_std"][0]) for state in runner_states] == [-1.25, -1.25]
+    output_weight = max(key for key in learner_state if key.startswith("pi.net.") and key.endswith(".weight"))
+    output_bias = output_weight.replace(".weight", ".bias")
+    # PyTorch's default Linear init draws from U(±1/sqrt(fan_in)); the rescaled layer stays within 0.01 of that
+    bound = 1 / np.sqrt(learner_state[output_weight].shape[1])
+    assert 0 < np.abs(learner_state[output_weight]).max() <= 0.01 * bound
+    assert np.abs(default_init[output_weight]).max() > 0.5 * bound
+    assert not learner_state[output_bias].any() and default_init[output_bias].any()
+    for state in runner_states:
+        np.testing.assert_array_equal(np.asarray(state[output_weight]), np.asarray(learner_state[output_weight]))

@@ -263,8 +263,10 @@ def test_export_registry_round_trip_matches_rllib(sweep, tmp_path):
         assert actions.std() > 1e-4, "not a degenerate comparison"
 
 
-def test_mwx_export_then_eval_prints_return_and_writes_video(sweep, tmp_path, capsys):
-    code = mwx_main(["export-experts", str(sweep["experiment"]), "--out", str(tmp_path / "registry"), "--no-mlflow"])
+def test_mwx_export_then_eval_prints_return_and_writes_video(sweep, tmp_path, capsys, monkeypatch):
+    # a path relative to the working directory, as users type it (Tune alone reads it as a URI without scheme)
+    monkeypatch.chdir(sweep["experiment"].parent)
+    code = mwx_main(["export-experts", sweep["experiment"].name, "--out", str(tmp_path / "registry"), "--no-mlflow"])
     exported = capsys.readouterr().out
     assert code == 0 and "(2 skills)" in exported and "mwx/h1-walk-v0" in exported, exported
     video = tmp_path / "walk.mp4"

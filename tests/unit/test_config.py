@@ -121,3 +121,25 @@ def test_initial_log_std_needs_a_free_log_std(tmp_path):
     bad = write(tmp_path, "s.yaml", "experts:\n  ppo: {log_std_init: -1.0, free_log_std: false}\n")
     with pytest.raises(ConfigError, match=r"experts\.ppo\.log_std_init: needs free_log_std: true"):
         load_config(bad)
+
+
+def test_exploration_std_in_joint_units_excludes_a_normalized_log_std(tmp_path):
+    bad = write(tmp_path, "s.yaml", "experts:\n  ppo: {log_std_init: -1.0, exploration_std_ctrl: 0.1}\n")
+    with pytest.raises(ConfigError, match=r"s\.yaml: experts\.ppo\.exploration_std_ctrl: set either log_std_init"):
+        load_config(bad)
+
+
+def test_exploration_std_in_joint_units_becomes_one_log_std_per_actuator():
+    import numpy as np
+
+    from mwx_ray.config.experts_schema import PPOSection
+    from mwx_ray.envs import make_env
+    from mwx_ray.experts.ppo import initial_log_std
+
+    log_std = np.asarray(initial_log_std("mwx/h1-stand-v0", PPOSection(exploration_std_ctrl=0.1), None))
+    ctrlrange = make_env("mwx/h1-stand-v0").unwrapped.model.actuator_ctrlrange
+    # std in rad = e^log_std · half the ctrl range, for every one of H1's 19 position servos
+    np.testing.assert_allclose(np.exp(log_std) * (ctrlrange[:, 1] - ctrlrange[:, 0]) / 2, 0.1, rtol=1e-12)
+    assert log_std.shape == (19,) and log_std.min() < log_std.max()  # hip pitch (±2.8 rad) gets the least
+    with pytest.raises(ValueError, match="needs an mwx H1 env"):
+        initial_log_std("Pendulum-v1", PPOSection(exploration_std_ctrl=0.1), None)

@@ -131,7 +131,7 @@ def test_tampered_weights_are_rejected(tmp_path):
     with pytest.raises(ValueError, match="tensors_sha256"):
         ExpertPolicy.load(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["format"] == "mwx-expert/1" and manifest["normalizer"]["count"] == 16
+    assert manifest["format"] == "mwx-expert/2" and manifest["normalizer"]["count"] == 16
 
 
 def test_checkpoint_unpickler_refuses_arbitrary_callables(tmp_path):

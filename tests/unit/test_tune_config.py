@@ -124,9 +124,9 @@ def test_schedulers_by_name():
     experts = asha.config.experts
     scheduler = build_scheduler(experts, {"walk": experts.ppo_for("walk")})
     assert isinstance(scheduler, ASHAScheduler)
-    # max_t = ceil(3M-step budget / 16384-step batch) iterations; rungs from the 10-iteration grace period.
-    assert scheduler._max_t == math.ceil(3_000_000 / 16384)
-    assert [milestone for milestone, _ in scheduler._brackets[0]._rungs] == [90, 30, 10]
+    # max_t = ceil(3M-step budget / 8192-step batch) iterations; rungs from the 10-iteration grace period.
+    assert scheduler._max_t == math.ceil(3_000_000 / 8192)
+    assert [milestone for milestone, _ in scheduler._brackets[0]._rungs] == [270, 90, 30, 10]
 
     pbt = load_config(REPO / "tune_configs/experts/sweep_pbt.yaml")
     experts = pbt.config.experts

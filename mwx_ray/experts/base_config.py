@@ -1,0 +1,104 @@
+"""What every expert algorithm's RLlib config shares: env, seeding, MeanStdFilter, resources, one local Learner.
+
+``build_ppo_config`` (ppo.py) and ``build_sac_config`` (sac.py) start from :func:`common_settings` and add only
+their algorithm's training and model settings, so both algorithms see the same env, seeds, normalization and
+resource request.
+
+RLlib 2.60 facts relied on (checked in the installed sources under ``ray/rllib/``):
+- New stack is the default (``algorithms/algorithm_config.py``: ``enable_rl_module_and_learner`` and
+  ``enable_env_runner_and_connector_v2`` are True); ``.api_stack(...)`` below only makes it explicit.
+- Observation normalization: ``connectors/env_to_module/mean_std_filter.py`` ``MeanStdFilter`` added through
+  ``.env_runners(env_to_module_connector=fn(env, spaces, device))``. It rewrites the episodes' observations
+  in place (the final observation of a finished episode too: ``env/single_agent_env_runner.py`` runs the
+  env-to-module pipeline on every ongoing episode after each step), so the Learner trains on the normalized
+  obs the runner acted on. Its state is merged from the remote runners and broadcast back after every
+  ``training_step`` (``env/env_runner_group.py`` ``sync_env_runner_states``). In a checkpoint it lives under
+  ``env_runner/env_to_module_connector/MeanStdFilter/`` (local EnvRunner, the default
+  ``create_local_env_runner=True``) or ``env_to_module_connector/MeanStdFilter/`` (no local runner) —
+  ``algorithms/algorithm.py`` ``get_checkpointable_components``.
+- Seeding: ``.debugging(seed=s)`` seeds the Learner (``core/learner/learner.py``) and each EnvRunner with
+  ``s + worker_index`` (``env/env_runner.py``); sub-env seeds are made independent by
+  ``env_registration.PerEnvSeedWrapper`` (see that module for why RLlib's own scheme collides).
+- Actions: ``normalize_actions=True`` (default) means the module acts in [-1, 1] and the module-to-env
+  connector maps to the Box bounds, then clips (``utils/spaces/space_utils.py`` ``unsquash_action``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+from ray.rllib.connectors.env_to_module.mean_std_filter import MeanStdFilter
+
+from mwx_ray.config.schema import ResourcesSection
+from mwx_ray.experts.env_registration import BASE_SEED_KEY, register_rllib_env
+
+ConfigT = TypeVar("ConfigT", bound=AlgorithmConfig)
+
+
+def mean_std_filter_connector(
+    env=None, spaces=None, device=None, *, obs_clip: float, update_stats: bool = True
+) -> MeanStdFilter:
+    """``env_to_module_connector`` factory (module level, so it pickles cleanly to remote runners)."""
+    return MeanStdFilter(multi_agent=False, clip_by_value=obs_clip, update_stats=update_stats)
+
+
+def with_frozen_obs_filter(config: ConfigT) -> ConfigT:
+    """Copy of an expert config (``build_ppo_config``/``build_sac_config``) whose MeanStdFilter normalizes
+    without updating its stats.
+
+    RLlib's filter pushes every observation into its running stats *before* normalizing it, on
+    evaluation runners too (``ray/rllib/utils/filter.py``), so evaluation with the training config drifts
+    from a deployed expert. Use this copy for evaluation runners or reference inference.
+    """
+    factory = config._env_to_module_connector
+    if not (isinstance(factory, functools.partial) and factory.func is mean_std_filter_connector):
+        raise ValueError("config was not built by build_ppo_config/build_sac_config (no mwx MeanStdFilter connector)")
+    frozen = functools.partial(
+        mean_std_filter_connector, obs_clip=factory.keywords["obs_clip"], update_stats=False
+    )
+    return config.copy(copy_frozen=False).env_runners(env_to_module_connector=frozen)
+
+
+def common_settings(
+    config: ConfigT,
+    env_id: str,
+    *,
+    seed: int,
+    resources: ResourcesSection,
+    obs_clip: float,
+    rollout_fragment_length: int | str,
+    env_kwargs: Mapping[str, Any] | None = None,
+) -> ConfigT:
+    """``config`` (a fresh ``PPOConfig()``/``SACConfig()``) with the env, seeds, MeanStdFilter and resources set.
+
+    Args:
+        env_id: a gymnasium id (``mwx/h1-stand-v0``, ``Pendulum-v1``); registered with Tune here.
+        seed: trial seed: Learner init, per-runner RNGs, and (via PerEnvSeedWrapper) per-sub-env resets.
+        resources: env runners per trial, envs per runner, CPUs/GPUs (``resources`` of the config).
+        obs_clip: MeanStdFilter output clip in standard deviations.
+        env_kwargs: keyword arguments for ``gymnasium.make(env_id, **env_kwargs)`` (task options).
+    """
+    register_rllib_env(env_id)
+    return (
+        config
+        .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
+        .framework("torch")
+        .environment(env=env_id, env_config={**(env_kwargs or {}), BASE_SEED_KEY: int(seed)})
+        .env_runners(
+            num_env_runners=resources.env_runners_per_trial,
+            num_envs_per_env_runner=resources.envs_per_env_runner,
+            num_cpus_per_env_runner=resources.cpus_per_env_runner,
+            rollout_fragment_length=rollout_fragment_length,
+            env_to_module_connector=functools.partial(mean_std_filter_connector, obs_clip=obs_clip),
+        )
+        .resources(num_cpus_for_main_process=resources.cpus_per_learner)
+        # One local Learner in the trial's driver process: no extra actor on a 2-core box.
+        # num_cpus_per_learner too: with num_learners=0 RLlib sizes the trial-process bundle as
+        # max(num_cpus_per_learner ("auto" = 1 CPU), num_cpus_for_main_process), so 0.5 alone would still ask 1.
+        .learners(num_learners=0, num_cpus_per_learner=resources.cpus_per_learner,
+                  num_gpus_per_learner=resources.gpus_per_learner)
+        .debugging(seed=int(seed))
+    )
