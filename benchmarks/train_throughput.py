@@ -1,6 +1,6 @@
 """PPO or SAC training throughput (sampling + learning) on mwx/h1-walk-v0 vs the raw env, measured in the same run.
 
-Prints, for 1 and 2 remote EnvRunners (same PPO settings as a real expert: 256x256 tanh, MeanStdFilter) — or with
+Prints, for 1 and 2 remote EnvRunners (the PPO settings of tune_configs/experts/walk.yaml: 256x256 tanh, MeanStdFilter, 32 x 10 minibatch steps per 8192) — or with
 ``--algorithm sac`` for 0 (sampling in the driver) and 1 EnvRunner, SAC as in sac_walk.yaml (256x256 ReLU,
 replay ratio ``--replay-ratio``, batch 256, uniform replay, 4-step sample calls), iterations of ``--batch`` steps
 after a first iteration that fills the buffer up to the learning start:
@@ -19,11 +19,14 @@ Run:  PYTHONPATH=. python benchmarks/train_throughput.py [--batch 4096] [--iters
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
+from pathlib import Path
 
 import numpy as np
 
 ENV_ID = "mwx/h1-walk-v0"
+WALK_CONFIG = Path(__file__).resolve().parents[1] / "tune_configs" / "experts" / "walk.yaml"
 
 
 def raw_env_steps_per_s(steps: int) -> float:
@@ -57,11 +60,14 @@ def ppo_env_steps_per_s(runners: int, batch: int, iters: int, envs_per_runner: i
     """
     from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED
 
-    from mwx_ray.config.experts_schema import PPOSection
+    from mwx_ray.config import load_config
     from mwx_ray.config.schema import ResourcesSection
     from mwx_ray.experts.ppo import build_ppo_config
 
-    ppo = PPOSection(train_batch_size_per_learner=batch, minibatch_size=min(1024, batch), num_epochs=5)
+    # the tuned walk expert's PPO (minibatches, epochs, networks) with this benchmark's batch size
+    tuned = load_config(WALK_CONFIG).config.experts.ppo_for("walk")
+    ppo = dataclasses.replace(tuned, train_batch_size_per_learner=batch,
+                              minibatch_size=min(tuned.minibatch_size, batch))
     # Logical CPUs: 1 for the driver + Learner, 1 shared by the runners, so any count fits 2 cores.
     resources = ResourcesSection(env_runners_per_trial=runners, envs_per_env_runner=envs_per_runner,
                                  cpus_per_env_runner=1.0 / runners, cpus_per_learner=1.0)
