@@ -86,6 +86,9 @@ def build_router_tuner(loaded: LoadedConfig, variants: dict[str, LoadedConfig], 
     """The Tune ``Tuner``: grid over variant names, each trial with its own resolved YAML."""
     from ray import tune
 
+    from mwx_ray.tune.sweep import prepare_tune_environment
+
+    prepare_tune_environment()
     config = loaded.config
     first = next(iter(variants.values())).config
     param_space = {VARIANT_KEY: tune.grid_search(list(variants)),

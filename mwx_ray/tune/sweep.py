@@ -147,15 +147,20 @@ def build_tuner(
 
 
 def prepare_tune_environment() -> None:
-    """Tune settings every sweep driver (new or resumed) needs, unless the user chose otherwise.
+    """Tune settings every sweep driver (experts or router, new or resumed) needs, unless the user chose otherwise.
 
     * classic progress table (see the module docstring);
     * no strict metric check: evaluation metrics (``hb/return``, the scheduler metric) are reported only every
       ``eval.every_iters`` iterations by design, and Tune's strict check would fail the trial on the first
       iteration without them. The schedulers used here (ASHA, PBT with ``require_attrs=False``) skip such results.
+    * trials keep the driver's working directory: Tune would otherwise chdir each trial into its staging folder
+      (``ray/tune/trainable/trainable.py``), and a relative path in the config (``router.experts_dir:
+      runs/quickstart/default/registry``, an imitation clip) would point nowhere. Tune forwards this variable to
+      the trial actors (``ray/tune/execution/class_cache.py``). Trials write only to absolute storage paths.
     """
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
+    os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
 
 
 def run_sweep(

@@ -15,9 +15,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 def quickstart(tmp_path: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
+    # Relative paths, as `make quickstart` passes them: every stage, Tune trials included, must resolve them
+    # against the working directory the user started from.
     return subprocess.run(
-        [sys.executable, "-m", "mwx_ray.cli", "quickstart", "--budget", "smoke", "--out", str(tmp_path / "out"),
-         "--set", f"run.root_dir={tmp_path / 'runs'}"],
+        [sys.executable, "-m", "mwx_ray.cli", "quickstart", "--budget", "smoke", "--out", "out",
+         "--set", "run.root_dir=runs"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800,
     )
 
