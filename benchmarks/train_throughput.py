@@ -47,6 +47,19 @@ def raw_env_steps_per_s(steps: int) -> float:
     return steps / elapsed
 
 
+def timed_train(algo, iters: int) -> tuple[int, float]:
+    """(env steps sampled, wall seconds) over ``iters`` calls of ``algo.train()`` (sampling + learning)."""
+    from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED
+
+    steps, elapsed = 0, 0.0
+    for _ in range(iters):
+        start = time.perf_counter()
+        result = algo.train()
+        elapsed += time.perf_counter() - start
+        steps += int(result[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED])
+    return steps, elapsed
+
+
 def sampled_steps(runner, num_timesteps: int) -> int:
     """Runs on an EnvRunner: sample ``num_timesteps`` with the current policy, return env steps taken."""
     return sum(len(episode) for episode in runner.sample(num_timesteps=num_timesteps, explore=True))
@@ -58,7 +71,6 @@ def ppo_env_steps_per_s(runners: int, batch: int, iters: int, envs_per_runner: i
     Sampling alone = all runners sampling ``batch`` steps in parallel with the current policy (inference +
     MeanStdFilter + env), no learning: the ceiling ``algo.train()`` approaches as learning gets cheaper.
     """
-    from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED
 
     from mwx_ray.config import load_config
     from mwx_ray.config.schema import ResourcesSection
@@ -74,12 +86,7 @@ def ppo_env_steps_per_s(runners: int, batch: int, iters: int, envs_per_runner: i
     algo = build_ppo_config(ENV_ID, seed=0, ppo=ppo, resources=resources).build_algo()
     try:
         algo.train()  # warm-up: actor start, first weight sync, torch lazy init
-        steps, elapsed = 0, 0.0
-        for _ in range(iters):
-            start = time.perf_counter()
-            result = algo.train()
-            elapsed += time.perf_counter() - start
-            steps += int(result[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED])
+        steps, elapsed = timed_train(algo, iters)
         per_runner = batch // runners
         start = time.perf_counter()
         counts = algo.env_runner_group.foreach_env_runner(
@@ -98,7 +105,6 @@ def sac_env_steps_per_s(runners: int, batch: int, iters: int, envs_per_runner: i
     timed iteration does ``replay_ratio`` updates per env step on a non-empty buffer.
     """
     import torch
-    from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED
 
     from mwx_ray.config.sac_schema import SACSection
     from mwx_ray.config.schema import ResourcesSection
@@ -114,12 +120,7 @@ def sac_env_steps_per_s(runners: int, batch: int, iters: int, envs_per_runner: i
     algo = build_sac_config(ENV_ID, seed=0, sac=sac, resources=resources).build_algo()
     try:
         algo.train()  # warm-up: fills the buffer to the learning start
-        steps, elapsed = 0, 0.0
-        for _ in range(iters):
-            start = time.perf_counter()
-            result = algo.train()
-            elapsed += time.perf_counter() - start
-            steps += int(result[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED])
+        steps, elapsed = timed_train(algo, iters)
         start = time.perf_counter()
         counts = algo.env_runner_group.foreach_env_runner(
             lambda runner: sampled_steps(runner, batch), local_env_runner=runners == 0)

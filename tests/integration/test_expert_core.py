@@ -23,8 +23,8 @@ ray = pytest.importorskip("ray")
 
 from ray.rllib.core import DEFAULT_MODULE_ID  # noqa: E402
 from ray.rllib.core.columns import Columns  # noqa: E402
-from ray.rllib.env.single_agent_episode import SingleAgentEpisode  # noqa: E402
 from ray.rllib.utils.filter import RunningStat  # noqa: E402
+from rllib_reference import rllib_reference_inference  # noqa: E402  (tests/integration helper)
 
 from mwx_ray.config.experts_schema import PPOSection  # noqa: E402
 from mwx_ray.config.schema import ResourcesSection  # noqa: E402
@@ -36,7 +36,7 @@ from mwx_ray.experts.export import (  # noqa: E402
     module_state_from_algorithm,
 )
 from mwx_ray.experts.policy import ExpertPolicy  # noqa: E402
-from mwx_ray.experts.ppo import build_ppo_config, with_frozen_obs_filter  # noqa: E402
+from mwx_ray.experts.ppo import build_ppo_config  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -76,41 +76,10 @@ def raw_observations(n: int = 48) -> np.ndarray:
     return np.concatenate([rows, 40.0 * rows[:4]]).astype(np.float32)
 
 
-def rllib_deterministic_actions(algo, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """RLlib's own eval path per observation -> (normalized obs ``[N, 3]``, env actions ``[N, 1]``, filter count)."""
-    # Frozen filter stats: the training pipeline would push each obs into the stats before normalizing it.
-    config, spaces = with_frozen_obs_filter(algo.config), algo.spaces
-    env_to_module = config.build_env_to_module_connector(spaces=spaces)
-    module_to_env = config.build_module_to_env_connector(spaces=spaces)
-    module = config.get_rl_module_spec(spaces=spaces, inference_only=False).build()
-    module.set_state(module_state_from_algorithm(algo))
-    module.eval()
-    filter_state = {"MeanStdFilter": {None: filter_state_from_algorithm(algo)}}
-    env_to_module.set_state(filter_state)
-    obs_space, act_space = spaces["__env_single__"]
-    normalized, actions = [], []
-    for obs in observations:
-        episode = SingleAgentEpisode(observation_space=obs_space, action_space=act_space)
-        episode.add_env_reset(observation=obs)
-        # shared_data carries the batch-item bookkeeping from one pipeline to the other, as in the EnvRunner.
-        shared_data = {}
-        batch = env_to_module(
-            rl_module=module, batch={}, episodes=[episode], explore=False, shared_data=shared_data
-        )
-        normalized.append(batch[Columns.OBS][0].numpy())
-        with torch.no_grad():
-            out = module.forward_inference(batch)
-        out = module_to_env(
-            rl_module=module, batch=out, episodes=[episode], explore=False, shared_data=shared_data
-        )
-        actions.append(np.asarray(out[Columns.ACTIONS_FOR_ENV][0]))
-    (stats,) = env_to_module.get_state()["MeanStdFilter"][None]["running_stats"]
-    return np.asarray(normalized), np.asarray(actions), stats["num_pushes"]
-
-
 def test_exported_policy_matches_rllib_deterministic_inference(trained):
     observations = raw_observations()
-    rllib_obs_norm, rllib_actions, pushes_after = rllib_deterministic_actions(trained["algo"], observations)
+    reference = rllib_reference_inference(trained["algo"], observations)
+    rllib_obs_norm, rllib_actions, pushes_after = reference.normalized_obs, reference.env_actions, reference.filter_pushes
     policy = ExpertPolicy.load(trained["expert_dir"])
 
     obs_norm = policy.normalize(observations)

@@ -18,29 +18,23 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 
 ray = pytest.importorskip("ray")
 
 from mlflow import MlflowClient  # noqa: E402
-from ray.rllib.algorithms.algorithm import Algorithm  # noqa: E402
-from ray.rllib.core.columns import Columns  # noqa: E402
-from ray.rllib.env.single_agent_episode import SingleAgentEpisode  # noqa: E402
 from ray.rllib.utils.metrics import (  # noqa: E402
     ENV_RUNNER_RESULTS,
     NUM_ENV_STEPS_SAMPLED,
     NUM_ENV_STEPS_SAMPLED_LIFETIME,
 )
+from rllib_reference import checkpoint_reference_inference  # noqa: E402  (tests/integration helper)
 
 from mwx_ray.cli import main as mwx_main  # noqa: E402
 from mwx_ray.config import load_config  # noqa: E402
 from mwx_ray.config.sac_schema import SACSection  # noqa: E402
 from mwx_ray.config.schema import ResourcesSection  # noqa: E402
 from mwx_ray.experts import algorithms  # noqa: E402
-from mwx_ray.experts.base_config import with_frozen_obs_filter  # noqa: E402
-from mwx_ray.experts.env_registration import register_rllib_env  # noqa: E402
 from mwx_ray.experts.evaluation import evaluate_policy  # noqa: E402
-from mwx_ray.experts.export import filter_state_from_algorithm, module_state_from_algorithm  # noqa: E402
 from mwx_ray.experts.registry import ExpertRegistry  # noqa: E402
 from mwx_ray.experts.registry_export import rllib_checkpoint_dir  # noqa: E402
 from mwx_ray.experts.sac import build_sac_config  # noqa: E402
@@ -136,35 +130,6 @@ def h1_observations(n: int = 40) -> np.ndarray:
     return np.concatenate([rows, 50.0 * rows[:4]])  # scaled rows exercise the ±10 std clip
 
 
-def rllib_deterministic(checkpoint: Path, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """RLlib's explore=False path on a checkpoint -> (normalized obs ``[N, 51]``, env actions ``[N, 19]``)."""
-    register_rllib_env(ENV_ID)
-    algo = Algorithm.from_checkpoint(str(checkpoint))
-    try:
-        config, spaces = with_frozen_obs_filter(algo.config), algo.spaces
-        env_to_module = config.build_env_to_module_connector(spaces=spaces)
-        module_to_env = config.build_module_to_env_connector(spaces=spaces)
-        module = config.get_rl_module_spec(spaces=spaces, inference_only=False).build()
-        module.set_state(module_state_from_algorithm(algo))
-        module.eval()
-        env_to_module.set_state({"MeanStdFilter": {None: filter_state_from_algorithm(algo)}})
-        obs_space, act_space = spaces["__env_single__"]
-        normalized, actions = [], []
-        for obs in observations:
-            episode = SingleAgentEpisode(observation_space=obs_space, action_space=act_space)
-            episode.add_env_reset(observation=obs)
-            shared = {}
-            batch = env_to_module(rl_module=module, batch={}, episodes=[episode], explore=False, shared_data=shared)
-            normalized.append(batch[Columns.OBS][0].numpy())
-            with torch.no_grad():
-                out = module.forward_inference(batch)
-            out = module_to_env(rl_module=module, batch=out, episodes=[episode], explore=False, shared_data=shared)
-            actions.append(np.asarray(out[Columns.ACTIONS_FOR_ENV][0]))
-        return np.asarray(normalized), np.asarray(actions)
-    finally:
-        algo.stop()
-
-
 def test_exported_sac_expert_matches_rllib_evaluates_and_joins_the_router_pool(sweep, tmp_path, capsys):
     registry_dir = tmp_path / "registry"
     code = mwx_main(["export-experts", str(sweep["experiment"]), "--out", str(registry_dir), "--no-mlflow"])
@@ -179,8 +144,9 @@ def test_exported_sac_expert_matches_rllib_evaluates_and_joins_the_router_pool(s
 
     # Same normalized observations, same deterministic actions as RLlib (SAC's squashed mean, unsquashed).
     observations = h1_observations()
-    rllib_obs, rllib_actions = rllib_deterministic(rllib_checkpoint_dir(Path(entry.record["source"]["checkpoint"])),
-                                                   observations)
+    reference = checkpoint_reference_inference(rllib_checkpoint_dir(Path(entry.record["source"]["checkpoint"])),
+                                               ENV_ID, observations)
+    rllib_obs, rllib_actions = reference.normalized_obs, reference.env_actions
     np.testing.assert_allclose(policy.normalize(observations).numpy(), rllib_obs, rtol=0, atol=1e-6)
     assert np.abs(rllib_obs).max() == pytest.approx(10.0), "the scaled rows must exercise the clip"
     actions = policy.act(observations)

@@ -15,22 +15,16 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 
 ray = pytest.importorskip("ray")
 
 from mlflow import MlflowClient  # noqa: E402
 from ray import cloudpickle  # noqa: E402
-from ray.rllib.algorithms.algorithm import Algorithm  # noqa: E402
-from ray.rllib.core.columns import Columns  # noqa: E402
-from ray.rllib.env.single_agent_episode import SingleAgentEpisode  # noqa: E402
+from rllib_reference import checkpoint_reference_inference  # noqa: E402  (tests/integration helper)
 
 from mwx_ray.cli import main as mwx_main  # noqa: E402
 from mwx_ray.config import load_config  # noqa: E402
-from mwx_ray.experts.env_registration import register_rllib_env  # noqa: E402
 from mwx_ray.experts.evaluation import evaluate_policy  # noqa: E402
-from mwx_ray.experts.export import filter_state_from_algorithm, module_state_from_algorithm  # noqa: E402
-from mwx_ray.experts.ppo import with_frozen_obs_filter  # noqa: E402
 from mwx_ray.experts.registry import ExpertRegistry  # noqa: E402
 from mwx_ray.experts.registry_export import export_registry, rllib_checkpoint_dir  # noqa: E402
 from mwx_ray.tracking.run_values import RUNS_FILE, RunIds  # noqa: E402
@@ -193,34 +187,6 @@ def test_pbt_mutable_hyperparameters_are_metrics_not_params(ray_runtime, tmp_pat
             assert [m.step for m in history] == steps and all(m.value > 0 for m in history)
 
 
-def rllib_actions(checkpoint: Path, env_id: str, observations: np.ndarray) -> np.ndarray:
-    """RLlib's deterministic eval path (frozen MeanStdFilter, forward_inference, unsquash) on a checkpoint."""
-    register_rllib_env(env_id)
-    algo = Algorithm.from_checkpoint(str(checkpoint))
-    try:
-        config, spaces = with_frozen_obs_filter(algo.config), algo.spaces
-        env_to_module = config.build_env_to_module_connector(spaces=spaces)
-        module_to_env = config.build_module_to_env_connector(spaces=spaces)
-        module = config.get_rl_module_spec(spaces=spaces, inference_only=False).build()
-        module.set_state(module_state_from_algorithm(algo))
-        module.eval()
-        env_to_module.set_state({"MeanStdFilter": {None: filter_state_from_algorithm(algo)}})
-        obs_space, act_space = spaces["__env_single__"]
-        actions = []
-        for obs in observations:
-            episode = SingleAgentEpisode(observation_space=obs_space, action_space=act_space)
-            episode.add_env_reset(observation=obs)
-            shared = {}
-            batch = env_to_module(rl_module=module, batch={}, episodes=[episode], explore=False, shared_data=shared)
-            with torch.no_grad():
-                out = module.forward_inference(batch)
-            out = module_to_env(rl_module=module, batch=out, episodes=[episode], explore=False, shared_data=shared)
-            actions.append(np.asarray(out[Columns.ACTIONS_FOR_ENV][0]))
-        return np.asarray(actions)
-    finally:
-        algo.stop()
-
-
 def h1_observations(env_id: str, n: int = 40) -> np.ndarray:
     import mwx_ray.envs  # noqa: F401
 
@@ -256,7 +222,8 @@ def test_export_registry_round_trip_matches_rllib(sweep, tmp_path):
         assert {"expert/manifest.json", "expert/weights.safetensors"} <= logged
 
         observations = h1_observations(entry.env_id)
-        expected = rllib_actions(rllib_checkpoint_dir(Path(checkpoint.path)), entry.env_id, observations)
+        expected = checkpoint_reference_inference(rllib_checkpoint_dir(Path(checkpoint.path)), entry.env_id,
+                                                  observations).env_actions
         actions = entry.load_policy().act(observations)
         assert actions.shape == expected.shape == (len(observations), 19)
         np.testing.assert_allclose(actions, expected, rtol=0, atol=1e-5)
