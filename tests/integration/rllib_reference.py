@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
 from ray.rllib.algorithms.algorithm import Algorithm
@@ -65,3 +66,21 @@ def checkpoint_reference_inference(checkpoint: str | Path, env_id: str,
         return rllib_reference_inference(algo, observations)
     finally:
         algo.stop()
+
+
+def h1_observations(env_id: str, n: int = 40) -> np.ndarray:
+    """``n`` observations of a random-action rollout of ``env_id`` plus 4 of them ×50, which exercise the
+    MeanStdFilter's ±10 std clip; ``[n + 4, obs_dim]`` in the env's dtype."""
+    import mwx_ray.envs  # noqa: F401  (registers the mwx/ ids)
+
+    env = gym.make(env_id)
+    obs, _ = env.reset(seed=5)
+    rows, rng = [], np.random.default_rng(0)
+    for _ in range(n):
+        rows.append(obs)
+        obs, _, terminated, truncated, _ = env.step(rng.uniform(-1, 1, env.action_space.shape))
+        if terminated or truncated:
+            obs, _ = env.reset()
+    env.close()
+    rows = np.asarray(rows)
+    return np.concatenate([rows, 50.0 * rows[:4]])

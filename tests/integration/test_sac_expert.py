@@ -15,7 +15,6 @@ import math
 import tempfile
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -27,7 +26,7 @@ from ray.rllib.utils.metrics import (  # noqa: E402
     NUM_ENV_STEPS_SAMPLED,
     NUM_ENV_STEPS_SAMPLED_LIFETIME,
 )
-from rllib_reference import checkpoint_reference_inference  # noqa: E402  (tests/integration helper)
+from rllib_reference import checkpoint_reference_inference, h1_observations  # noqa: E402  (tests/integration helper)
 
 from mwx_ray.cli import main as mwx_main  # noqa: E402
 from mwx_ray.config import load_config  # noqa: E402
@@ -114,22 +113,6 @@ def test_sac_child_run_is_tagged_with_its_algorithm(sweep):
     assert steps == [STEPS_PER_ITER, 2 * STEPS_PER_ITER]
 
 
-def h1_observations(n: int = 40) -> np.ndarray:
-    import mwx_ray.envs  # noqa: F401
-
-    env = gym.make(ENV_ID)
-    obs, _ = env.reset(seed=5)
-    rows, rng = [], np.random.default_rng(0)
-    for _ in range(n):
-        rows.append(obs)
-        obs, _, terminated, truncated, _ = env.step(rng.uniform(-1, 1, env.action_space.shape))
-        if terminated or truncated:
-            obs, _ = env.reset()
-    env.close()
-    rows = np.asarray(rows, dtype=np.float32)
-    return np.concatenate([rows, 50.0 * rows[:4]])  # scaled rows exercise the ±10 std clip
-
-
 def test_exported_sac_expert_matches_rllib_evaluates_and_joins_the_router_pool(sweep, tmp_path, capsys):
     registry_dir = tmp_path / "registry"
     code = mwx_main(["export-experts", str(sweep["experiment"]), "--out", str(registry_dir), "--no-mlflow"])
@@ -143,7 +126,7 @@ def test_exported_sac_expert_matches_rllib_evaluates_and_joins_the_router_pool(s
     assert manifest["env_id"] == ENV_ID and manifest["network"]["hidden_sizes"] == [32, 32]
 
     # Same normalized observations, same deterministic actions as RLlib (SAC's squashed mean, unsquashed).
-    observations = h1_observations()
+    observations = h1_observations(ENV_ID).astype(np.float32)
     reference = checkpoint_reference_inference(rllib_checkpoint_dir(Path(entry.record["source"]["checkpoint"])),
                                                ENV_ID, observations)
     rllib_obs, rllib_actions = reference.normalized_obs, reference.env_actions

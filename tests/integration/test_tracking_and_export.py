@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -20,7 +19,7 @@ ray = pytest.importorskip("ray")
 
 from mlflow import MlflowClient  # noqa: E402
 from ray import cloudpickle  # noqa: E402
-from rllib_reference import checkpoint_reference_inference  # noqa: E402  (tests/integration helper)
+from rllib_reference import checkpoint_reference_inference, h1_observations  # noqa: E402  (tests/integration helper)
 
 from mwx_ray.cli import main as mwx_main  # noqa: E402
 from mwx_ray.config import load_config  # noqa: E402
@@ -185,22 +184,6 @@ def test_pbt_mutable_hyperparameters_are_metrics_not_params(ray_runtime, tmp_pat
         for name in ("lr", "clip_param", "lambda_"):
             history = client.get_metric_history(child.info.run_id, f"hparams/{name}")
             assert [m.step for m in history] == steps and all(m.value > 0 for m in history)
-
-
-def h1_observations(env_id: str, n: int = 40) -> np.ndarray:
-    import mwx_ray.envs  # noqa: F401
-
-    env = gym.make(env_id)
-    obs, _ = env.reset(seed=5)
-    rows, rng = [], np.random.default_rng(0)
-    for _ in range(n):
-        rows.append(obs)
-        obs, _, terminated, truncated, _ = env.step(rng.uniform(-1, 1, env.action_space.shape))
-        if terminated or truncated:
-            obs, _ = env.reset()
-    env.close()
-    rows = np.asarray(rows)
-    return np.concatenate([rows, 50.0 * rows[:4]])  # scaled rows exercise the ±10 std clip
 
 
 def test_export_registry_round_trip_matches_rllib(sweep, tmp_path):
