@@ -20,6 +20,11 @@ class ConfigError(ValueError):
         where = f"{source}: " if source else ""
         super().__init__(f"{where}{key}: {problem}" if key else f"{where}{problem}")
 
+    def __reduce__(self):
+        # Exceptions pickle as ``cls(*self.args)`` by default, i.e. with the one formatted message; Ray ships a
+        # trial's exception to the driver by pickling it, so rebuild from the three fields instead.
+        return type(self), (self.source, self.key, self.problem)
+
 
 def suggestion(word: str, candidates: Iterable[str]) -> str:
     """``" (did you mean 'x'?)"`` for the nearest candidate, or a list of valid names when none is close."""

@@ -22,9 +22,10 @@ from typing import Any
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, PopulationBasedTraining, TrialScheduler
 
 from mwx_ray.config.errors import ConfigError
-from mwx_ray.config.experts_schema import ExpertsSection
+from mwx_ray.config.experts_schema import ALGORITHM_SECTIONS, ExpertsSection
 from mwx_ray.config.sac_schema import SACSection
-from mwx_ray.tune.search_space import SourceOf, _no_source, section_search_space
+from mwx_ray.tune.pbt_explore import KeepMutationsInBounds, pbt_mutations
+from mwx_ray.tune.search_space import SourceOf, _no_source
 from mwx_ray.tune.stoppers import stop_rules
 
 SCHEDULER_NAMES = ("fifo", "asha", "pbt")
@@ -77,7 +78,7 @@ def build_scheduler(
     ASHA: ``grace_period_iters`` before any stop, rungs every ``reduction_factor``×, up to the longest
     trial (:func:`max_training_iterations`). PBT: perturb every ``perturbation_interval_iters``, mutate
     ``mutations`` (fields of the algorithm's section → specs; resampled with probability 0.25, else ×0.8/×1.2
-    — Tune's defaults). Both need a single algorithm (``param_space.check_population``).
+    — Tune's defaults — then clamped into the spec's range, ``pbt_explore``). Both need a single algorithm (``param_space.check_population``).
     """
     section = experts.scheduler
     if section.name == "fifo":
@@ -88,16 +89,17 @@ def build_scheduler(
                              reduction_factor=section.reduction_factor)
     if section.name == "pbt":
         _check_pbt_intervals(experts, source_of)
-        mutations = section_search_space(section.mutations, sections_by_skill, prefix="experts.scheduler.mutations.",
-                                         source_of=source_of, allow_grid=False)
+        mutations = pbt_mutations(section.mutations, sections_by_skill, source_of=source_of)
+        algorithm = experts.algorithms[0]
         return PopulationBasedTraining(
             time_attr=TIME_ATTR,
             perturbation_interval=section.perturbation_interval_iters,
             # Trial configs hold the algorithm's fields under its name (param_space): {"ppo": ...} / {"sac": ...}.
-            hyperparam_mutations={experts.algorithms[0]: mutations},
+            hyperparam_mutations={algorithm: mutations},
             require_attrs=False,  # the metric exists on evaluation iterations only
             synch=False,
-            custom_explore_fn=None,
+            # Tune multiplies by 0.8/1.2 without regard for the space: keep every explored value in its range.
+            custom_explore_fn=KeepMutationsInBounds(algorithm, section.mutations, ALGORITHM_SECTIONS[algorithm]),
             log_config=True,
         )
     key = "experts.scheduler.name"
