@@ -41,7 +41,7 @@ def _env_id(task: str) -> str:
 
 
 def run(args) -> int:
-    from mwx_ray.experts.evaluation import evaluate_policy
+    from mwx_ray.experts.evaluation import evaluate_policy, expert_eval_env_kwargs
     from mwx_ray.experts.registry import load_expert
 
     if args.episodes < 1:
@@ -58,8 +58,9 @@ def run(args) -> int:
     video = None if args.no_video else Path(
         args.video or f"runs/videos/eval-{name}-{env_id.split('/')[-1]}.mp4")
     print(f"expert {name} ({about['folder']}) on {env_id}: {args.episodes} episodes from seed {args.seed}")
+    env_kwargs = expert_eval_env_kwargs(policy.manifest, args.task) if env_id.startswith("mwx/") else {}
     result = evaluate_policy(policy.act, env_id, episodes=args.episodes, seed=args.seed, video_path=video,
-                             video_steps=args.video_steps)
+                             video_steps=args.video_steps, env_kwargs=env_kwargs)
     successes = "n/a (env reports none)" if math.isnan(result.success_rate) else (
         f"{result.success_rate:.0%} ({round(result.success_rate * args.episodes)}/{args.episodes})")
     mean_len = sum(result.episode_lengths) / len(result.episode_lengths)

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mwx_ray.config.errors import ConfigError
+from mwx_ray.config.loader import deep_merge
 from mwx_ray.config.sac_schema import SACSection
+from mwx_ray.config.task_schema import TASK_SHORTHAND, TaskSection
 from mwx_ray.config.typed import build, setting, to_plain
 
 # Activations that both RLlib (models/utils.py get_activation_fn) and ExpertPolicy rebuild identically.
@@ -126,7 +128,17 @@ class SkillOverrides:
     ppo: dict[str, Any] = setting(factory=dict, help="PPO fields for this skill only")
     sac: dict[str, Any] = setting(factory=dict, help="SAC fields for this skill only")
     stop_env_steps: int | None = setting(None, ge=1)
-    task: str | None = setting(None, help="env id or task name for this skill (default: the skill name)")
+    task: dict[str, Any] | str | None = setting(None, help="this skill's task: a name/env id (default: the skill "
+                                                          "name, or <skill>_imitation with motion_prior), or "
+                                                          "env.task fields to override for this skill, e.g. "
+                                                          "{clip: walk.npz, imitation: {w_track: 0.8}}")
+
+    @property
+    def task_overrides(self) -> dict[str, Any]:
+        """``task`` as a partial ``env.task`` mapping (a plain name is ``{name: ...}``)."""
+        if self.task is None:
+            return {}
+        return {TASK_SHORTHAND: self.task} if isinstance(self.task, str) else dict(self.task)
 
 
 # Expert algorithms by name: the YAML value of experts.algorithm -> the section class holding its fields
@@ -163,12 +175,19 @@ class ExpertsSection:
         return [self.algorithm] if isinstance(self.algorithm, str) else list(self.algorithm)
 
     def task_for(self, skill: str) -> str:
-        """The task a skill trains on: ``per_skill.<skill>.task``, else ``<skill>_imitation`` with
+        """The task a skill trains on: ``per_skill.<skill>.task`` (its name), else ``<skill>_imitation`` with
         ``motion_prior``, else the skill name (the plain HumanoidBench task)."""
-        overrides = self.per_skill.get(skill)
-        if overrides is not None and overrides.task:
-            return overrides.task
+        overrides = self.per_skill[skill].task_overrides if skill in self.per_skill else {}
+        if overrides.get(TASK_SHORTHAND):
+            return str(overrides[TASK_SHORTHAND])
         return f"{skill}_imitation" if self.motion_prior else skill
+
+    def task_settings_for(self, skill: str, shared: TaskSection) -> TaskSection:
+        """The skill's full task section: the shared ``env.task`` settings (its ``name`` is the skill's task
+        here), with ``per_skill.<skill>.task`` applied and validated."""
+        overrides = self.per_skill[skill].task_overrides if skill in self.per_skill else {}
+        merged = deep_merge(to_plain(shared), {**overrides, TASK_SHORTHAND: self.task_for(skill)})
+        return build(TaskSection, merged, lambda _key: "", prefix=f"per_skill.{skill}.task.")
 
     def section_for(self, algorithm: str, skill: str) -> PPOSection | SACSection:
         """``experts.<algorithm>`` with ``per_skill.<skill>.<algorithm>`` applied and validated."""
@@ -197,6 +216,13 @@ class ExpertsSection:
             problems["per_skill"] = f"overrides for skills not in `skills`: {unknown}"
         # Overrides of every algorithm are checked, selected or not: a typo should not wait for the day the
         # algorithm is switched.
+        for skill, overrides in self.per_skill.items():
+            try:
+                self.task_settings_for(skill, TaskSection())
+            except ConfigError as err:
+                problems[err.key] = err.problem
+            if overrides.task is not None and not overrides.task_overrides.get(TASK_SHORTHAND, "x"):
+                problems[f"per_skill.{skill}.task.name"] = "empty task name"
         for skill in self.per_skill:
             for algorithm in ALGORITHM_SECTIONS:
                 try:

@@ -20,6 +20,10 @@ from mwx_ray.config.yaml_io import parse_yaml
 
 EXTENDS_KEY = "extends"
 SET_SOURCE = "--set"
+# Sections that accept a plain value as shorthand for one of their fields (the schema class's SHORTHAND):
+# expanded in every file before merging, so `env.task: walk` in a base and `env.task: {clip: x.npz}` in the
+# file that extends it merge into {name: walk, clip: x.npz}, and `--set env.task=run` sets the name only.
+SHORTHAND_SECTIONS = {"env.task": "name"}
 
 
 class Provenance:
@@ -74,8 +78,21 @@ def read_yaml_tree(path: str | Path, provenance: Provenance, _chain: tuple[Path,
     for base in bases:
         base_tree = read_yaml_tree(path.parent / base, provenance, (*_chain, resolved))
         merged = deep_merge(merged, base_tree)
+    expand_shorthands(data)
     provenance.record(data, shown)
     return deep_merge(merged, data)
+
+
+def expand_shorthands(tree: dict[str, Any]) -> dict[str, Any]:
+    """Replace a plain value at a ``SHORTHAND_SECTIONS`` key by ``{field: value}`` (in place)."""
+    for dotted, field in SHORTHAND_SECTIONS.items():
+        *parents, last = dotted.split(".")
+        node: Any = tree
+        for part in parents:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if isinstance(node, dict) and last in node and isinstance(node[last], str):
+            node[last] = {field: node[last]}
+    return tree
 
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,6 +113,8 @@ def apply_overrides(tree: dict[str, Any], overrides: Sequence[str], provenance: 
         key = key.strip()
         if not sep or not key or any(not part for part in key.split(".")):
             raise ConfigError(SET_SOURCE, item, "expected KEY=VALUE with a dotted key, e.g. run.seed=3")
+        if key in SHORTHAND_SECTIONS:  # `--set env.task=run` names the task, keeping its other settings
+            key = f"{key}.{SHORTHAND_SECTIONS[key]}"
         node = tree
         parts = key.split(".")
         for i, part in enumerate(parts[:-1]):

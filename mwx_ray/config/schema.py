@@ -7,11 +7,12 @@ between a laptop and a cluster are all in ``resources`` so the same file scales 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 from mwx_ray.config.experts_schema import ExpertsSection
 from mwx_ray.config.labeling_schema import LabelingSection
 from mwx_ray.config.router_schema import RouterSection
+from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.config.typed import setting
 
 
@@ -51,12 +52,13 @@ class ResourcesSection:
 
 @dataclass
 class EnvSection:
-    """Which task to build. ``task`` is a registered task name (``walk``) or env id (``mwx/h1-walk-v0``)."""
+    """Which task to build and how. ``task`` is a typed section (``env.task: walk`` is its shorthand for
+    ``{name: walk}``; ``mwx_ray/config/task_schema.py`` lists every field)."""
 
-    task: str = setting("stand", help="task name or env id; `mwx env list` shows them")
+    task: TaskSection = setting(factory=TaskSection)
     robot: str = setting("h1", help="robot name")
-    options: dict[str, Any] = setting(factory=dict, help="keyword arguments for the task constructor")
-    render_quality: str = setting("fast", help="render preset for frames: fast (labeling) or video")
+    render_quality: Literal["fast", "video"] = setting("fast", help="render preset for frames: fast "
+                                                                   "(labeling) or video")
 
 
 @dataclass

@@ -124,6 +124,9 @@ def _coerce(tp: Any, value: Any, dotted: str, source_of: SourceOf) -> Any:
         near = suggestion(str(value), [str(a) for a in allowed]).replace("valid keys", "valid values")
         raise ConfigError(source_of(dotted), dotted, f"invalid value {value!r}{near}")
     if dataclasses.is_dataclass(tp):
+        shorthand = getattr(tp, "SHORTHAND", None)
+        if shorthand is not None and isinstance(value, str):  # `env.task: walk` == `env.task: {name: walk}`
+            value = {shorthand: str(value)}
         if not isinstance(value, Mapping):
             raise wrong()
         return build(tp, value, source_of, prefix=dotted + ".")

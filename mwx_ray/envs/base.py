@@ -8,7 +8,8 @@ Conventions (humanoidbench.md "Env conventions"):
 * 50 Hz control: ``frame_skip`` (10) × ``mj_step`` at 0.002 s.
 * reset: keyframe ``home``, + U(−0.01, 0.01) on every qpos entry from ``self.np_random`` (no quaternion
   renormalisation), mj_forward, ``task.reset(ctx, np_random)``, mj_forward.
-* observation: float64 ``concat(qpos, qvel)`` of the whole model (+ ``task.extra_obs``): 51 for h1 locomotion.
+* observation: float64 ``concat(qpos, qvel)`` of the whole model (+ ``task.extra_obs``): 51 for h1 locomotion;
+  ``exclude_root_xy`` drops ``qpos[0:2]`` (an option for experts' training envs; HumanoidBench keeps them).
 * reward/termination: read from MjData right after the last ``mj_step``, **without** ``mj_forward``
   (HumanoidBench order; see envs/context.py). Truncation at ``task.episode_steps``.
 * info keys (flat, so they map 1:1 to metric names):
@@ -35,13 +36,14 @@ import mujoco
 import numpy as np
 
 from mwx_ray.envs.context import StepContext
-from mwx_ray.envs.rendering import FrameRenderer
+from mwx_ray.envs.rendering import RENDER_QUALITIES, FrameRenderer
 from mwx_ray.envs.task import Task
 from mwx_ray.robots.spec import RobotSpec
 
 FRAME_SKIP = 10  # HumanoidBench: 10 × 0.002 s = 20 ms per env step (50 Hz)
 RESET_QPOS_NOISE = 0.01  # HumanoidBench: uniform ±0.01 on every qpos entry
 KEYFRAME_NAME = "home"
+ROOT_XY_ENTRIES = 2  # qpos[0:2]: the free joint's world x, y (m)
 _BADQPOS = int(mujoco.mjtWarning.mjWARN_BADQPOS)
 _BADQVEL = int(mujoco.mjtWarning.mjWARN_BADQVEL)
 _BADQACC = int(mujoco.mjtWarning.mjWARN_BADQACC)
@@ -61,9 +63,16 @@ class HumanoidEnv(gymnasium.Env):
         render_quality: str = "fast",
         frame_skip: int = FRAME_SKIP,
         reset_noise_scale: float = RESET_QPOS_NOISE,
+        exclude_root_xy: bool = False,
     ):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"unsupported render_mode {render_mode!r}; valid: {self.metadata['render_modes']}")
+        if render_quality not in RENDER_QUALITIES:
+            raise ValueError(f"unknown render_quality {render_quality!r}; valid: {sorted(RENDER_QUALITIES)}")
+        if int(frame_skip) != frame_skip or frame_skip < 1:
+            raise ValueError(f"frame_skip must be an integer >= 1, got {frame_skip!r}")
+        if not reset_noise_scale >= 0:  # also rejects NaN
+            raise ValueError(f"reset_noise_scale must be >= 0, got {reset_noise_scale!r}")
         self.robot = robot
         self.task = task
         self.render_mode = render_mode
@@ -81,7 +90,10 @@ class HumanoidEnv(gymnasium.Env):
 
         nu = self.model.nu
         self.action_space = gymnasium.spaces.Box(-1.0, 1.0, shape=(nu,), dtype=np.float32)
-        obs_dim = self.model.nq + self.model.nv + task.extra_obs_dim
+        # exclude_root_xy drops qpos[0:2] (pelvis x, y): gymnasium MuJoCo's exclude_current_positions_from_observation.
+        self.exclude_root_xy = bool(exclude_root_xy)
+        self._qpos_obs_start = ROOT_XY_ENTRIES if self.exclude_root_xy else 0
+        obs_dim = self.model.nq - self._qpos_obs_start + self.model.nv + task.extra_obs_dim
         self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float64)
 
         # Precomputed for the hot path.
@@ -179,9 +191,10 @@ class HumanoidEnv(gymnasium.Env):
 
     # ------------------------------------------------------------------ internals
     def _observation(self) -> np.ndarray:
+        qpos = self._qpos[self._qpos_obs_start:]
         if self._has_extra_obs:
-            return np.concatenate((self._qpos, self._qvel, self.task.extra_obs(self.ctx)))
-        return np.concatenate((self._qpos, self._qvel))
+            return np.concatenate((qpos, self._qvel, self.task.extra_obs(self.ctx)))
+        return np.concatenate((qpos, self._qvel))
 
     def _validated_action(self, action) -> np.ndarray:
         action = np.asarray(action, dtype=np.float64)

@@ -1,18 +1,28 @@
 """``ImitationTask``: a HumanoidBench task plus motion tracking of an H1 reference clip (MetaWorld-X experts).
 
 Composition, not inheritance: the wrapper holds the plain task (``base_task``) and delegates ``build``, ``bind``,
-``reset``, ``terminated``, ``step_info``, ``episode_end_info`` and ``is_success`` to it. On top it:
+``reset``, ``step_info``, ``episode_end_info`` and ``is_success`` to it. Its settings are the typed
+``env.task.imitation`` section (``mwx_ray/config/task_schema.py``, where every default lives). On top it:
 
-* aligns the clip to every episode with operator A (:class:`mwx_ray.motion.alignment.ReferenceTracker`; random
-  start phase from the env's generator, drawn *after* the base task's own draws so goals/chair poses match the
-  plain task for the same seed);
+* aligns the clip to every episode with operator A (:class:`mwx_ray.motion.alignment.ReferenceTracker`; start
+  phase from the env's generator, drawn *after* the base task's own draws so goals/chair poses match the plain
+  task for the same seed), uniformly or weighted towards phases where episodes failed
+  (``failure_weighted_starts``, :class:`mwx_ray.envs.reference_start.StartPhaseSampler`);
+* optionally starts training episodes in the reference state (``reference_state_init``: pose and velocities of
+  the drawn frame, with noise; frame 0 of the clip is anchored at the robot so the clip leads where it should);
 * rewards ``w_track · r_track + w_task · r_task`` with r_track = convex mix of the kernels of
-  :mod:`mwx_ray.rewards.imitation` under per-joint dynamic weights W (``imitation=False`` → r_task alone);
-* optionally appends the phase features (sin 2πφ, cos 2πφ) to the base task's extra observation (``phase_obs``,
-  off by default so imitation experts keep the plain task's observation and stay routable).
+  :mod:`mwx_ray.rewards.imitation` under per-joint dynamic weights W (``enabled: false`` → r_task alone);
+* optionally ends training episodes that lost the reference (``tracking_termination``), on top of the plain
+  task's own termination;
+* optionally appends the clip phase (sin 2πφ, cos 2πφ) to the observation (``phase_clock``): an expert trained
+  with it carries the clip's :class:`~mwx_ray.motion.phase.PhaseClock` in its manifest and runs it itself.
 
-The dynamic weights' error statistics persist across episodes of one env (they measure the policy) and restart
-when the env is re-seeded (``reset(seed=...)``), so seeded rollouts stay reproducible.
+:meth:`TaskSection.for_evaluation` switches the training-only tricks off (no reference-state starts, no tracking
+termination, clip from frame 0), so evaluation keeps HumanoidBench's reset and termination.
+
+The dynamic weights' error statistics and the start-phase failure rates persist across episodes of one env (they
+measure the policy) and restart when the env is re-seeded (``reset(seed=...)``), so seeded rollouts stay
+reproducible.
 
 HumanoidBench comparability: the plain task reward is returned as the term ``task`` and named by
 ``hb_reward_term``; :class:`~mwx_ray.envs.base.HumanoidEnv` sums that term (not the mixed env reward) into
@@ -20,12 +30,12 @@ HumanoidBench comparability: the plain task reward is returned as the term ``tas
 
 Logged terms (``info["reward_terms/<name>"]``): ``task``, ``task/<base term>``, ``track``, ``track/pose``,
 ``track/vel``, ``track/root_height`` / ``track/root_orientation`` / ``track/end_effectors`` (when their coefficient
-is > 0), ``track/pose_error_rms`` (rad), ``track/weight_max``, ``track/weight_min``, ``phase``.
+is > 0), ``track/pose_error_rms`` (rad), ``track/weight_max``, ``track/weight_min``, ``phase``; on the last step
+``imitation/reference_start`` (1 = the episode started in the reference state) and ``imitation/tracking_lost``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,68 +44,16 @@ from typing import Any, ClassVar
 import mujoco
 import numpy as np
 
+from mwx_ray.config.task_schema import ImitationSection, TaskSection
 from mwx_ray.envs.base import FRAME_SKIP
 from mwx_ray.envs.context import StepContext
+from mwx_ray.envs.reference_start import StartPhaseSampler, set_reference_state
 from mwx_ray.envs.task import Task
 from mwx_ray.motion.alignment import END_EFFECTOR_SITES, AlignmentSettings, ReferenceTracker
 from mwx_ray.motion.clip import MotionClip
+from mwx_ray.motion.phase import NUM_PHASE_FEATURES, PhaseClock
 from mwx_ray.rewards import imitation as kernels
 from mwx_ray.robots.spec import RobotSpec
-
-NUM_PHASE_FEATURES = 2
-
-
-@dataclasses.dataclass(frozen=True)
-class ImitationSettings:
-    """Task options; every field is a keyword of the task constructor (``make_env(..., task_kwargs={...})``).
-
-    Attributes:
-        imitation: False → env reward = plain task reward (ablation "without imitation"); terms still logged.
-        static_weights: True → W = 1 for every joint (ablation "without dynamic weights").
-        w_track, w_task: mix of the tracking and task rewards (authors' code: 0.6–0.8 / 0.2–0.4).
-        alpha, beta: pose (1/rad²) and velocity (s²/rad²) kernel scales.
-        pose_coef, vel_coef, root_height_coef, root_orientation_coef, end_effector_coef: convex mix inside r_track
-            (authors' code 0.7 / 0.3; the optional terms are off by default).
-        ema_time_constant_s, weight_epsilon_rad2, weight_power, weight_min, weight_max, weight_refresh_steps:
-            dynamic weights (rewards/imitation.py gives the formula).
-        random_start, noncyclic_max_start_fraction, velocity_window_s: operator A.
-        phase_obs: append (sin 2πφ, cos 2πφ) to the observation. Off by default, as in MetaWorld-X (its experts
-            observe HumanoidBench's state; the reference is indexed by time): an expert with phase features has
-            an observation no composite task provides, so the router could not use it.
-        clip: built-in skill name (``mwx motion list``) or path to a MotionClip ``.npz``; None = the variant's
-            default clip.
-    """
-
-    imitation: bool = True
-    static_weights: bool = False
-    w_track: float = 0.7
-    w_task: float = 0.3
-    alpha: float = kernels.DEFAULT_ALPHA
-    beta: float = kernels.DEFAULT_BETA
-    pose_coef: float = 0.7
-    vel_coef: float = 0.3
-    root_height_coef: float = 0.0
-    root_orientation_coef: float = 0.0
-    end_effector_coef: float = 0.0
-    ema_time_constant_s: float = 2.0
-    weight_epsilon_rad2: float = 1e-3
-    weight_power: float = 0.5
-    weight_min: float = 0.25
-    weight_max: float = 4.0
-    weight_refresh_steps: int = 10
-    random_start: bool = True
-    noncyclic_max_start_fraction: float = 0.0
-    velocity_window_s: float = 0.1
-    phase_obs: bool = False
-    clip: str | None = None
-
-    @classmethod
-    def from_options(cls, base: ImitationSettings | None = None, **options: Any) -> ImitationSettings:
-        valid = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(options) - valid)
-        if unknown:
-            raise TypeError(f"unknown imitation task options {unknown}; valid options: {sorted(valid)}")
-        return dataclasses.replace(base or cls(), **options)
 
 
 def load_reference_clip(spec: str | MotionClip) -> MotionClip:
@@ -119,27 +77,21 @@ class ImitationTask(Task):
     default_clip: ClassVar[str] = ""
     hb_reward_term: ClassVar[str] = "task"  # read by HumanoidEnv for hb/return and success
 
-    def __init__(self, base_task: Task | None = None, clip: MotionClip | str | None = None,
-                 settings: ImitationSettings | None = None, **options: Any):
-        if clip is not None and not isinstance(clip, MotionClip):
-            options["clip"] = clip
-        self.settings = ImitationSettings.from_options(settings, **options)
-        if base_task is None:
-            if self.base_task_cls is None:
-                raise TypeError(f"{type(self).__name__} needs a base_task (or a subclass with base_task_cls)")
-            base_task = self.base_task_cls()
+    def __init__(self, base_task: Task, clip: MotionClip | str, settings: ImitationSection | None = None):
+        self.settings = settings or ImitationSection()
         self.base_task = base_task
-        reference = clip if isinstance(clip, MotionClip) else (self.settings.clip or self.default_clip)
-        if not reference:
-            raise TypeError(f"{type(self).__name__} needs a reference clip (clip=...)")
-        self.clip = load_reference_clip(reference)
-        self.extra_obs_dim = base_task.extra_obs_dim + (NUM_PHASE_FEATURES if self.settings.phase_obs else 0)
+        self.clip = load_reference_clip(clip)
+        self.extra_obs_dim = base_task.extra_obs_dim + (NUM_PHASE_FEATURES if self.settings.phase_clock else 0)
         self._obs = np.zeros(self.extra_obs_dim)
-        self._coefficients = {
-            "pose": self.settings.pose_coef, "vel": self.settings.vel_coef,
-            "root_height": self.settings.root_height_coef, "root_orientation": self.settings.root_orientation_coef,
-            "end_effectors": self.settings.end_effector_coef,
-        }
+        s = self.settings
+        self._coefficients = {"pose": s.pose_coef, "vel": s.vel_coef, "root_height": s.root_height_coef,
+                              "root_orientation": s.root_orientation_coef, "end_effectors": s.end_effector_coef}
+
+    @classmethod
+    def from_config(cls, settings: TaskSection) -> ImitationTask:
+        if cls.base_task_cls is None:
+            raise TypeError(f"{cls.__name__} has no base_task_cls; build ImitationTask(base_task, clip) directly")
+        return cls(cls.base_task_cls.from_config(settings), settings.clip or cls.default_clip, settings.imitation)
 
     # ---- model construction ----
     def build(self, spec: mujoco.MjSpec, robot: RobotSpec) -> None:
@@ -148,29 +100,63 @@ class ImitationTask(Task):
     def bind(self, ctx: StepContext) -> None:
         self.base_task.bind(ctx)
         s = self.settings
-        control_dt = ctx.model.opt.timestep * FRAME_SKIP  # lookups use MjData.time, so frame_skip may differ
-        self.tracker = ReferenceTracker(self.clip, control_dt, AlignmentSettings(
-            random_start=s.random_start, noncyclic_max_start_fraction=s.noncyclic_max_start_fraction,
+        self._control_dt = ctx.model.opt.timestep * FRAME_SKIP  # lookups use MjData.time, so frame_skip may differ
+        self.tracker = ReferenceTracker(self.clip, self._control_dt, AlignmentSettings(
+            random_start=s.random_start_phase, noncyclic_max_start_fraction=s.noncyclic_max_start_fraction,
             velocity_window_s=s.velocity_window_s))
+        weights = s.dynamic_weights
         num_joints = len(ctx.robot.joints)
-        self.joint_weights = kernels.DynamicJointWeights(num_joints, control_dt, kernels.JointWeightSettings(
-            static=s.static_weights, ema_time_constant_s=s.ema_time_constant_s, epsilon_rad2=s.weight_epsilon_rad2,
-            power=s.weight_power, w_min=s.weight_min, w_max=s.weight_max, refresh_steps=s.weight_refresh_steps))
+        self.joint_weights = kernels.DynamicJointWeights(num_joints, self._control_dt, kernels.JointWeightSettings(
+            static=not weights.enabled, ema_time_constant_s=weights.ema_time_constant_s,
+            epsilon_rad2=weights.epsilon_rad2, power=weights.power, w_min=weights.min, w_max=weights.max,
+            refresh_steps=weights.refresh_steps))
+        self.start_sampler = StartPhaseSampler(s.failure_weighted_starts)
         self._joint_qpos = ctx.data.qpos[7 : 7 + num_joints]  # live views (robot joints follow the free joint)
         self._joint_qvel = ctx.data.qvel[6 : 6 + num_joints]
         self._root_body = ctx.body_id(ctx.robot.root_body)
         self._ee_sites = np.array([ctx.site_id(name) for name in END_EFFECTOR_SITES])
         self._seeded_rng: np.random.Generator | None = None
+        self._episode_running = False
+        self._reference_start = False
+        self._tracking_lost = False
+
+    def clock(self) -> PhaseClock:
+        """The phase clock an expert trained on this task carries (needs ``bind``)."""
+        return self.tracker.clock()
 
     # ---- episode ----
     def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
         self.base_task.reset(ctx, rng)  # first: the base task's draws match the plain task's
-        self.tracker.reset(rng, ctx.data.qpos[0:3], ctx.data.qpos[3:7])
-        # The weight statistics persist across episodes, but gymnasium's reset(seed=...) builds a new generator:
-        # restart them then, so that a seeded rollout is reproducible (the env contract).
+        # The weight statistics and start-phase failure rates persist across episodes, but gymnasium's
+        # reset(seed=...) builds a new generator: restart them then, so a seeded rollout is reproducible.
         if rng is not self._seeded_rng:
             self._seeded_rng = rng
             self.joint_weights.reset_statistics()
+            self.start_sampler.reset_statistics()
+        elif self._episode_running:  # an episode that was not terminated ran to its end (or was cut off)
+            self.start_sampler.record_episode_end(failed=False)
+        s = self.settings
+        rsi = s.reference_state_init
+        self._reference_start = rsi.probability > 0 and float(rng.random()) < rsi.probability
+        root_pos, root_quat = ctx.data.qpos[0:3].copy(), ctx.data.qpos[3:7].copy()
+        if self._reference_start:
+            start = self.start_sampler.draw(rng, self.tracker.num_frames)
+            self.tracker.reset(rng, root_pos, root_quat, start_frame=start, anchor_frame=0)
+            set_reference_state(ctx.model, ctx.data, self.tracker, control_dt=self._control_dt, settings=rsi,
+                                rng=rng)
+        elif s.failure_weighted_starts.enabled and s.random_start_phase:
+            start = self.start_sampler.draw(rng, self._keyframe_start_span())
+            self.tracker.reset(rng, root_pos, root_quat, start_frame=start)
+        else:
+            self.tracker.reset(rng, root_pos, root_quat)
+        self._episode_running = True
+        self._tracking_lost = False
+
+    def _keyframe_start_span(self) -> int:
+        """Frames a keyframe (HumanoidBench) start may begin at: the whole loop, or the clip's allowed prefix."""
+        if self.tracker.cyclic:
+            return self.tracker.num_frames
+        return int(self.settings.noncyclic_max_start_fraction * (self.tracker.num_frames - 1)) + 1
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         task_reward, base_terms = self.base_task.reward(ctx)
@@ -178,9 +164,10 @@ class ImitationTask(Task):
         weights = self.joint_weights.weights
         error = self._joint_qpos - reference.joint_pos
         squared_error = error * error
+        s = self.settings
         values = {
-            "pose": math.exp(-self.settings.alpha * float(np.dot(weights, squared_error))),
-            "vel": kernels.velocity_reward(self._joint_qvel, reference.joint_vel, weights, self.settings.beta),
+            "pose": math.exp(-s.alpha * float(np.dot(weights, squared_error))),
+            "vel": kernels.velocity_reward(self._joint_qvel, reference.joint_vel, weights, s.beta),
         }
         coefficients = self._coefficients
         if coefficients["root_height"] > 0:
@@ -192,8 +179,7 @@ class ImitationTask(Task):
         track = kernels.combine(values, coefficients)
         self.joint_weights.update(squared_error)  # after use: step t is scored with weights from steps < t
         task_reward = float(task_reward)
-        s = self.settings
-        reward = s.w_track * track + s.w_task * task_reward if s.imitation else task_reward
+        reward = s.w_track * track + s.w_task * task_reward if s.enabled else task_reward
         terms = {"task": task_reward, **{f"task/{k}": v for k, v in base_terms.items()}, "track": track}
         terms.update({f"track/{k}": v for k, v in values.items()})
         terms["track/pose_error_rms"] = math.sqrt(float(squared_error.mean()))
@@ -208,14 +194,35 @@ class ImitationTask(Task):
         return (ctx.data.site_xpos[self._ee_sites] - ctx.data.xpos[self._root_body]) @ rotation
 
     def terminated(self, ctx: StepContext) -> bool:
-        return self.base_task.terminated(ctx)
+        ended = self.base_task.terminated(ctx) or self._lost_the_reference(ctx)
+        if ended and self._episode_running:
+            self.start_sampler.record_episode_end(failed=True)
+            self._episode_running = False
+        return ended
+
+    def _lost_the_reference(self, ctx: StepContext) -> bool:
+        """Tracking termination (training only): pelvis height/orientation or end effectors too far off."""
+        bounds = self.settings.tracking_termination
+        if not bounds.enabled or ctx.step_count <= bounds.grace_steps:
+            return False
+        reference = self.tracker.at(float(ctx.data.time))
+        lost = (
+            (bounds.root_height_m is not None
+             and abs(ctx.pelvis_z - float(reference.root_pos[2])) > bounds.root_height_m)
+            or (bounds.root_orientation_rad is not None
+                and kernels.quaternion_angle(ctx.root_quat, reference.root_quat) > bounds.root_orientation_rad)
+            or (bounds.end_effector_m is not None and float(np.linalg.norm(
+                self._end_effectors(ctx) - reference.end_effectors, axis=1).mean()) > bounds.end_effector_m)
+        )
+        self._tracking_lost = self._tracking_lost or lost
+        return lost
 
     def extra_obs(self, ctx: StepContext) -> np.ndarray:
-        """Base task's extra observation, then (sin 2πφ, cos 2πφ) when ``phase_obs``; [extra_obs_dim]."""
+        """Base task's extra observation, then (sin 2πφ, cos 2πφ) with ``phase_clock``; [extra_obs_dim]."""
         base_dim = self.base_task.extra_obs_dim
         if base_dim:
             self._obs[:base_dim] = self.base_task.extra_obs(ctx)
-        if self.settings.phase_obs:
+        if self.settings.phase_clock:
             self.tracker.phase_features(float(ctx.data.time), self._obs[base_dim:])
         return self._obs
 
@@ -223,7 +230,8 @@ class ImitationTask(Task):
         return self.base_task.step_info(ctx)
 
     def episode_end_info(self, ctx: StepContext) -> Mapping[str, Any]:
-        return self.base_task.episode_end_info(ctx)
+        return {**self.base_task.episode_end_info(ctx), "imitation/reference_start": float(self._reference_start),
+                "imitation/tracking_lost": float(self._tracking_lost)}
 
     def is_success(self, episode_return: float) -> bool:
         return self.base_task.is_success(episode_return)

@@ -20,16 +20,20 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import gymnasium
 
+from mwx_ray.config.task_schema import TaskSection
+from mwx_ray.config.typed import build
 from mwx_ray.envs.task import Task
 from mwx_ray.errors import UnknownNameError
 from mwx_ray.robots import get_robot
 
 ENV_NAMESPACE = "mwx"
+ENTRY_POINT = "mwx_ray.envs.registry:make_env"
 ENV_VERSION = 0
 DEFAULT_ROBOT = "h1"
 _NAME = re.compile(r"[a-z0-9_]+")
@@ -83,8 +87,10 @@ def register_task(task_cls: type[Task], *, robots: tuple[str, ...] = (DEFAULT_RO
     for robot in entry.robots:
         env_id = env_id_for(robot, name)
         if env_id not in gymnasium.registry:
-            # No max_episode_steps: HumanoidEnv truncates at task.episode_steps itself.
-            gymnasium.register(id=env_id, entry_point=make_env, kwargs={"env_id_or_task_name": env_id})
+            # A string entry point keeps the spec serializable (env.spec.to_json()); max_episode_steps is what
+            # gymnasium's wrappers read (TimeAwareObservation). HumanoidEnv truncates at the same step itself.
+            gymnasium.register(id=env_id, entry_point=ENTRY_POINT, kwargs={"env_id_or_task_name": env_id},
+                               max_episode_steps=task_cls.episode_steps)
     return entry
 
 
@@ -137,15 +143,17 @@ def resolve_env_id(env_id_or_task_name: str) -> str:
 BACKENDS = ("mwx", "humanoid_bench")
 
 
-def make_env(env_id_or_task_name: str, *, task_kwargs: dict[str, Any] | None = None, backend: str = "mwx",
-             **env_kwargs: Any):
+def make_env(env_id_or_task_name: str, *, task: TaskSection | Mapping[str, Any] | None = None,
+             backend: str = "mwx", **env_kwargs: Any):
     """Build a :class:`~mwx_ray.envs.base.HumanoidEnv` for a registered env id or task name.
 
     Args:
         env_id_or_task_name: e.g. ``"mwx/h1-walk-v0"`` or ``"walk"`` (robot defaults to h1).
-        task_kwargs: passed to the task class constructor.
+        task: the typed task settings (``env.task``), as a :class:`TaskSection` or its plain mapping (what
+            RLlib's ``env_config`` carries; validated against the schema, its ``name`` is ignored here). None =
+            the schema's defaults.
         backend: ``"mwx"`` (ours) or ``"humanoid_bench"`` (the real package, if importable; parity checks).
-        **env_kwargs: passed to ``HumanoidEnv`` (``render_mode``, ``render_quality``, ...).
+        **env_kwargs: passed to ``HumanoidEnv`` (``render_mode``, ``render_quality``).
     """
     robot, task_name = parse_env_id(env_id_or_task_name)
     task_cls = get_task_entry(task_name).task_cls
@@ -157,4 +165,14 @@ def make_env(env_id_or_task_name: str, *, task_kwargs: dict[str, Any] | None = N
         raise ValueError(f"unknown env backend {backend!r}; valid backends: {list(BACKENDS)}")
     from mwx_ray.envs.base import HumanoidEnv  # deferred: keeps `registry` importable without building models
 
-    return HumanoidEnv(robot=get_robot(robot), task=task_cls(**(task_kwargs or {})), **env_kwargs)
+    settings = task_settings(task)
+    return HumanoidEnv(robot=get_robot(robot), task=task_cls.from_config(settings), frame_skip=settings.frame_skip,
+                       reset_noise_scale=settings.reset_noise_scale,
+                       exclude_root_xy=settings.observation.exclude_root_xy, **env_kwargs)
+
+
+def task_settings(task: TaskSection | Mapping[str, Any] | None) -> TaskSection:
+    """A validated :class:`TaskSection` from a section, its plain mapping (``env_config``), or None (defaults)."""
+    if isinstance(task, TaskSection):
+        return task
+    return build(TaskSection, dict(task or {}), lambda _key: "task settings", prefix="env.task.")

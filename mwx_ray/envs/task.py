@@ -18,6 +18,9 @@ through this life cycle::
         at episode end:
             task.episode_end_info(ctx), task.is_success(episode_return) -> info["success"]
 
+Options come from the typed ``env.task`` section (``mwx_ray/config/task_schema.py``, where their defaults live):
+``Task.from_config(settings)`` builds the task from it.
+
 Adding a task = subclass :class:`Task` (set the class attributes), then ``register_task(MyTask)``
 (``mwx_ray.envs.registry``; add the call to ``mwx_ray/envs/tasks/__init__.py``).
 Tasks hold per-episode state (set it in ``reset``), so each env owns its own task instance.
@@ -34,6 +37,7 @@ from typing import Any, ClassVar
 import mujoco
 import numpy as np
 
+from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.envs.context import StepContext
 from mwx_ray.robots.spec import RobotSpec
 
@@ -59,6 +63,11 @@ class Task(abc.ABC):
     # Name of the reward term that holds the plain HumanoidBench reward when the env reward is something else
     # (imitation variants); HumanoidEnv then sums that term into ``hb/return``. None: the env reward is it.
     hb_reward_term: ClassVar[str | None] = None
+
+    @classmethod
+    def from_config(cls, settings: TaskSection) -> Task:
+        """The task built from its typed settings (``env.task``); tasks without options ignore them."""
+        return cls()
 
     # ---- model construction ----
     def build(self, spec: mujoco.MjSpec, robot: RobotSpec) -> None:  # noqa: B027 - optional hook

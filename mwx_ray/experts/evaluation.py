@@ -17,9 +17,10 @@ Ray-free: the trainable calls it with an exported expert's ``act``, and so can `
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -50,9 +51,25 @@ class EvalResult:
         return out
 
 
-def make_eval_env(env_id: str, *, render: bool) -> gym.Env:
-    """``gymnasium.make(env_id)``; mwx ids get ``render_quality="fast"`` when rendering."""
-    kwargs = {}
+def expert_eval_env_kwargs(manifest: Mapping[str, Any], task_name: str | None = None) -> dict[str, Any]:
+    """``gymnasium.make`` keyword arguments to evaluate an exported expert: the task settings it trained with
+    (its observation layout, reward settings) in their evaluation form (``TaskSection.for_evaluation``:
+    HumanoidBench reset and termination), optionally on another task (``task_name``). Empty for experts of
+    non-mwx envs or folders exported before task settings were recorded."""
+    from mwx_ray.config.task_schema import TaskSection
+    from mwx_ray.config.typed import build
+
+    recorded = manifest.get("task")
+    if recorded is None:
+        return {"task": {"name": task_name}} if task_name else {}
+    settings = build(TaskSection, {**recorded, **({"name": task_name} if task_name else {})},
+                     lambda _key: f"manifest of {manifest.get('env_id')}", prefix="task.")
+    return settings.for_evaluation().env_kwargs()
+
+
+def make_eval_env(env_id: str, *, render: bool, env_kwargs: Mapping[str, Any] | None = None) -> gym.Env:
+    """``gymnasium.make(env_id, **env_kwargs)``; mwx ids get ``render_quality="fast"`` when rendering."""
+    kwargs = dict(env_kwargs or {})
     if env_id.startswith("mwx/"):
         import mwx_ray.envs  # noqa: F401  (registers the mwx/ gymnasium ids in this process)
 
@@ -96,14 +113,16 @@ def evaluate_policy(
     seed: int,
     video_path: str | Path | None = None,
     video_steps: int = 250,
+    env_kwargs: Mapping[str, Any] | None = None,
 ) -> EvalResult:
     """Run ``episodes`` deterministic episodes of ``act_fn`` on ``env_id`` (seeds ``seed + i``).
 
-    ``video_steps`` frames (250 = 5 s at 50 Hz) of episode 0 go to ``video_path`` if given.
+    ``video_steps`` frames (250 = 5 s at 50 Hz) of episode 0 go to ``video_path`` if given; ``env_kwargs`` go to
+    ``gymnasium.make`` (an mwx env's ``task`` settings).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    env = make_eval_env(env_id, render=video_path is not None)
+    env = make_eval_env(env_id, render=video_path is not None, env_kwargs=env_kwargs)
     returns, lengths, successes = [], [], []
     term_totals: dict[str, float] = defaultdict(float)
     frames: list[np.ndarray] = []

@@ -227,10 +227,13 @@ def write_expert_folder(
     clip_actions: bool,
     source_checkpoint: str | None,
     algorithm: str = "ppo",
+    task: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``manifest.json`` + ``weights.safetensors`` for one expert and return ``out_dir``.
 
     ``observation_space`` is the env's raw (unnormalized) single-env space; shapes ``[obs_dim]``/``[act_dim]``.
+    ``task`` is the plain ``env.task`` section the expert trained on (None for non-mwx envs): evaluation and the
+    router rebuild its observation from it.
     """
     out_dir = Path(out_dir)
     obs_dim, act_dim = int(np.prod(observation_space.shape)), int(np.prod(action_space.shape))
@@ -244,6 +247,7 @@ def write_expert_folder(
         "format": MANIFEST_FORMAT,
         "algorithm": algorithm,
         "env_id": env_id,
+        "task": dict(task) if task is not None else None,
         "module_id": DEFAULT_MODULE_ID,
         "observation_space": _space_json(observation_space),
         "action_space": _space_json(action_space),
@@ -294,6 +298,7 @@ def export_algorithm(algo, out_dir: str | Path, *, source_checkpoint: str | None
     """Export a live (new-stack PPO or SAC) Algorithm's default module + MeanStdFilter to ``out_dir``."""
     raw_obs_space, action_space = algo.spaces["__env_single__"]
     env_id = algo.config.env if isinstance(algo.config.env, str) else repr(algo.config.env)
+    task = dict(algo.config.env_config).get("task")
     return write_expert_folder(
         out_dir,
         env_id=env_id,
@@ -306,13 +311,14 @@ def export_algorithm(algo, out_dir: str | Path, *, source_checkpoint: str | None
         clip_actions=algo.config.clip_actions,
         source_checkpoint=source_checkpoint,
         algorithm=algorithm_of_module(algo.config.rl_module_spec.module_class),
+        task=task,
     )
 
 
-def _raw_env_spaces(env_id: str) -> tuple[gym.spaces.Box, gym.spaces.Box]:
+def _raw_env_spaces(env_id: str, task: Mapping[str, Any] | None) -> tuple[gym.spaces.Box, gym.spaces.Box]:
     if env_id.startswith("mwx/"):
         import mwx_ray.envs  # noqa: F401  (registers the mwx/ gymnasium ids)
-    env = gym.make(env_id)
+    env = gym.make(env_id, **({"task": task} if task is not None else {}))
     try:
         return env.observation_space, env.action_space
     finally:
@@ -324,12 +330,14 @@ def export_checkpoint(
     out_dir: str | Path,
     *,
     env_id: str,
+    task: Mapping[str, Any] | None = None,
     normalize_actions: bool = True,
     clip_actions: bool = False,
 ) -> Path:
     """Export an RLlib 2.60 Algorithm checkpoint folder without building the Algorithm (no Ray runtime).
 
-    ``env_id`` gives the raw observation bounds (the module checkpoint only knows the filtered space);
+    ``env_id`` and ``task`` (the trial's task settings) give the raw observation bounds (the module checkpoint
+    only knows the filtered space);
     ``normalize_actions``/``clip_actions`` must match the training config (RLlib defaults: True/False).
     """
     ckpt = Path(checkpoint_dir)
@@ -346,7 +354,7 @@ def export_checkpoint(
         raise FileNotFoundError(
             f"no {FILTER_NAME} state in {ckpt}; looked at {[str(f) for f in filter_files]}"
         )
-    raw_obs_space, env_action_space = _raw_env_spaces(env_id)
+    raw_obs_space, env_action_space = _raw_env_spaces(env_id, task)
     if raw_obs_space.shape != ctor["observation_space"].shape or env_action_space != ctor["action_space"]:
         raise ValueError(f"{env_id} spaces do not match the checkpoint's module spaces")
     return write_expert_folder(
@@ -361,4 +369,5 @@ def export_checkpoint(
         clip_actions=clip_actions,
         source_checkpoint=str(ckpt.resolve()),
         algorithm=algorithm_of_module(class_and_ctor["class"]),
+        task=task,
     )

@@ -57,6 +57,7 @@ class Candidate:
     metrics: Mapping[str, Any] = field(default_factory=dict)
     seed: int | None = None
     storage_filesystem: Any = field(default=None, compare=False, repr=False)  # pyarrow fs of the checkpoint
+    task: Mapping[str, Any] | None = field(default=None, compare=False)  # the trial's plain env.task settings
 
     def rank_key(self) -> tuple[float, float]:
         """Larger is better: (``hb/return``, ``hb/success``); missing or NaN values rank last."""

@@ -66,7 +66,7 @@ def sweep_candidates(experiment_path: str | Path) -> list[Candidate]:
             candidates.append(Candidate(
                 skill=str(config["skill"]), trial_id=trial.trial_id, env_id=str(config["env_id"]),
                 checkpoint=path, metrics=dict(result.metrics), seed=config.get("seed"),
-                storage_filesystem=trial.storage.storage_filesystem,
+                storage_filesystem=trial.storage.storage_filesystem, task=config.get("task"),
             ))
     return candidates
 
@@ -164,7 +164,7 @@ def export_registry(experiment_path: str | Path, out_dir: str | Path, *, log_to_
     entries = {}
     for skill, candidate in best.items():
         with _local_checkpoint(candidate) as checkpoint:
-            folder = export_checkpoint(checkpoint, out_dir / skill, env_id=candidate.env_id)
+            folder = export_checkpoint(checkpoint, out_dir / skill, env_id=candidate.env_id, task=candidate.task)
         entries[skill] = registry_entry(skill, candidate, folder, experiment, run_ids)
         child = (entries[skill]["mlflow"] or {}).get("run_id")
         if mlflow is not None and child:

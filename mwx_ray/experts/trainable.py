@@ -43,6 +43,7 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM
 
 from mwx_ray.atomic_io import atomic_write_text
 from mwx_ray.config.schema import ResourcesSection
+from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.config.typed import build
 from mwx_ray.experts import algorithms
 from mwx_ray.experts.evaluation import EvalResult, evaluate_policy
@@ -79,25 +80,28 @@ class Progress:
         atomic_write_text(folder / PROGRESS_FILE, json.dumps(asdict(self)))
 
 
-def _trial_sections(config: dict[str, Any]) -> tuple[str, Any, ResourcesSection]:
-    """(algorithm, its validated section, resources) of a trial config (a PBT mutation out of bounds fails here)."""
+def _trial_sections(config: dict[str, Any]) -> tuple[str, Any, ResourcesSection, TaskSection]:
+    """(algorithm, its validated section, resources, task settings) of a trial config."""
     where = f"trial {config.get('skill')}/seed {config.get('seed')}"
     section = algorithms.trial_section(config, where)
     resources = build(ResourcesSection, config["resources"], lambda _key: where, prefix="resources.")
-    return algorithms.trial_algorithm(config), section, resources
+    task = build(TaskSection, config.get("task") or {}, lambda _key: where, prefix="task.")
+    return algorithms.trial_algorithm(config), section, resources, task
 
 
 def _build_config(config: dict[str, Any]):
-    algorithm, section, resources = _trial_sections(config)
-    return algorithm, section, algorithms.build_expert_config(algorithm, config["env_id"], seed=int(config["seed"]),
-                                                              section=section, resources=resources)
+    algorithm, section, resources, task = _trial_sections(config)
+    rllib_config = algorithms.build_expert_config(algorithm, config["env_id"], seed=int(config["seed"]),
+                                                  section=section, resources=resources,
+                                                  env_kwargs=task.env_kwargs())
+    return algorithm, section, task, rllib_config
 
 
 def trial_resources(config: dict[str, Any]):
     """Tune resource request of a trial = RLlib's ``default_resource_request`` for its PPO/SAC config (both
     inherit ``Algorithm``'s): one bundle for the trial process (driver + local Learner), one per remote
     EnvRunner (PACK)."""
-    algorithm, _section, rllib_config = _build_config(config)
+    algorithm, _section, _task, rllib_config = _build_config(config)
     return algorithms.algorithm_class(algorithm).default_resource_request(rllib_config)
 
 
@@ -106,11 +110,14 @@ def make_trainable():
     return tune.with_resources(train_expert, trial_resources)
 
 
-def evaluate_algorithm(algo, env_id: str, *, episodes: int, video_path: Path | None = None) -> EvalResult:
-    """Deterministic evaluation of the algorithm's current policy through its exported expert folder."""
+def evaluate_algorithm(algo, env_id: str, task: TaskSection, *, episodes: int,
+                       video_path: Path | None = None) -> EvalResult:
+    """Deterministic evaluation of the algorithm's current policy through its exported expert folder, on the
+    task's evaluation settings (HumanoidBench reset and termination: ``TaskSection.for_evaluation``)."""
     with tempfile.TemporaryDirectory(prefix="mwx_eval_") as tmp:
         policy = ExpertPolicy.load(export_algorithm(algo, tmp))
-    return evaluate_policy(policy.act, env_id, episodes=episodes, seed=EVAL_SEED, video_path=video_path)
+    return evaluate_policy(policy.act, env_id, episodes=episodes, seed=EVAL_SEED, video_path=video_path,
+                           env_kwargs=task.for_evaluation().env_kwargs())
 
 
 def observation_filter_count(algo) -> int:
@@ -159,7 +166,7 @@ def _save_checkpoint(algo, algorithm: str, progress: Progress, folder: Path) -> 
 
 def train_expert(config: dict[str, Any]) -> None:
     """Train until the trial's StopRule fires (the Tune stopper and schedulers may stop it earlier)."""
-    algorithm, section, rllib_config = _build_config(config)
+    algorithm, section, task, rllib_config = _build_config(config)
     env_id = config["env_id"]
     rule = StopRule.from_dict(config["stop"])
     eval_every, episodes = int(config["eval"]["every_iters"]), int(config["eval"]["episodes"])
@@ -196,13 +203,13 @@ def train_expert(config: dict[str, Any]) -> None:
             checkpoint_due = final or iteration % checkpoint_every == 0
             if checkpoint_due or iteration % eval_every == 0:
                 video = trial_dir / VIDEO_FILE if final and record_video else None
-                evaluation = evaluate_algorithm(algo, env_id, episodes=episodes, video_path=video)
+                evaluation = evaluate_algorithm(algo, env_id, task, episodes=episodes, video_path=video)
                 metrics.update(evaluation.metrics())
                 if not final and rule.reason({**metrics, "training_iteration": iteration}) is not None:
                     final = checkpoint_due = True  # success bar reached: this is the last iteration
                     if record_video:  # episode 0 again (same seed, deterministic), now rendered
                         evaluation.video_path = evaluate_algorithm(
-                            algo, env_id, episodes=1, video_path=trial_dir / VIDEO_FILE).video_path
+                            algo, env_id, task, episodes=1, video_path=trial_dir / VIDEO_FILE).video_path
                 if evaluation.video_path:
                     metrics["artifacts/eval_video"] = evaluation.video_path
             progress.wall_s += time.perf_counter() - started

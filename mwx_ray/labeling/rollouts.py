@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from mwx_ray.config.labeling_schema import RolloutsSection
+from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.errors import UnknownNameError
 from mwx_ray.labeling.shards import SHARD_FORMAT, Shard, ShardIndex, shard_file_name, write_shard
 
@@ -247,15 +248,18 @@ def concat_episodes(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]
     return {key: np.concatenate([p[key] for p in shifted]) for key in parts[0]}
 
 
-def collect_rollouts(task_name: str, section: RolloutsSection, out_dir: str | Path, *, seed: int,
+def collect_rollouts(task: TaskSection | str, section: RolloutsSection, out_dir: str | Path, *, seed: int,
                      render_quality: str = "fast", progress: bool = True) -> ShardIndex:
-    """Run ``section.policy`` on ``task_name`` and write shards + index to ``out_dir`` (resumable)."""
+    """Run ``section.policy`` on ``task`` (its settings, or a task name with default settings) and write shards
+    + index to ``out_dir`` (resumable)."""
     from tqdm import tqdm
 
     from mwx_ray.envs.registry import make_env, resolve_env_id
 
-    env_id = resolve_env_id(task_name)
-    env = make_env(env_id, render_mode="rgb_array", render_quality=render_quality)
+    task = TaskSection(name=task) if isinstance(task, str) else task
+
+    env_id = resolve_env_id(task.name)
+    env = make_env(env_id, task=task.for_evaluation(), render_mode="rgb_array", render_quality=render_quality)
     try:
         task, dt = env.unwrapped.task, float(env.unwrapped.dt)
         stages = TaskStages.of(task)

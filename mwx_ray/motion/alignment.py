@@ -20,7 +20,8 @@ period, and answers "what should the robot be doing now?" from the simulation ti
 * **Velocities.** Reference joint velocities are Savitzky–Golay derivatives (``MotionClip.joint_velocities``,
   quadratic over ``velocity_window_s``), wrapping around for cyclic clips.
 * **Phase.** φ ∈ [0, 1): frame / loop length for cyclic clips; for non-cyclic clips φ = progress / 2 ∈ [0, 0.5],
-  so the observation features ``(sin 2πφ, cos 2πφ)`` never map the start and the end to the same point.
+  so the observation features ``(sin 2πφ, cos 2πφ)`` never map the start and the end to the same point
+  (``mwx_ray.motion.phase``, shared with the expert's own clock).
 * **End effectors.** Hand and foot sites (HumanoidBench's ``left_hand``, ``right_hand``, ``left_foot``,
   ``right_foot``) of the reference, by forward kinematics, in the reference *pelvis frame* (m) — frame-invariant,
   so they need no alignment.
@@ -36,6 +37,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
 from mwx_ray.motion.clip import MotionClip
+from mwx_ray.motion.phase import PhaseClock, clip_frame, frame_phase, phase_features
 from mwx_ray.motion.retarget_scale import kinematic_h1_model, site_ids
 
 END_EFFECTOR_SITES = ("left_hand", "right_hand", "left_foot", "right_foot")
@@ -157,28 +159,43 @@ class ReferenceTracker:
         self.aligned_displacement = self.displacement.copy()
 
     # ------------------------------------------------------------------ episode
-    def reset(self, rng: np.random.Generator, robot_root_pos: np.ndarray, robot_root_quat: np.ndarray) -> None:
+    def reset(self, rng: np.random.Generator, robot_root_pos: np.ndarray, robot_root_quat: np.ndarray,
+              start_frame: int | None = None, anchor_frame: int | None = None) -> None:
         """New episode: draw the start frame from ``rng`` (exactly one draw) and align the root to the robot.
 
         Args:
             robot_root_pos: [3] robot pelvis position, m, world. robot_root_quat: [4] wxyz, world.
+            start_frame: start here instead of drawing (the caller chose the phase; ``rng`` is not used).
+            anchor_frame: the frame placed at the robot's xy and yaw (default: the start frame). Reference
+                state initialization anchors frame 0 at the robot, so a clip that leads somewhere (sit: onto the
+                chair) still ends there when the episode starts half-way through it.
         """
-        draw = float(rng.random())
-        if not self.settings.random_start:
-            self.start_frame = 0
-        elif self.cyclic:
-            self.start_frame = min(int(draw * self.num_frames), self.num_frames - 1)
+        if start_frame is not None:
+            if not 0 <= start_frame < self.num_frames:
+                raise ValueError(f"start_frame {start_frame} outside the clip's {self.num_frames} frames")
+            self.start_frame = int(start_frame)
         else:
-            span = self.settings.noncyclic_max_start_fraction * (self.num_frames - 1)
-            self.start_frame = int(draw * span)
+            self.start_frame = self._draw_start_frame(float(rng.random()))
+        self._align(robot_root_pos, robot_root_quat, self.start_frame if anchor_frame is None else int(anchor_frame))
+
+    def _draw_start_frame(self, draw: float) -> int:
+        if not self.settings.random_start:
+            return 0
+        if self.cyclic:
+            return min(int(draw * self.num_frames), self.num_frames - 1)
+        span = self.settings.noncyclic_max_start_fraction * (self.num_frames - 1)
+        return int(draw * span)
+
+    def _align(self, robot_root_pos: np.ndarray, robot_root_quat: np.ndarray, anchor: int) -> None:
+        """Rotate/translate the reference root path so frame ``anchor`` sits at the robot's xy and yaw."""
         rotation, translation = np.eye(3), np.zeros(3)
         self.yaw_offset = 0.0
         if self.settings.align_root:
-            self.yaw_offset = yaw_of(robot_root_quat) - float(self.root_yaw[self.start_frame])
+            self.yaw_offset = yaw_of(robot_root_quat) - float(self.root_yaw[anchor])
             c, s = math.cos(self.yaw_offset), math.sin(self.yaw_offset)
             rotation = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
             translation[:2] = np.asarray(robot_root_pos[:2], dtype=np.float64) - (
-                rotation @ self.root_pos[self.start_frame])[:2]
+                rotation @ self.root_pos[anchor])[:2]
         self.aligned_root_pos = self.root_pos @ rotation.T + translation  # heights unchanged (rotation about z)
         self.aligned_displacement = rotation @ self.displacement
         half = 0.5 * self.yaw_offset
@@ -187,23 +204,21 @@ class ReferenceTracker:
     # ------------------------------------------------------------------ lookups
     def frame_index(self, time_s: float) -> tuple[int, int]:
         """(frame in the clip, completed loops) at ``time_s`` seconds after reset."""
-        index = self.start_frame + int(round(time_s * self.rate_hz))
-        if self.cyclic:
-            return index % self.num_frames, index // self.num_frames
-        return min(index, self.num_frames - 1), 0
+        steps = int(round(time_s * self.rate_hz))
+        frame = clip_frame(self.start_frame, steps, self.num_frames, self.cyclic)
+        return frame, ((self.start_frame + steps) // self.num_frames if self.cyclic else 0)
 
     def phase(self, time_s: float) -> float:
-        frame, _ = self.frame_index(time_s)
-        if self.cyclic:
-            return frame / self.num_frames
-        return 0.5 * frame / max(self.num_frames - 1, 1)
+        """φ at ``time_s`` (``mwx_ray.motion.phase``)."""
+        return frame_phase(self.frame_index(time_s)[0], self.num_frames, self.cyclic)
 
     def phase_features(self, time_s: float, out: np.ndarray | None = None) -> np.ndarray:
         """[2] (sin 2πφ, cos 2πφ) for the observation."""
-        angle = 2.0 * math.pi * self.phase(time_s)
-        out = np.empty(2) if out is None else out
-        out[0], out[1] = math.sin(angle), math.cos(angle)
-        return out
+        return phase_features(self.phase(time_s), out)
+
+    def clock(self) -> PhaseClock:
+        """The clock an expert trained on this reference carries (``mwx_ray.motion.phase``)."""
+        return PhaseClock(num_frames=self.num_frames, cyclic=self.cyclic, control_dt_s=1.0 / self.rate_hz)
 
     def at(self, time_s: float) -> ReferenceFrame:
         """Reference at ``time_s`` seconds after reset (aligned to the robot's start pose)."""
@@ -211,7 +226,7 @@ class ReferenceTracker:
         unclamped = self.start_frame + int(round(time_s * self.rate_hz))
         held = not self.cyclic and unclamped >= self.num_frames  # past the end: hold, zero velocity
         root = self.aligned_root_pos[frame] + loops * self.aligned_displacement
-        phase = frame / self.num_frames if self.cyclic else 0.5 * frame / max(self.num_frames - 1, 1)
+        phase = frame_phase(frame, self.num_frames, self.cyclic)
         return ReferenceFrame(
             joint_pos=self.joint_pos[frame],
             joint_vel=self._zero_vel if held else self.joint_vel[frame],

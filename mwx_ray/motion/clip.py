@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.signal import savgol_filter
 from scipy.spatial.transform import Rotation, Slerp
 
 from mwx_ray.motion.errors import MotionError
@@ -332,4 +331,8 @@ def _smoothed_derivative(values: np.ndarray, fps: float, window_s: float, cyclic
             return np.zeros_like(values)
         return np.gradient(values, 1.0 / fps, axis=0)
     mode = "wrap" if cyclic else "interp"
+    from scipy.signal import (
+        savgol_filter,  # deferred: scipy.signal costs ~0.9 s, and `import mwx_ray` is eager
+    )
+
     return savgol_filter(values, window, polyorder=2, deriv=1, delta=1.0 / fps, axis=0, mode=mode)

@@ -9,9 +9,10 @@ Episode ``i`` resets with seed ``seed + i`` (same initial states across compared
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,13 +86,16 @@ def run_router_episode(env, act: ActWithWeights, seed: int, *, frames: list[np.n
 
 def evaluate_router(act: ActWithWeights, env_id: str, *, episodes: int, seed: int, expert_names: list[str],
                     video_path: str | Path | None = None, video_steps: int = 500, plot_path: str | Path | None = None,
-                    max_steps: int | None = None) -> RouterEvalResult:
-    """Run ``episodes`` deterministic episodes; video of episode 0 and the weights plot if paths are given."""
+                    max_steps: int | None = None, env_kwargs: Mapping[str, Any] | None = None) -> RouterEvalResult:
+    """Run ``episodes`` deterministic episodes; video of episode 0 and the weights plot if paths are given.
+    ``env_kwargs`` go to ``gymnasium.make`` (the task settings, ``TaskSection.env_kwargs``)."""
     import gymnasium as gym
 
     import mwx_ray.envs  # noqa: F401 - registers the mwx ids
 
-    kwargs = {"render_mode": "rgb_array", "render_quality": "fast"} if video_path else {}
+    kwargs = dict(env_kwargs or {})
+    if video_path:
+        kwargs.update(render_mode="rgb_array", render_quality="fast")
     env = gym.make(env_id, **kwargs)
     frames: list[np.ndarray] = []
     try:

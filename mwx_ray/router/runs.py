@@ -40,6 +40,7 @@ def evaluate_policy_on_task(policy: RouterPolicy, setup: RouterSetup, *, episode
     video = artifacts / f"{tag}_episode.mp4" if artifacts else None
     plot = artifacts / f"{tag}_weights.png" if artifacts else None
     return evaluate_router(_act_with_weights(policy), setup.task_env_id, episodes=episodes, seed=EVAL_SEED,
+                           env_kwargs=setup.task_settings.for_evaluation().env_kwargs(),
                            expert_names=setup.expert_names, video_path=video, video_steps=video_steps,
                            plot_path=plot, max_steps=max_steps)
 
@@ -141,8 +142,9 @@ def monolithic_mode(config: MwxConfig, trial_dir: Path, report: Report, tracker:
     from mwx_ray.router.training import sampled_env_steps
 
     router = config.router
-    env_id = resolve_env_id(config.env.task)
-    algo = build_ppo_config(env_id, seed=config.run.seed, ppo=router.ppo, resources=config.resources).build_algo()
+    env_id = resolve_env_id(config.env.task.name)
+    algo = build_ppo_config(env_id, seed=config.run.seed, ppo=router.ppo, resources=config.resources,
+                            env_kwargs=config.env.task.env_kwargs()).build_algo()
     env_steps, iteration, started = 0, 0, time.perf_counter()
     try:
         while True:
@@ -158,6 +160,7 @@ def monolithic_mode(config: MwxConfig, trial_dir: Path, report: Report, tracker:
     finally:
         algo.stop()
     evaluation = evaluate_router(lambda obs: (policy.act(obs), None), env_id, episodes=router.eval.episodes,
+                                 env_kwargs=config.env.task.for_evaluation().env_kwargs(),
                                  seed=EVAL_SEED, expert_names=[],
                                  video_path=trial_dir / "final_episode.mp4" if router.eval.video else None,
                                  video_steps=router.eval.video_steps, max_steps=router.eval.max_steps)
@@ -196,7 +199,8 @@ def run_trial(config: MwxConfig, *, trial_dir: str | Path, report: Report | None
     trial_dir = Path(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
     if tracker is not None:
-        tracker.log_params({"router": to_plain(config.router), "env.task": config.env.task,
+        tracker.log_params({"router": to_plain(config.router), "env.task": config.env.task.name,
+                            "env.task.settings": to_plain(config.env.task),
                             "run.seed": config.run.seed})
         tracker.set_tags({"variant": config.router.variant, "mode": config.router.mode})
     try:

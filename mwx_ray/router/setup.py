@@ -17,6 +17,7 @@ import numpy as np
 
 from mwx_ray.config.router_schema import RouterSection
 from mwx_ray.config.schema import MwxConfig
+from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.router.experts_frozen import FrozenExpertPool, resolve_expert_folders
 from mwx_ray.router.labels import LabelSource, build_label_source
 from mwx_ray.router.network import router_spec
@@ -27,6 +28,7 @@ class RouterSetup:
     """Resolved inputs of a router run (see the module docstring)."""
 
     task_env_id: str
+    task_settings: TaskSection  # env.task: every env of the run (runners, evaluation) is built from it
     task: Any  # the composite task instance (stages, instruction)
     observation_space: gym.spaces.Box
     action_space: gym.spaces.Box
@@ -63,11 +65,11 @@ class RouterSetup:
                            "gumbel_temperature": gating.gumbel_temperature}}
 
 
-def task_spaces(task_env_id: str) -> tuple[Any, gym.spaces.Box, gym.spaces.Box]:
+def task_spaces(task_env_id: str, settings: TaskSection) -> tuple[Any, gym.spaces.Box, gym.spaces.Box]:
     """(task instance, observation space, action space) of an mwx env id, from one constructed env."""
     import mwx_ray.envs  # noqa: F401 - registers the mwx gymnasium ids
 
-    env = gym.make(task_env_id)
+    env = gym.make(task_env_id, **settings.env_kwargs())
     try:
         return env.unwrapped.task, env.observation_space, env.action_space
     finally:
@@ -80,8 +82,8 @@ def prepare_router(config: MwxConfig, *, label_source: bool = True) -> RouterSet
     from mwx_ray.router.instruction import instruction_embedding
 
     router = config.router
-    task_env_id = resolve_env_id(config.env.task)
-    task, obs_space, act_space = task_spaces(task_env_id)
+    task_env_id = resolve_env_id(config.env.task.name)
+    task, obs_space, act_space = task_spaces(task_env_id, config.env.task)
     folders = resolve_expert_folders(router.experts_dir, router.experts, router.expert_dirs)
     pool = FrozenExpertPool.load({k: Path(v) for k, v in folders.items()}, task_env_id=task_env_id,
                                  task_obs_dim=int(obs_space.shape[0]))
@@ -91,5 +93,5 @@ def prepare_router(config: MwxConfig, *, label_source: bool = True) -> RouterSet
     vector = instruction_embedding(text, router.instruction)
     labels = (build_label_source(router.labels, router.experts, task, router.instruction) if label_source
               else LabelSource("none", tuple(router.experts)))
-    return RouterSetup(task_env_id=task_env_id, task=task, observation_space=obs_space, action_space=act_space,
+    return RouterSetup(task_env_id=task_env_id, task_settings=config.env.task, task=task, observation_space=obs_space, action_space=act_space,
                        experts=pool, instruction_text=text, instruction=vector, label_source=labels, router=router)

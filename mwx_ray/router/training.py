@@ -63,7 +63,7 @@ def build_router_ppo_config(setup: RouterSetup, *, seed: int, resources: Resourc
         PPOConfig()
         .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
         .framework("torch")
-        .environment(env=env_name, env_config={BASE_SEED_KEY: int(seed)})
+        .environment(env=env_name, env_config={**setup.task_settings.env_kwargs(), BASE_SEED_KEY: int(seed)})
         .multi_agent(policies=set(spec.rl_module_specs), policy_mapping_fn=map_agent_to_router,
                      policies_to_train=[ROUTER_MODULE_ID])
         .rl_module(rl_module_spec=spec)

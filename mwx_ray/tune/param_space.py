@@ -5,6 +5,8 @@ else), with these keys::
 
     algorithm                    ppo | sac (a grid over experts.algorithm when it lists several)
     skill, seed, env_id          grid over experts.skills × experts.seeds; env_id from the skill's task
+    task: {every env.task field} the skill's task settings (``env.task`` + ``per_skill.<skill>.task``), searched
+                                 ``task.*`` fields replaced by their Tune space (``tune/task_space.py``)
     <algorithm>: {every field of its section}   the skill's values (section + per_skill overrides), searched
                                  fields replaced by their Tune space (``experts.search_space``)
     stop: {env_steps, success_bar, max_iters}   the skill's StopRule (same rule as the Tune stopper)
@@ -34,6 +36,7 @@ from mwx_ray.config.schema import MwxConfig
 from mwx_ray.config.typed import to_plain
 from mwx_ray.tune.search_space import SourceOf, _no_source, section_fields, section_search_space, space_size
 from mwx_ray.tune.stoppers import stop_rules
+from mwx_ray.tune.task_space import split_search_space, task_space
 
 TRIAL_RESOURCE_FIELDS = (
     "env_runners_per_trial", "envs_per_env_runner", "cpus_per_env_runner", "cpus_per_learner", "gpus_per_learner",
@@ -103,11 +106,11 @@ def check_population(experts: ExpertsSection, source_of: SourceOf = _no_source) 
             raise ConfigError(source_of(key), key, f"an algorithm grid ({algorithms}) needs scheduler fifo: "
                                                    f"{experts.scheduler.name} would rank (or copy weights between) "
                                                    "PPO and SAC trials; run one sweep per algorithm instead")
-        if experts.search_space:
+        if split_search_space(experts.search_space)[0]:
             key = "experts.search_space"
             raise ConfigError(source_of(key), key, f"an algorithm grid ({algorithms}) compares algorithms at fixed "
                                                    "hyperparameters; search them in one sweep per algorithm")
-    for field in experts.search_space:
+    for field in split_search_space(experts.search_space)[0]:
         overridden = [s for s, o in experts.per_skill.items() if field in getattr(o, algorithms[0])]
         if overridden:
             key = f"experts.search_space.{field}"
@@ -118,7 +121,7 @@ def check_population(experts: ExpertsSection, source_of: SourceOf = _no_source) 
 def _section_space(experts: ExpertsSection, algorithm: str, sections: Mapping[str, Any],
                    source_of: SourceOf) -> dict[str, Any]:
     """One algorithm's trial-config section: searched fields as Tune spaces, per-skill values as lookups."""
-    searched = section_search_space(experts.search_space, sections, source_of=source_of)
+    searched = section_search_space(split_search_space(experts.search_space)[0], sections, source_of=source_of)
     tables = {skill: to_plain(section) for skill, section in sections.items()}
     space: dict[str, Any] = {}
     for field in section_fields(ALGORITHM_SECTIONS[algorithm]):
@@ -159,7 +162,9 @@ def build_param_space(
         for algorithm in algorithms:
             tables = {skill: to_plain(section) for skill, section in sections[algorithm].items()}
             space[algorithm] = tune.sample_from(SectionIfAlgorithm(algorithm, tables))
+    tasks = {skill: experts.task_settings_for(skill, config.env.task) for skill in experts.skills}
     space.update({
+        "task": task_space(tasks, split_search_space(experts.search_space)[1], source_of=source_of),
         "stop": tune.sample_from(PerSkill(rules)),
         "eval": to_plain(experts.eval),
         "checkpoint": {"every_iters": experts.checkpoint.every_iters},
@@ -173,4 +178,5 @@ def trial_count(experts: ExpertsSection, param_space: Mapping[str, Any]) -> int:
     """Trials of a sweep: algorithms × skills × seeds × grid combinations × num_samples."""
     algorithms = experts.algorithms
     searched = param_space[algorithms[0]] if len(algorithms) == 1 else {}
-    return len(algorithms) * len(experts.skills) * len(experts.seeds) * space_size(searched) * experts.num_samples
+    grids = space_size(searched) * space_size(param_space["task"])
+    return len(algorithms) * len(experts.skills) * len(experts.seeds) * grids * experts.num_samples

@@ -149,6 +149,9 @@ ppo_search_space = section_search_space  # the name from when PPO was the only a
 
 
 def space_size(spaces: Mapping[str, Any]) -> int:
-    """Number of grid combinations in ``spaces`` (1 if there is no grid)."""
-    sizes = [len(s["grid_search"]) for s in spaces.values() if isinstance(s, Mapping) and "grid_search" in s]
+    """Number of grid combinations in ``spaces``, nested mappings included (1 if there is no grid)."""
+    sizes = []
+    for space in spaces.values():
+        if isinstance(space, Mapping):
+            sizes.append(len(space["grid_search"]) if "grid_search" in space else space_size(space))
     return math.prod(sizes)

@@ -35,6 +35,7 @@ from mwx_ray.experts.trainable import make_trainable
 from mwx_ray.tune.param_space import build_param_space, trial_count
 from mwx_ray.tune.schedulers import build_scheduler
 from mwx_ray.tune.stoppers import ExpertStopper, stop_rules
+from mwx_ray.tune.task_space import split_search_space
 
 SWEEP_CONFIG_FILE = "mwx_sweep.yaml"
 SWEEP_RECORD_FILE = "mwx_sweep.json"
@@ -73,9 +74,12 @@ def progress_reporter(param_columns: Sequence[str]) -> tune.CLIReporter:
 
 
 def _column_title(param: str) -> str:
-    """``ppo/lr`` -> ``lr`` (the algorithm is its own column when it varies)."""
+    """``ppo/lr`` -> ``lr`` (the algorithm is its own column when it varies); ``task/imitation/w_track`` ->
+    ``w_track``."""
     head, _, tail = param.partition("/")
-    return tail if tail and head in ALGORITHM_SECTIONS else param
+    if tail and head in ALGORITHM_SECTIONS:
+        return tail
+    return param.rsplit("/", 1)[-1] if head == "task" else param
 
 
 def _write_sweep_record(experiment_path: str, loaded_config, run_dir: Path,
@@ -117,7 +121,9 @@ def build_tuner(
     _write_sweep_record(experiment_path, loaded_config, run_dir, param_overrides)
 
     metric, mode = experts.scheduler.metric, experts.scheduler.mode
-    searched = [f"{experts.algorithms[0]}/{field}" for field in experts.search_space]
+    algorithm_fields, task_fields = split_search_space(experts.search_space)
+    searched = [f"{experts.algorithms[0]}/{field}" for field in algorithm_fields]
+    searched += ["task/" + field.replace(".", "/") for field in task_fields]
     columns = ["algorithm"] if len(experts.algorithms) > 1 else []
     run_config = tune.RunConfig(
         name=name,

@@ -28,16 +28,17 @@ def test_extends_merges_bases_in_order_and_child_wins(tmp_path):
     write(tmp_path, "b.yaml", "run: {seed: 2}\n")
     child = write(tmp_path, "sub/child.yaml", "extends: [../a.yaml, ../b.yaml]\nrun: {name: child}\n")
     cfg = load_config(child).config
-    assert (cfg.run.name, cfg.run.seed, cfg.env.task) == ("child", 2, "walk")
+    assert (cfg.run.name, cfg.run.seed, cfg.env.task.name) == ("child", 2, "walk")
 
 
 def test_set_overrides_are_typed_by_the_schema(tmp_path):
     base = write(tmp_path, "base.yaml", "run: {name: x}\n")
-    cfg = load_config(base, ["run.seed=7", "run.name=007", "tracking.uri=null", "env.options.lr=3e-4"]).config
+    cfg = load_config(base, ["run.seed=7", "run.name=007", "tracking.uri=null",
+                                    "env.task.imitation.alpha=3e-4"]).config
     assert cfg.run.seed == 7
     assert cfg.run.name == "007"  # a str field keeps the text
     assert cfg.tracking.uri is None
-    assert cfg.env.options["lr"] == pytest.approx(3e-4)  # YAML 1.2 float, not the string "3e-4"
+    assert cfg.env.task.imitation.alpha == pytest.approx(3e-4)  # YAML 1.2 float, not the string "3e-4"
 
 
 def test_unknown_key_names_file_key_and_suggestion(tmp_path):

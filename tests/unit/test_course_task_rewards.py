@@ -157,7 +157,7 @@ def test_hurdle_contact_with_a_hurdle_is_discounted_only_on_request(envs):
     assert course_contact(envs["hurdle"], "hurdle_")
     _, terms = envs["hurdle"].task.reward(envs["hurdle"].ctx)
     assert terms["wall_discount"] == 1.0  # HumanoidBench: only the corridor barriers discount
-    strict = make_env("hurdle", task_kwargs={"discount_hurdle_contact": True})
+    strict = make_env("hurdle", task={"hurdle": {"discount_hurdle_contact": True}})
     strict.reset(seed=0)
     place(strict, x=7.0)
     _, terms = strict.task.reward(strict.ctx)

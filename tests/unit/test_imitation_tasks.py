@@ -6,6 +6,7 @@ The generic env contract (spaces, determinism, info keys, divergence) runs over 
 import numpy as np
 import pytest
 
+from mwx_ray.config import ConfigError
 from mwx_ray.envs import env_ids, make_env
 from mwx_ray.motion import MotionClip
 from mwx_ray.motion.library import BUILTIN_SKILLS, builtin_clip, builtin_clip_path, cache_key
@@ -45,7 +46,7 @@ def test_hb_return_equals_the_plain_task_return_on_the_same_trajectory(plain):
 
 
 def test_reward_is_the_documented_mix_and_every_term_is_logged():
-    env = make_env("walk_imitation", task_kwargs={"w_track": 0.6, "w_task": 0.4})
+    env = make_env("walk_imitation", task={"imitation": {"w_track": 0.6, "w_task": 0.4}})
     rewards, infos = rollout(env, seed=0, steps=5)
     for reward, info in zip(rewards, infos, strict=True):
         track, task = info["reward_terms/track"], info["reward_terms/task"]
@@ -58,21 +59,21 @@ def test_reward_is_the_documented_mix_and_every_term_is_logged():
 
 def test_imitation_off_gives_the_plain_task_reward():
     plain, _ = rollout(make_env("walk"), seed=1)
-    off, infos = rollout(make_env("walk_imitation", task_kwargs={"imitation": False}), seed=1)
+    off, infos = rollout(make_env("walk_imitation", task={"imitation": {"enabled": False}}), seed=1)
     np.testing.assert_allclose(off, plain, rtol=1e-12)
     assert "reward_terms/track/pose" in infos[0]  # tracking is still measured and logged
 
 
 def test_static_weights_switch_keeps_every_joint_weight_at_one():
     _, dynamic = rollout(make_env("walk_imitation"), seed=2, steps=12)  # W is refreshed every 10 steps
-    _, static = rollout(make_env("walk_imitation", task_kwargs={"static_weights": True}), seed=2, steps=12)
+    _, static = rollout(make_env("walk_imitation", task={"imitation": {"dynamic_weights": {"enabled": False}}}), seed=2, steps=12)
     assert dynamic[-1]["reward_terms/track/weight_max"] > 1.2
     assert all(i["reward_terms/track/weight_max"] == i["reward_terms/track/weight_min"] == 1.0 for i in static)
 
 
 def test_optional_terms_enter_the_mix_when_enabled():
     options = {"root_height_coef": 1.0, "root_orientation_coef": 1.0, "end_effector_coef": 1.0}
-    _, infos = rollout(make_env("stand_imitation", task_kwargs=options), seed=0, steps=3)
+    _, infos = rollout(make_env("stand_imitation", task={"imitation": options}), seed=0, steps=3)
     info = infos[-1]
     terms = [info[f"reward_terms/track/{k}"] for k in ("pose", "vel", "root_height", "root_orientation",
                                                         "end_effectors")]
@@ -81,15 +82,17 @@ def test_optional_terms_enter_the_mix_when_enabled():
     assert info["reward_terms/track"] == pytest.approx(expected)
 
 
-def test_unknown_option_lists_the_valid_ones():
-    with pytest.raises(TypeError, match="unknown imitation task options \\['wtrack'\\]; valid options: .*w_track"):
-        make_env("walk_imitation", task_kwargs={"wtrack": 0.5})
+def test_unknown_setting_names_the_key_and_the_nearest_valid_one():
+    with pytest.raises(ConfigError, match="env.task.imitation.wtrack: unknown key \\(did you mean 'env.task.imitation.w_track'"):
+        make_env("walk_imitation", task={"imitation": {"wtrack": 0.5}})
+    with pytest.raises(ConfigError, match="env.task.imitation.w_track: expected float, got 'high'"):
+        make_env("walk_imitation", task={"imitation": {"w_track": "high"}})
 
 
 def test_observation_is_the_plain_tasks_unless_phase_features_are_asked_for():
     plain = make_env("reach_imitation")  # default: the reach task's own layout, so a router can use the expert
     assert plain.observation_space.shape == make_env("reach").observation_space.shape == (57,)
-    env = make_env("reach_imitation", task_kwargs={"phase_obs": True})
+    env = make_env("reach_imitation", task={"imitation": {"phase_clock": True}})
     obs, _ = env.reset(seed=4)
     nq, nv = env.model.nq, env.model.nv
     assert obs.shape == (nq + nv + 6 + 2,)
@@ -100,7 +103,7 @@ def test_observation_is_the_plain_tasks_unless_phase_features_are_asked_for():
 
 
 def test_start_phase_is_drawn_from_the_env_seed():
-    env = make_env("walk_imitation", task_kwargs={"phase_obs": True})
+    env = make_env("walk_imitation", task={"imitation": {"phase_clock": True}})
     phases = []
     for seed in (7, 7, 8, 9):
         obs, _ = env.reset(seed=seed)
@@ -110,7 +113,7 @@ def test_start_phase_is_drawn_from_the_env_seed():
 
 def test_clip_option_accepts_a_saved_clip(tmp_path):
     path = builtin_clip("walk").save(tmp_path / "walk_copy.npz")
-    env = make_env("walk_imitation", task_kwargs={"clip": str(path)})
+    env = make_env("walk_imitation", task={"clip": str(path)})
     assert env.task.clip.num_frames == builtin_clip("walk").num_frames
 
 
@@ -149,7 +152,7 @@ def test_a_robot_exactly_on_the_reference_scores_one_on_every_tracking_term():
     import mujoco
 
     options = {"root_height_coef": 1.0, "root_orientation_coef": 1.0, "end_effector_coef": 1.0}
-    env = make_env("walk_imitation", task_kwargs=options)
+    env = make_env("walk_imitation", task={"imitation": options})
     env.reset(seed=6)
     env.data.time = 0.3  # mid-episode: the aligned reference has moved on and looped phase-wise
     reference = env.task.tracker.at(env.data.time)

@@ -11,8 +11,8 @@ the start.
 
 Which contacts are discounted: HumanoidBench's ``Hurdle.get_reward`` discounts contacts with the three
 ``*_barrier_collision`` walls only; hitting a hurdle costs nothing directly (the robot trips and slows down).
-That is our default (parity). ``HurdleTask(discount_hurdle_contact=True)`` (``make_env("hurdle",
-task_kwargs={...})``) also discounts contacts with the hurdles themselves.
+That is our default (parity). ``env.task.hurdle.discount_hurdle_contact: true`` (``make_env("hurdle",
+task={"hurdle": {"discount_hurdle_contact": True}}``) also discounts contacts with the hurdles themselves.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.envs import courses
 from mwx_ray.envs.context import GeomContactMask, StepContext
 from mwx_ray.envs.task import Task
@@ -43,8 +44,12 @@ class HurdleTask(Task):
     success_bar = 700.0
 
     def __init__(self, discount_hurdle_contact: bool = False):
-        self.discount_hurdle_contact = bool(discount_hurdle_contact)
+        self.discount_hurdle_contact = discount_hurdle_contact
         self._walls: GeomContactMask | None = None
+
+    @classmethod
+    def from_config(cls, settings: TaskSection) -> HurdleTask:
+        return cls(discount_hurdle_contact=settings.hurdle.discount_hurdle_contact)
 
     def build(self, spec, robot: RobotSpec) -> None:
         courses.add_walls(spec, courses.HURDLE_COURSE_WALLS, body_name=WALLS_BODY)

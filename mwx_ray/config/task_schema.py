@@ -1,0 +1,187 @@
+"""Schema of ``env.task``: which task an env runs and every task, reward and imitation setting it reads.
+
+The one source of these defaults. A task section travels as plain data through RLlib's ``env_config`` to every
+env runner, the evaluation, the router env and the rollouts (``mwx_ray.envs.registry.make_env(id, task=...)``),
+so any field is also a Tune search-space axis (``experts.search_space: {task.imitation.w_track: {...}}``).
+
+In YAML ``env.task: walk`` is shorthand for ``env.task: {name: walk}`` (``TASK_SHORTHAND``).
+
+Where the imitation defaults come from:
+- ``w_track``/``w_task`` 0.7 / 0.3 and the pose/velocity mix 0.7 / 0.3: the MetaWorld-X authors' code
+  (per skill 0.6–0.8 / 0.2–0.4).
+- kernel scales ``alpha`` 0.5 /rad², ``beta`` 0.05 s²/rad²: ours, sized for H1's 19 hinges
+  (``mwx_ray/rewards/imitation.py`` explains the choice against DeepMimic's).
+- dynamic joint weights (τ 2 s, ε 1e-3 rad², p 0.5, clip [0.25, 4]): ours, formula in ``rewards/imitation.py``.
+- reference state initialization, tracking termination and failure-weighted starts follow DeepMimic
+  (Peng et al., SIGGRAPH 2018, sections 5–6); the bounds are ours, stated per field.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mwx_ray.config.typed import setting, to_plain
+
+TASK_SHORTHAND = "name"  # `env.task: walk` == `env.task: {name: walk}`
+
+
+@dataclass
+class DynamicWeightsSection:
+    """Per-joint tracking weights that grow with each joint's tracking error (rewards/imitation.py)."""
+
+    enabled: bool = setting(True, help="false = every joint weighs 1 (ablation 'without dynamic weights')")
+    ema_time_constant_s: float = setting(2.0, gt=0, help="time constant of the squared-error EMA, s")
+    epsilon_rad2: float = setting(1e-3, gt=0, help="errors below ~sqrt(ε) count as tracked, rad²")
+    power: float = setting(0.5, ge=0, help="w ∝ (EMA + ε)^power before normalisation to mean 1")
+    min: float = setting(0.25, gt=0, le=1, help="lowest weight after normalisation")
+    max: float = setting(4.0, ge=1, help="highest weight after normalisation")
+    refresh_steps: int = setting(10, ge=1, help="control steps between weight recomputations")
+
+
+@dataclass
+class ReferenceStateInitSection:
+    """Reference state initialization (RSI): training episodes start inside the clip, in its pose and velocity.
+
+    With probability ``probability`` a reset places the robot at the reference of the drawn start phase (root
+    height and orientation, joint angles, joint and root velocities), plus uniform noise, lifted so that no
+    geom penetrates the floor; otherwise the robot starts from HumanoidBench's keyframe reset. Keyframe starts
+    matter: they are the state every evaluation and every composite task begins from.
+    """
+
+    probability: float = setting(0.0, ge=0, le=1, help="share of resets that start in the reference state "
+                                                       "(0 = off, HumanoidBench's reset only)")
+    joint_pos_noise_rad: float = setting(0.05, ge=0, help="uniform ± noise on every joint angle, rad")
+    joint_vel_noise_rad_s: float = setting(0.2, ge=0, help="uniform ± noise on every joint velocity, rad/s")
+
+
+@dataclass
+class TrackingTerminationSection:
+    """End a training episode early when the robot has lost the reference (DeepMimic's early termination).
+
+    A bound of ``null`` is not checked. Evaluation always uses the plain task's termination, so ``hb/return``
+    is unaffected.
+    """
+
+    enabled: bool = setting(False)
+    root_height_m: float | None = setting(0.25, gt=0, help="max |pelvis z − reference z|, m")
+    root_orientation_rad: float | None = setting(0.8, gt=0, help="max geodesic angle to the reference pelvis "
+                                                                 "orientation (yaw-aligned), rad")
+    end_effector_m: float | None = setting(None, gt=0, help="max mean distance of hands/feet to the reference, "
+                                                            "pelvis frame, m")
+    grace_steps: int = setting(10, ge=0, help="control steps after reset before the check starts (a keyframe "
+                                              "start needs a moment to reach the reference)")
+
+
+@dataclass
+class FailureWeightedStartsSection:
+    """Draw start phases more often where episodes fail (per-env failure statistics over phase bins)."""
+
+    enabled: bool = setting(False)
+    bins: int = setting(10, ge=2, help="phase bins over the clip")
+    mix: float = setting(0.5, ge=0, le=1, help="share of draws proportional to failure rate (rest uniform)")
+    rate: float = setting(0.05, gt=0, le=1, help="EMA update per finished episode of its start bin's failure rate")
+
+
+@dataclass
+class ImitationSection:
+    """Settings of the imitation variants (``<skill>_imitation``): tracking reward, reference, training tricks."""
+
+    enabled: bool = setting(True, help="false = env reward is the plain task reward (ablation 'without "
+                                       "imitation'); tracking terms are still logged")
+    w_track: float = setting(0.7, ge=0, help="weight of the tracking reward")
+    w_task: float = setting(0.3, ge=0, help="weight of the plain HumanoidBench task reward")
+    alpha: float = setting(0.5, gt=0, help="pose kernel scale, 1/rad²")
+    beta: float = setting(0.05, gt=0, help="joint-velocity kernel scale, s²/rad²")
+    pose_coef: float = setting(0.7, ge=0, help="share of the pose kernel in the tracking reward")
+    vel_coef: float = setting(0.3, ge=0, help="share of the joint-velocity kernel")
+    root_height_coef: float = setting(0.0, ge=0, help="share of the pelvis-height kernel")
+    root_orientation_coef: float = setting(0.0, ge=0, help="share of the pelvis-orientation kernel")
+    end_effector_coef: float = setting(0.0, ge=0, help="share of the hands/feet position kernel")
+    dynamic_weights: DynamicWeightsSection = setting(factory=DynamicWeightsSection)
+    random_start_phase: bool = setting(True, help="start the reference at a random phase (cyclic clips)")
+    noncyclic_max_start_fraction: float = setting(0.0, ge=0, le=1, help="non-cyclic clips start within this "
+                                                                        "fraction of the clip")
+    velocity_window_s: float = setting(0.1, gt=0, help="Savitzky-Golay window of reference velocities, s")
+    phase_clock: bool = setting(False, help="the expert observes its own clock (sin, cos of the clip phase), "
+                                            "advanced from the time it is active")
+    reference_state_init: ReferenceStateInitSection = setting(factory=ReferenceStateInitSection)
+    tracking_termination: TrackingTerminationSection = setting(factory=TrackingTerminationSection)
+    failure_weighted_starts: FailureWeightedStartsSection = setting(factory=FailureWeightedStartsSection)
+
+    def field_problems(self) -> dict[str, str]:
+        coefficients = (self.pose_coef, self.vel_coef, self.root_height_coef, self.root_orientation_coef,
+                        self.end_effector_coef)
+        if sum(coefficients) <= 0:
+            return {"pose_coef": "the tracking mix needs at least one positive coefficient"}
+        if self.enabled and self.w_track + self.w_task <= 0:
+            return {"w_track": "w_track + w_task must be positive when imitation is enabled"}
+        return {}
+
+
+@dataclass
+class ObservationSection:
+    """What the policy observes beyond HumanoidBench's ``concat(qpos, qvel)``-based observation."""
+
+    exclude_root_xy: bool = setting(False, help="drop the pelvis x, y position (gymnasium MuJoCo's "
+                                                "exclude_current_positions_from_observation): a walker then "
+                                                "never meets positions it has not trained on")
+
+
+@dataclass
+class HurdleSection:
+    discount_hurdle_contact: bool = setting(False, help="also discount contacts with the hurdles (HumanoidBench "
+                                                        "discounts wall contacts only)")
+
+
+@dataclass
+class TaskSection:
+    """One task and its settings. ``name`` is a task name (``walk``) or env id (``mwx/h1-walk-v0``)."""
+
+    SHORTHAND: ClassVar[str] = TASK_SHORTHAND
+
+    name: str = setting("stand", help="task name or env id; `mwx env list` shows them")
+    clip: str | None = setting(None, help="reference clip of an imitation variant: built-in motion name "
+                                          "(`mwx motion list`) or path to a MotionClip .npz; null = the "
+                                          "variant's default clip")
+    imitation: ImitationSection = setting(factory=ImitationSection)
+    observation: ObservationSection = setting(factory=ObservationSection)
+    hurdle: HurdleSection = setting(factory=HurdleSection)
+    frame_skip: int = setting(10, ge=1, help="mj_step calls per control step (HumanoidBench: 10 × 2 ms = 50 Hz)")
+    reset_noise_scale: float = setting(0.01, ge=0, help="uniform ± noise on every qpos entry at reset "
+                                                        "(HumanoidBench: 0.01)")
+
+    def field_problems(self) -> dict[str, str]:
+        problem = clip_problem(self.clip) if self.clip is not None else None
+        return {"clip": problem} if problem else {}
+
+    def env_kwargs(self) -> dict[str, Any]:
+        """``gymnasium.make(env_id, **kwargs)`` keyword arguments that build an env with these settings: plain
+        data, so it travels inside RLlib's ``env_config`` to every env runner."""
+        return {"task": to_plain(self)}
+
+    def for_evaluation(self) -> TaskSection:
+        """These settings with the training-only tricks off: HumanoidBench's reset (no reference-state starts),
+        the plain task's termination (no tracking termination), and the clip from frame 0 (an expert's phase
+        clock starts when it is activated). Rewards and observations are unchanged."""
+        imitation = self.imitation
+        return replace(self, imitation=replace(
+            imitation, random_start_phase=False,
+            reference_state_init=replace(imitation.reference_state_init, probability=0.0),
+            tracking_termination=replace(imitation.tracking_termination, enabled=False),
+            failure_weighted_starts=replace(imitation.failure_weighted_starts, enabled=False)))
+
+
+def clip_problem(clip: str) -> str | None:
+    """Why ``clip`` names no reference clip (a ``.npz`` path that is not a file, or an unknown built-in
+    motion), or None. Checked at load time so a typo fails before any trial starts."""
+    if not clip.strip():
+        return "empty clip name; use null for the variant's default clip"
+    if clip.endswith(".npz") or "/" in clip or os.sep in clip:
+        return None if Path(clip).expanduser().is_file() else f"clip file not found: {clip}"
+    from mwx_ray.motion.library import builtin_skill_names  # deferred: imports scipy/mujoco (~1 s)
+
+    names = builtin_skill_names()
+    return None if clip in names else f"unknown built-in motion {clip!r}; built-in motions: {names}"
