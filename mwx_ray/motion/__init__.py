@@ -5,7 +5,13 @@
 * :mod:`.skeleton` — canonical keypoints, name maps (BVH/CMU/LAFAN1, SMPL/AMASS), Y-up → Z-up, units;
 * :mod:`.loaders` — motion-source registry (``bvh``, ``keypoints``, ``h1_csv``, ``holosoma``, ``clip``,
   ``synthetic``) behind ``load_motion(source, spec, **options)``;
-* :mod:`.synthetic` — human-like keypoint trajectories from normative biomechanics.
+* :mod:`.synthetic` — human-like keypoint trajectories from normative biomechanics;
+* operator M for real mocap (:mod:`.mocap_retarget`, used by ``mwx motion retarget``): joint-name
+  :mod:`.conventions` and joint maps, :mod:`.units`, frame :mod:`.selection` (range, rest frames, loops),
+  robust trunk :mod:`.frames`, ground :mod:`.contacts`, the IK terms of :mod:`.mocap_ik`, :mod:`.quality`
+  figures, source-file :mod:`.provenance`; :mod:`.rigs` / :mod:`.bvh_writer` write BVH files with the LAFAN1,
+  CMU and Mixamo layouts (test and benchmark data). The built-in library keeps the first operator
+  (:mod:`.retarget`), so its cached clips do not change.
 
 Pure core: imports neither ``ray`` nor ``transformers``.
 """

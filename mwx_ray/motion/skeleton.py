@@ -261,5 +261,22 @@ def infer_unit_scale(positions: np.ndarray, up_axis: int, owner: str) -> float:
             return scale
     raise MotionError(
         f"{owner}: cannot infer length units from a first-frame body height of {extent:.3g} source units; "
-        f"pass unit_scale (metres per unit, e.g. {UNITS_TO_METRES})"
+        f"pass --units {{m,cm,mm,in,cmu}} or --unit-scale <metres per unit> on the command line (Python: units=... "
+        f"or unit_scale=...; presets in m/unit: {UNITS_TO_METRES}, cmu 0.056444)"
     )
+
+
+# File axis that each converted axis (x, y, z) comes from, per up axis: proper rotations (cyclic permutations).
+UP_AXIS_SOURCES: dict[str, tuple[int, int, int]] = {"z": (0, 1, 2), "y": (2, 0, 1), "x": (1, 2, 0)}
+
+
+def to_z_up(points: np.ndarray, up_axis: str, owner: str = "motion") -> np.ndarray:
+    """[..., 3] points with ``up_axis`` (``x``/``y``/``z``) vertical → z up (``y``: see :func:`y_up_to_z_up`)."""
+    if up_axis not in UP_AXIS_SOURCES:
+        raise MotionError(f"{owner}: up axis must be one of {sorted(UP_AXIS_SOURCES)}, got {up_axis!r}")
+    return np.asarray(points, dtype=np.float64)[..., list(UP_AXIS_SOURCES[up_axis])]
+
+
+def converted_axis_names(up_axis: str) -> tuple[str, str, str]:
+    """Names of the file axes that became x, y, z after :func:`to_z_up`."""
+    return tuple("xyz"[i] for i in UP_AXIS_SOURCES[up_axis])  # type: ignore[return-value]

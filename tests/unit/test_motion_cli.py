@@ -109,3 +109,69 @@ def test_help_has_examples(action, capsys):
     with pytest.raises(SystemExit):
         main(["motion", action, "--help"])
     assert "examples:" in capsys.readouterr().out
+
+
+def _rig_walk_file(tmp_path, rig_name, fps, n_cycles=2, tpose_frames=0, name=None):
+    from mwx_ray.motion import generate_synthetic
+    from mwx_ray.motion.bvh_writer import rig_leg_length_m, write_rig_bvh
+    from mwx_ray.motion.rigs import RIG_LAYOUTS
+
+    rig = RIG_LAYOUTS[rig_name]
+    human = generate_synthetic("walk", fps=fps, n_cycles=n_cycles, speed_mps=1.2, height_m=rig_leg_length_m(rig) / 0.491)
+    return write_rig_bvh(rig, human, tmp_path / f"{name or rig_name}.bvh", tpose_frames)
+
+
+def test_retarget_cmu_file_with_convention_units_range_loop_and_license(tmp_path, capsys):
+    path = _rig_walk_file(tmp_path, "cmu", fps=120, tpose_frames=1)
+    out = tmp_path / "cmu_walk.npz"
+    assert main(["motion", "retarget", str(path), "--format", "bvh", "--convention", "cmu", "--units", "cmu",
+                 "--start", "1", "--end", "2.2s", "--loop", "--fps", "60", "--license", "CMU: free for any use",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "joint names: convention cmu (19/19 keypoints" in text and "units cmu (0.0564444 m/unit, given)" in text
+    assert "loop: source frames" in text and "license: stated by the user: CMU: free for any use" in text
+    assert "keypoint_error_m" in text and "MISSED" not in text
+    clip = MotionClip.load(out)
+    p = clip.provenance
+    assert p["cyclic"] and p["license"] == "CMU: free for any use" and len(p["source_sha256"]) == 64
+    selection = p["source_provenance"]["selection"]
+    assert selection["options"]["start"] == "1" and selection["loop"]["seam_pose_error_m"] < 0.01
+    assert p["frames_per_cycle"] == clip.num_frames and p["cycle_root_displacement_m"][0] > 0.5
+
+
+def test_unknown_rig_writes_a_joint_map_template_to_fill_in(tmp_path, capsys):
+    path = _rig_walk_file(tmp_path, "lafan1", fps=30, n_cycles=1)
+    odd = tmp_path / "odd.bvh"
+    odd.write_text(path.read_text().replace("JOINT LeftUpLeg\n", "JOINT thigh_l\n"))
+    out = tmp_path / "odd.npz"
+    assert main(["motion", "retarget", str(odd), "--format", "bvh", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    template = tmp_path / "odd.joint_map.yaml"
+    assert "unknown rig" in err and "'thigh_l'" in err and f"--joint-map {template}" in err
+    assert "left_hip: FILL_ME" in template.read_text()
+    template.write_text(template.read_text().replace("left_hip: FILL_ME", "left_hip: thigh_l"))
+    assert main(["motion", "retarget", str(odd), "--format", "bvh", "--joint-map", str(template),
+                 "--out", str(out)]) == 0
+    assert "19 from the joint map" in capsys.readouterr().out  # the template names every keypoint
+    assert MotionClip.load(out).provenance["source_provenance"]["joint_names"]["joint_map"]["left_hip"] == "thigh_l"
+    assert main(["motion", "retarget", str(odd), "--format", "bvh", "--units", "cm", "--unit-scale", "0.01"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+@pytest.mark.render
+def test_replay_range_camera_speed_and_geoms(tmp_path, capsys):
+    out = tmp_path / "walk.npz"
+    assert main(["motion", "retarget", "walk", "--format", "synthetic", "--out", str(out)]) == 0
+    capsys.readouterr()
+    videos = {}
+    for geoms in ("collision", "visual"):
+        videos[geoms] = tmp_path / f"{geoms}.mp4"
+        assert main(["motion", "replay", str(out), "--start", "5", "--end", "0.5s", "--speed", "2", "--camera", "side",
+                     "--robot-geoms", geoms, "--out", str(videos[geoms])]) == 0
+        # 50 Hz clip at 2x = 100 clip frames/s, video capped at 30 fps: frames 5, 8, 11, 15, 18, 21
+        assert "clip frames [5, 25) at 2x, 6 video frames at 30 fps" in capsys.readouterr().out
+    frames = {g: [f for f in imageio.get_reader(v)] for g, v in videos.items()}
+    assert len(frames["collision"]) == 6 and frames["collision"][0].shape == (224, 224, 3)
+    assert np.abs(frames["collision"][0].astype(int) - frames["visual"][0]).mean() > 1.0  # meshes vs primitives
+    assert main(["motion", "replay", str(out), "--start", "30", "--end", "10"]) == 2
+    assert "empty frame range" in capsys.readouterr().err

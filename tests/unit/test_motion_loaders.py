@@ -1,11 +1,13 @@
 """Loaders: BVH parser + FK against hand-computed positions, keypoint arrays, H1 CSV, holosoma, registry."""
 
+import hashlib
 import importlib.util
 
 import numpy as np
 import pytest
 
 from mwx_ray.motion import CANONICAL_KEYPOINTS, H1_JOINT_NAMES, MotionError, load_motion, motion_source_names
+from mwx_ray.motion.conventions import UnknownRigError
 from mwx_ray.motion.loaders.bvh import load_bvh, parse_bvh
 from mwx_ray.motion.loaders.h1_csv import load_h1_csv
 from mwx_ray.motion.loaders.holosoma import load_holosoma_demo
@@ -224,3 +226,23 @@ def test_registry_lists_valid_sources():
     assert {"bvh", "keypoints", "h1_csv", "holosoma", "clip", "synthetic"} <= set(motion_source_names())
     with pytest.raises(MotionError, match=r"unknown motion source 'fbx'; valid sources: \['bvh', 'clip'"):
         load_motion("fbx", "x.fbx")
+
+
+def test_keypoint_loader_units_joint_map_and_provenance(tmp_path):
+    walk = load_motion("synthetic", "walk", n_cycles=1)
+    renamed = [n.replace("left_", "L_") for n in CANONICAL_KEYPOINTS]  # no convention knows 'L_hip'
+    path = tmp_path / "walk_cm.npz"
+    np.savez(path, joints=walk.keypoints * 100.0, joint_names=np.array(renamed), fps=np.array(50.0))
+    with pytest.raises(UnknownRigError, match=r"unknown rig: no source joint for canonical keypoints") as caught:
+        load_keypoints(path)
+    assert "L_hip" in str(caught.value) and "left_hip: L_hip" in caught.value.template  # guessed from holosoma
+    assert "right_hip: right_hip" in caught.value.template and ": FILL_ME" not in caught.value.template
+    mapping = {n: n.replace("left_", "L_") for n in CANONICAL_KEYPOINTS if n.startswith("left_")}
+    motion = load_keypoints(path, units="auto", joint_map=mapping, license="CC0 (test data)")
+    np.testing.assert_allclose(motion.keypoints, walk.keypoints, atol=1e-9)  # cm inferred, names mapped
+    p = motion.provenance
+    assert p["unit_scale_m_per_unit"] == 0.01 and p["units"].startswith("units cm (inferred")
+    assert p["license"] == "CC0 (test data)" and p["source_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert p["joint_names"]["canonical_to_source"]["left_wrist"] == "L_wrist"
+    with pytest.raises(MotionError, match="unknown units 'furlong'"):
+        load_keypoints(path, units="furlong", joint_map=mapping)

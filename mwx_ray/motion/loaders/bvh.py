@@ -24,15 +24,20 @@ Errors (:class:`MotionError`) name the file and line.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from mwx_ray.motion.conventions import resolve_joint_names
 from mwx_ray.motion.errors import MotionError
+from mwx_ray.motion.frames import up_axis_warning
 from mwx_ray.motion.human_motion import HumanMotion
-from mwx_ray.motion.skeleton import CANONICAL_KEYPOINTS, infer_unit_scale, to_canonical, y_up_to_z_up
+from mwx_ray.motion.provenance import file_provenance
+from mwx_ray.motion.skeleton import CANONICAL_KEYPOINTS, converted_axis_names, infer_unit_scale, to_z_up
+from mwx_ray.motion.units import resolve_units
 
 _POSITION_CHANNELS = {"xposition": 0, "yposition": 1, "zposition": 2}
 _ROTATION_CHANNELS = {"xrotation": "X", "yrotation": "Y", "zrotation": "Z"}
@@ -241,46 +246,64 @@ def load_bvh(
     path: str | os.PathLike[str],
     unit_scale: float | None = None,
     up_axis: str = "y",
-    convention: str = "bvh",
+    convention: str = "auto",
     map_to_canonical: bool = True,
     required: tuple[str, ...] = CANONICAL_KEYPOINTS,
     skill_tags: tuple[str, ...] = (),
-    license_note: str = "unknown: check the source dataset's license",
+    license: str | None = None,
+    units: str = "auto",
+    joint_map: Mapping[str, str] | str | os.PathLike[str] | None = None,
 ) -> HumanMotion:
-    """BVH file → :class:`HumanMotion` (keypoints [T, K, 3], metres, z up).
+    """BVH file → :class:`HumanMotion` (canonical keypoints [T, 19, 3], metres, z up).
 
     Args:
-        unit_scale: metres per file unit (0.01 for centimetres); ``None`` infers it from the body height.
-        up_axis: ``"y"`` (BVH default: converted by :func:`~mwx_ray.motion.skeleton.y_up_to_z_up`) or ``"z"``.
-        convention: joint-name convention for the canonical mapping (``"bvh"`` covers CMU and LAFAN1; ``"auto"``).
-        map_to_canonical: if False keep every BVH joint (incl. ``*_end`` sites) in file order.
+        unit_scale: metres per file unit (wins over ``units``).
+        up_axis: the file's vertical axis, ``"y"`` (BVH default), ``"z"`` or ``"x"`` (:func:`to_z_up`).
+        convention: joint-name convention (:mod:`mwx_ray.motion.conventions`), ``"auto"`` picks and reports.
+        map_to_canonical: if False keep every BVH joint (incl. ``*_end`` sites) in file order (units inferred
+            from the first frame's height then).
         required: canonical keypoints that must be found.
+        license: the licence the user states for the file (stored in the provenance).
+        units: ``auto`` or a preset of :data:`~mwx_ray.motion.units.UNIT_PRESETS` (``cmu`` = 0.056444 m).
+        joint_map: canonical → file joint name overrides, or a YAML file of them.
+    Provenance: absolute source path, sha256, size, licence, convention report and mapping, units and how they
+    were chosen, up axis, and ``warnings`` (e.g. an up axis the posture contradicts).
     """
     bvh = parse_bvh(path)
     positions = bvh.world_positions()
-    if up_axis not in ("y", "z"):
-        raise MotionError(f"{bvh.path}: up_axis must be 'y' or 'z', got {up_axis!r}")
-    if unit_scale is None:
-        unit_scale = infer_unit_scale(positions, 1 if up_axis == "y" else 2, bvh.path)
-    positions = positions * unit_scale
-    if up_axis == "y":
-        positions = y_up_to_z_up(positions)
-    names = bvh.joint_names
-    if map_to_canonical:
-        positions, names = to_canonical(positions, names, convention, required, owner=bvh.path)
+    source = file_provenance(path, license)
+    if not map_to_canonical:
+        if unit_scale is None and units == "auto":
+            unit_scale = infer_unit_scale(to_z_up(positions, up_axis, bvh.path), 2, bvh.path)
+        elif unit_scale is None:
+            unit_scale = resolve_units({}, units, None, None, bvh.path)[0]
+        keypoints, names, provenance = to_z_up(positions, up_axis, bvh.path) * unit_scale, bvh.joint_names, {}
+    else:
+        resolution = resolve_joint_names(bvh.joint_names, convention, joint_map, required, owner=bvh.path)
+        names = tuple(resolution.columns)
+        keypoints = to_z_up(positions[:, list(resolution.columns.values())], up_axis, bvh.path)
+        points = dict(zip(names, np.moveaxis(keypoints, 1, 0), strict=True))
+        unit_scale, units_note = resolve_units(points, units, unit_scale, resolution.convention, bvh.path)
+        keypoints = keypoints * unit_scale
+        warning = up_axis_warning({k: v * unit_scale for k, v in points.items()}, converted_axis_names(up_axis),
+                                  up_axis) if set(CANONICAL_KEYPOINTS) <= set(names) else None
+        provenance = {"joint_names": resolution.provenance(), "units": units_note,
+                      "warnings": [warning] if warning else []}
     motion = HumanMotion(
         name=Path(path).stem,
         fps=bvh.fps,
-        keypoints=positions,
+        keypoints=keypoints,
         keypoint_names=tuple(names),
         source="bvh",
         skill_tags=tuple(skill_tags),
         provenance={
-            "source_file": str(path),
-            "license_note": license_note,
+            **source,
             "synthetic": False,
             "unit_scale_m_per_unit": float(unit_scale),
             "up_axis_in_file": up_axis,
+            "source_fps": bvh.fps,
+            "source_frames": int(len(positions)),
+            **provenance,
             "bvh_joints": list(bvh.joint_names),
         },
     )

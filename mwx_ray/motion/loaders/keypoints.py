@@ -9,27 +9,32 @@ Accepted inputs:
   (AMASS's key) scalars. Loaded with ``allow_pickle=False``.
 
 AMASS is z up and in metres, so that is the default (``up_axis="z"``, ``unit_scale=1``); pass ``up_axis="y"`` for
-Y-up data (e.g. raw SMPL output) and ``unit_scale=None`` to infer centimetres/millimetres from body height.
+Y-up data (e.g. raw SMPL output), ``unit_scale=None`` to infer centimetres/millimetres from the first frame's
+height, or ``units=`` for a preset / pose-independent inference (:mod:`mwx_ray.motion.units`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from mwx_ray.motion.conventions import resolve_joint_names
 from mwx_ray.motion.errors import MotionError
+from mwx_ray.motion.frames import up_axis_warning
 from mwx_ray.motion.human_motion import HumanMotion
+from mwx_ray.motion.provenance import file_provenance
 from mwx_ray.motion.skeleton import (
     CANONICAL_KEYPOINTS,
     SMPL_JOINT_NAMES_22,
     SMPL_JOINT_NAMES_24,
+    converted_axis_names,
     infer_unit_scale,
-    to_canonical,
-    y_up_to_z_up,
+    to_z_up,
 )
+from mwx_ray.motion.units import resolve_units
 
 POSITION_KEYS = ("joints", "positions", "global_joint_positions", "joint_positions")
 FPS_KEYS = ("fps", "mocap_framerate", "frame_rate")
@@ -75,16 +80,21 @@ def load_keypoints(
     map_to_canonical: bool = True,
     required: Sequence[str] = CANONICAL_KEYPOINTS,
     skill_tags: tuple[str, ...] = (),
-    license_note: str = "unknown: check the source dataset's license (AMASS: non-commercial research license)",
+    license: str | None = None,
+    units: str | None = None,
+    joint_map: Mapping[str, str] | str | os.PathLike[str] | None = None,
 ) -> HumanMotion:
     """Joint positions [T, J, 3] from ``path`` → :class:`HumanMotion` in canonical order, metres, z up.
 
     Args:
         fps: frame rate in Hz; overrides the file's ``fps``/``mocap_framerate``; required if the file has none.
         joint_names: J source joint names (override the file's ``joint_names``).
-        convention: name convention for mapping (``"auto"``, ``"smpl"``, ``"bvh"``, ``"holosoma_smplh"``...).
-        up_axis: ``"z"`` (AMASS) or ``"y"`` (converted by ``y_up_to_z_up``).
-        unit_scale: metres per source unit; ``None`` infers it from the body height.
+        convention: name convention (:mod:`mwx_ray.motion.conventions`; ``"auto"`` picks and reports).
+        up_axis: ``"z"`` (AMASS), ``"y"`` or ``"x"``.
+        unit_scale: metres per source unit; ``None`` infers it from the first frame's height.
+        units: a unit preset or ``"auto"`` (pose-independent inference, :mod:`mwx_ray.motion.units`); when
+            given it replaces ``unit_scale``'s default.
+        license: the licence the user states. joint_map: canonical → source name overrides (dict or YAML file).
     """
     path = Path(path)
     positions, file_names, file_fps = _read_arrays(path, array_key)
@@ -99,15 +109,25 @@ def load_keypoints(
     rate = fps if fps is not None else file_fps
     if rate is None:
         raise MotionError(f"{path}: no fps in the file; pass fps (Hz)")
-    if up_axis not in ("y", "z"):
-        raise MotionError(f"{path}: up_axis must be 'y' or 'z', got {up_axis!r}")
-    if unit_scale is None:
-        unit_scale = infer_unit_scale(positions, 1 if up_axis == "y" else 2, str(path))
-    positions = positions * unit_scale
-    if up_axis == "y":
-        positions = y_up_to_z_up(positions)
+    positions = to_z_up(positions, up_axis, str(path))
+    provenance: dict = {"warnings": []}
     if map_to_canonical:
-        positions, names = to_canonical(positions, names, convention, required, owner=str(path))
+        resolution = resolve_joint_names(names, convention, joint_map, required, owner=str(path))
+        names = tuple(resolution.columns)
+        positions = positions[:, list(resolution.columns.values())]
+        provenance["joint_names"] = resolution.provenance()
+        if units is not None:
+            points = dict(zip(names, np.moveaxis(positions, 1, 0), strict=True))
+            unit_scale, provenance["units"] = resolve_units(points, units, None, resolution.convention, str(path))
+    elif units is not None:
+        unit_scale = resolve_units({}, units, None, None, str(path))[0]
+    if unit_scale is None:
+        unit_scale = infer_unit_scale(positions, 2, str(path))
+    positions = positions * unit_scale
+    if map_to_canonical and set(CANONICAL_KEYPOINTS) <= set(names):
+        warning = up_axis_warning(dict(zip(names, np.moveaxis(positions, 1, 0), strict=True)),
+                                  converted_axis_names(up_axis), up_axis)
+        provenance["warnings"] = [warning] if warning else []
     return HumanMotion(
         name=path.stem,
         fps=float(rate),
@@ -116,10 +136,10 @@ def load_keypoints(
         source="keypoints",
         skill_tags=tuple(skill_tags),
         provenance={
-            "source_file": str(path),
-            "license_note": license_note,
+            **file_provenance(path, license),
             "synthetic": False,
             "unit_scale_m_per_unit": float(unit_scale),
             "up_axis_in_file": up_axis,
+            **provenance,
         },
     ).validate()
