@@ -1,5 +1,8 @@
 """``mwx report``: a self-contained report (markdown + PNG figures + CSV tables) of an MLflow experiment or sweep,
-also logged to MLflow under ``report/`` of the sweep's parent run."""
+also logged to MLflow under ``report/`` of the sweep's parent run.
+
+The ``analysis`` package plugs this command into ``mwx`` through the ``mwx_ray.commands`` entry point
+(pyproject.toml), so the dependency points one way: analysis imports mwx_ray, never the reverse."""
 
 from __future__ import annotations
 
@@ -31,9 +34,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    # `analysis` imports mwx_ray, never the reverse: the mwx_ray library must not depend on it. Only this CLI
-    # entry point reaches into it, lazily, so importing mwx_ray (and `mwx --help`) never loads analysis,
-    # pandas plotting or matplotlib.
+    # Deferred: `mwx --help` must not load pandas plotting or matplotlib.
     from analysis.loaders import client_for, resolve_target
     from analysis.report import make_report
 

@@ -155,7 +155,8 @@ def _derive_columns(frame: pd.DataFrame) -> pd.DataFrame:
                                                                      strict=True)]
     frame["kind"] = _tag(frame, schema.TAG_KIND).fillna(pd.Series(untagged_kind, index=frame.index))
     frame["stage"] = _tag(frame, schema.TAG_STAGE).fillna(frame["experiment"].map(stage_of_experiment))
-    frame["env_id"] = _tag(frame, schema.TAG_ENV_ID).fillna(_param(frame, schema.PARAM_TASK).map(canonical_env_id))
+    frame["env_id"] = _tag(frame, schema.TAG_ENV_ID).fillna(_param(frame, schema.PARAM_TASK).fillna(
+        _param(frame, schema.PARAM_TASK_LEGACY)).map(canonical_env_id))
     frame["task"] = frame["env_id"].map(task_of_env_id)
     frame["skill"] = _tag(frame, schema.TAG_SKILL).fillna(frame["task"].map(
         lambda task: task.split("-", 1)[-1] if isinstance(task, str) else pd.NA))

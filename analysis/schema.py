@@ -33,7 +33,7 @@ TAG_CONFIG_HASH = "config_hash"
 TAG_METHOD = "method"  # optional
 TAG_HARDWARE = "hardware"  # optional
 TAG_ABLATION = "ablation"  # optional: ``ablation=no_labels``, or several keys ``ablation.<key>=<value>``
-# Router trials (mwx_ray/router/runs.py): ``variant`` names the configuration "in ablation tables" and
+# Router trials (mwx_ray/router/stage.py describe_trial): ``variant`` names the configuration "in ablation tables" and
 # ``mode`` is router | uniform | single | monolithic (the no-router and monolithic baselines).
 TAG_VARIANT = "variant"
 TAG_MODE = "mode"
@@ -61,7 +61,8 @@ DEFAULT_METHOD_BY_STAGE = {
 # -- params of a trial (its flattened Tune trial config) --
 PARAM_SUCCESS_BAR = "stop.success_bar"  # "null" when the sweep does not stop at the bar
 PARAM_SEED = "run.seed"  # router trials carry their seed and task as params, not tags
-PARAM_TASK = "env.task"  # a task name or env id
+PARAM_TASK = "env.task.name"  # a task name or env id (env.task is a section since the typed task config)
+PARAM_TASK_LEGACY = "env.task"  # runs recorded before the typed task config
 PARAM_CPUS_PER_LEARNER = "resources.cpus_per_learner"
 PARAM_ENV_RUNNERS = "resources.env_runners_per_trial"
 PARAM_CPUS_PER_ENV_RUNNER = "resources.cpus_per_env_runner"

@@ -19,7 +19,6 @@ from mwx_ray.commands import (
     label,
     motion,
     quickstart,
-    report,
     resume,
     rollouts,
     submit,
@@ -31,11 +30,21 @@ from mwx_ray.config import ConfigError
 from mwx_ray.errors import UnknownNameError
 from mwx_ray.resources import ResourceBudgetError
 
-# In pipeline order, as `mwx --help` lists them.
+# In pipeline order, as `mwx --help` lists them; commands of other packages (`mwx report` from `analysis`) plug in
+# through the `mwx_ray.commands` entry point group and are listed after train-router.
 COMMAND_MODULES = (
     quickstart, doctor, config_show, env, motion, train_experts, resume, export_experts, eval_command,
-    rollouts, label, train_router, report, dashboard, submit,
+    rollouts, label, train_router,
 )
+TRAILING_MODULES = (dashboard, submit)
+PLUGIN_GROUP = "mwx_ray.commands"
+
+
+def plugin_command_modules() -> list:
+    """Modules with a ``register(subparsers)`` found through the ``mwx_ray.commands`` entry points."""
+    from importlib.metadata import entry_points
+
+    return [entry.load() for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name)]
 
 EPILOG = """examples:
   mwx quickstart                               the whole pipeline on the embedded defaults (≤ 20 min)
@@ -55,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mwx_ray {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
-    for module in COMMAND_MODULES:
+    for module in (*COMMAND_MODULES, *plugin_command_modules(), *TRAILING_MODULES):
         module.register(subparsers)
     return parser
 

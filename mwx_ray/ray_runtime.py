@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from mwx_ray.config.schema import MwxConfig
 
@@ -17,8 +18,6 @@ def init_ray(config: MwxConfig, stages: Iterable[str] = ()) -> bool:
     """
     import ray
 
-    from mwx_ray.resources import check_budget
-
     started = not ray.is_initialized()
     if started:
         address = config.resources.address or os.environ.get("RAY_ADDRESS")
@@ -30,10 +29,33 @@ def init_ray(config: MwxConfig, stages: Iterable[str] = ()) -> bool:
     stages = tuple(stages)
     if stages:
         try:
-            check_budget(config, ray.cluster_resources(), stages=stages,
-                         nodes=[node["Resources"] for node in ray.nodes() if node["Alive"]])
+            check_stage_budget(config, stages)
         except Exception:
             if started:
                 ray.shutdown()
             raise
     return started
+
+
+@contextmanager
+def ray_session(config: MwxConfig, stages: Iterable[str] = ()) -> Iterator[None]:
+    """``with ray_session(config, ("experts",)):`` — :func:`init_ray`, and shut Ray down at the end if this call
+    started it (a pipeline opens one session for all its stages; each stage checks its budget in it)."""
+    import ray
+
+    started = init_ray(config, stages)
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def check_stage_budget(config: MwxConfig, stages: Iterable[str]) -> None:
+    """The budget check of ``stages`` against the running Ray cluster (a stage inside a pipeline's session)."""
+    import ray
+
+    from mwx_ray.resources import check_budget
+
+    check_budget(config, ray.cluster_resources(), stages=tuple(stages),
+                 nodes=[node["Resources"] for node in ray.nodes() if node["Alive"]])

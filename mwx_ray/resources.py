@@ -27,7 +27,9 @@ from dataclasses import dataclass
 
 from mwx_ray.config.schema import MwxConfig
 
-STAGES = ("experts", "labeling")
+# Stages made of Tune trials (learner + env runners each: experts, router, ablations) and the labeling pool.
+TRIAL_STAGES = ("experts", "router", "ablations")
+STAGES = (*TRIAL_STAGES, "labeling")
 
 
 class ResourceBudgetError(ValueError):
@@ -63,14 +65,15 @@ def concurrent_trials(config: MwxConfig, cluster_cpus: float, cluster_gpus: floa
     return 1 if fit == math.inf else max(int(fit), 1)
 
 
-def experts_demand(config: MwxConfig, cluster_cpus: float, cluster_gpus: float) -> Demand:
+def trials_demand(config: MwxConfig, cluster_cpus: float, cluster_gpus: float, stage: str = "experts") -> Demand:
+    """What a stage of Tune trials holds at full width (every trial stage sizes its trials from ``resources``)."""
     res = config.resources
     trials = concurrent_trials(config, cluster_cpus, cluster_gpus)
     per_cpu, per_gpu = trial_cpus(config), res.gpus_per_learner
     detail = (f"{trials} concurrent trials × ({res.cpus_per_learner:g} learner CPU + "
               f"{res.env_runners_per_trial} env runners × {res.cpus_per_env_runner:g} CPU"
               + (f", {per_gpu:g} GPU" if per_gpu else "") + ")")
-    return Demand("experts", trials * per_cpu, trials * per_gpu, detail,
+    return Demand(stage, trials * per_cpu, trials * per_gpu, detail,
                   largest_cpus=max(res.cpus_per_learner, res.cpus_per_env_runner), largest_gpus=per_gpu)
 
 
@@ -94,9 +97,7 @@ def stage_demands(config: MwxConfig, cluster: Mapping[str, float], stages: Itera
     if "labeling" in stages:
         pool = labeling_demand(config)
         cpus, gpus = max(cpus - pool.cpus, 0.0), max(gpus - pool.gpus, 0.0)
-    demands = []
-    if "experts" in stages:
-        demands.append(experts_demand(config, cpus, gpus))
+    demands = [trials_demand(config, cpus, gpus, stage) for stage in stages if stage in TRIAL_STAGES]
     if "labeling" in stages:
         demands.append(labeling_demand(config))
     return demands
@@ -110,7 +111,7 @@ def check_budget(config: MwxConfig, cluster: Mapping[str, float], *, stages: Ite
     stage must fit on at least one node. Returns the demands (for logging) when everything fits.
     """
     stages = tuple(stages)
-    if "experts" in stages and "labeling" in stages and config.resources.max_concurrent_trials is None:
+    if "labeling" in stages and set(stages) & set(TRIAL_STAGES) and config.resources.max_concurrent_trials is None:
         raise ResourceBudgetError(
             "resources.max_concurrent_trials is null while a labeling pool shares the cluster: Tune would "
             "start trials until no CPU is left and the pool (or the trials) would wait forever. Set "

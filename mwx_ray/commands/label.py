@@ -30,33 +30,23 @@ def labels_dir(config) -> Path:
 
 
 def run(args) -> int:
-    import ray
-
     from mwx_ray.commands.rollouts import shards_dir
     from mwx_ray.config import load_config
-    from mwx_ray.labeling.pipeline import label_shards
-    from mwx_ray.labeling.shards import ShardFormatError, ShardIndex
-    from mwx_ray.labeling.tracking import log_labels_run
-    from mwx_ray.ray_runtime import init_ray
-    from mwx_ray.tracking.run_record import write_run_record
+    from mwx_ray.labeling.shards import ShardFormatError
+    from mwx_ray.labeling.stage import label_stage
+    from mwx_ray.ray_runtime import ray_session
 
     loaded = load_config(args.config, args.overrides)
     config = loaded.config
     section = config.labeling
+    shards = Path(section.shards_dir) if section.shards_dir else shards_dir(config)
     try:
-        index = ShardIndex.load(Path(section.shards_dir) if section.shards_dir else shards_dir(config))
+        with ray_session(config, stages=("labeling",)):
+            outcome = label_stage(loaded, shards, labels_dir(config))
     except ShardFormatError as err:
         print(f"mwx: {err}", file=sys.stderr)
         return 2
-    out_dir = labels_dir(config)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_run_record(out_dir, loaded, {"stage": "labels", "teacher": section.teacher.backend})
-    started_ray = init_ray(config, stages=("labeling",))
-    try:
-        result = label_shards(index, out_dir, section)
-    finally:
-        if started_ray:
-            ray.shutdown()
+    result, out_dir = outcome.result, outcome.out_dir
     manifest, prov = result.manifest, result.provenance
     print(f"teacher: {prov['teacher_backend']} model={prov['teacher_model'] or '-'} "
           f"revision={prov['teacher_revision'] or '-'} prompt={prov['prompt_hash']} scope={prov['teacher_scope']}")
@@ -66,7 +56,6 @@ def run(args) -> int:
           f"{manifest['fallback']['by_reason'] or ''}")
     print(f"throughput: {result.frames_per_s:.1f} frames/s ({section.actors} actors x batch {section.batch_size})")
     print("label counts: " + ", ".join(f"{k}={v}" for k, v in manifest["label_counts"].items()))
-    run_id = log_labels_run(loaded, result, index)
-    if run_id:
-        print(f"MLflow: labels run {run_id}")
+    if outcome.mlflow_run_id:
+        print(f"MLflow: labels run {outcome.mlflow_run_id}")
     return 0

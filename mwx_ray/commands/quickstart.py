@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 from mwx_ray.commands.common import add_overrides_argument, add_subcommand
 
 BUDGETS = ("smoke", "default", "long")
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "tune_configs" / "quickstart"
 
 EXAMPLES = """  mwx quickstart                      default budget: ≤ 20 min on 2 CPU cores
   mwx quickstart --budget smoke       every stage for real on a tiny budget (a few minutes)
@@ -33,30 +31,33 @@ def run(args) -> int:
     from mwx_ray.config import load_config
     from mwx_ray.quickstart import STAGES, Quickstart, QuickstartError
     from mwx_ray.quickstart_stages import STAGE_FUNCTIONS, output_folder, summary_lines
+    from mwx_ray.ray_runtime import ray_session
+    from tune_configs import config_dir
 
-    config_path = CONFIG_DIR / f"{args.budget}.yaml"
-    loaded = load_config(config_path, args.overrides)  # config errors surface before anything runs
+    budget_file = config_dir() / "quickstart" / f"{args.budget}.yaml"
+    loaded = load_config(budget_file, args.overrides)  # config errors surface before anything runs
     out = output_folder(args.budget, args.out)
     out.mkdir(parents=True, exist_ok=True)
-    qs = Quickstart(config_path=config_path, loaded=loaded, out=out, overrides=args.overrides)
+    qs = Quickstart(loaded=loaded, out=out)
     qs.load_state()
     if args.fresh:
         qs.state = {"done": {}}
     elapsed: dict[str, float] = {}
-    for index, stage in enumerate(STAGES, start=1):
-        if stage in qs.state["done"]:
-            print(f"[{index}/{len(STAGES)}] {stage}: done in an earlier run, skipped ({out})", flush=True)
-            continue
-        print(f"\n[{index}/{len(STAGES)}] {stage} ...", flush=True)
-        start = time.perf_counter()
-        try:
-            outputs = STAGE_FUNCTIONS[stage](qs)
-        except QuickstartError as err:
-            print(f"mwx quickstart: {err}\nRerun `mwx quickstart --budget {args.budget}` to continue from here.",
-                  file=sys.stderr)
-            return 1
-        elapsed[stage] = time.perf_counter() - start
-        qs.mark_done(stage, outputs)
-        print(f"[{index}/{len(STAGES)}] {stage} finished in {elapsed[stage]:.0f} s", flush=True)
-    print("\n".join(summary_lines(qs, elapsed)))
+    with ray_session(loaded.config, stages=("experts",)):  # one Ray session for every stage
+        for index, stage in enumerate(STAGES, start=1):
+            if stage in qs.state["done"]:
+                print(f"[{index}/{len(STAGES)}] {stage}: done in an earlier run, skipped ({out})", flush=True)
+                continue
+            print(f"\n[{index}/{len(STAGES)}] {stage} ...", flush=True)
+            start = time.perf_counter()
+            try:
+                outputs = STAGE_FUNCTIONS[stage](qs)
+            except QuickstartError as err:
+                print(f"mwx quickstart: {err}\nRerun `mwx quickstart --budget {args.budget}` to continue from "
+                      "here.", file=sys.stderr)
+                return 1
+            elapsed[stage] = time.perf_counter() - start
+            qs.mark_done(stage, outputs)
+            print(f"[{index}/{len(STAGES)}] {stage} finished in {elapsed[stage]:.0f} s", flush=True)
+    print("\n".join(summary_lines(qs, elapsed, budget_file)))
     return 0

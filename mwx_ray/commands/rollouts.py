@@ -31,15 +31,13 @@ def shards_dir(config) -> Path:
 
 def run_collect(args) -> int:
     from mwx_ray.config import load_config
-    from mwx_ray.labeling.rollouts import collect_rollouts
     from mwx_ray.labeling.shards import ShardFormatError
+    from mwx_ray.labeling.stage import collect_stage_rollouts
 
     loaded = load_config(args.config, args.overrides)
-    config = loaded.config
-    out_dir = shards_dir(config)
+    out_dir = shards_dir(loaded.config)
     try:
-        index = collect_rollouts(config.env.task, config.labeling.rollouts, out_dir, seed=config.run.seed,
-                                 render_quality=config.env.render_quality)
+        index = collect_stage_rollouts(loaded, out_dir)
     except (FileNotFoundError, ShardFormatError) as err:
         print(f"mwx: {err}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,33 @@ class LoadedConfig:
 
     def source_of(self, dotted_key: str) -> str:
         return self.provenance.source_of(dotted_key)
+
+    def with_values(self, values: Mapping[str, Any], source: str = "pipeline") -> LoadedConfig:
+        """A copy with ``{dotted key: value}`` set and the whole config validated again (how a pipeline hands one
+        stage's outputs, e.g. an expert registry path, to the next stage's config)."""
+        tree = self.as_dict()
+        for dotted, value in values.items():
+            *parents, last = dotted.split(".")
+            node = tree
+            for part in parents:
+                node = node[part]
+            node[last] = value
+        provenance = Provenance()
+        provenance.record(tree, str(self.path) if self.path else "")
+        provenance.record(unflatten_keys(values), source)
+        return LoadedConfig(config=build(MwxConfig, tree, provenance.source_of), path=self.path, provenance=provenance)
+
+
+def unflatten_keys(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}``."""
+    tree: dict[str, Any] = {}
+    for dotted, value in values.items():
+        *parents, last = dotted.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return tree
 
 
 def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> LoadedConfig:

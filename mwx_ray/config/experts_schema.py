@@ -174,21 +174,6 @@ class ExpertsSection:
         """The selected algorithms in order: ``[algorithm]``, or the list given for an algorithm grid."""
         return [self.algorithm] if isinstance(self.algorithm, str) else list(self.algorithm)
 
-    def task_for(self, skill: str) -> str:
-        """The task a skill trains on: ``per_skill.<skill>.task`` (its name), else ``<skill>_imitation`` with
-        ``motion_prior``, else the skill name (the plain HumanoidBench task)."""
-        overrides = self.per_skill[skill].task_overrides if skill in self.per_skill else {}
-        if overrides.get(TASK_SHORTHAND):
-            return str(overrides[TASK_SHORTHAND])
-        return f"{skill}_imitation" if self.motion_prior else skill
-
-    def task_settings_for(self, skill: str, shared: TaskSection) -> TaskSection:
-        """The skill's full task section: the shared ``env.task`` settings (its ``name`` is the skill's task
-        here), with ``per_skill.<skill>.task`` applied and validated."""
-        overrides = self.per_skill[skill].task_overrides if skill in self.per_skill else {}
-        merged = deep_merge(to_plain(shared), {**overrides, TASK_SHORTHAND: self.task_for(skill)})
-        return build(TaskSection, merged, lambda _key: "", prefix=f"per_skill.{skill}.task.")
-
     def section_for(self, algorithm: str, skill: str) -> PPOSection | SACSection:
         """``experts.<algorithm>`` with ``per_skill.<skill>.<algorithm>`` applied and validated."""
         overrides = getattr(self.per_skill[skill], algorithm) if skill in self.per_skill else {}
@@ -217,8 +202,9 @@ class ExpertsSection:
         # Overrides of every algorithm are checked, selected or not: a typo should not wait for the day the
         # algorithm is switched.
         for skill, overrides in self.per_skill.items():
-            try:
-                self.task_settings_for(skill, TaskSection())
+            try:  # the overrides must make a valid task section (the skill's task name is resolved later)
+                build(TaskSection, deep_merge(to_plain(TaskSection()), overrides.task_overrides), lambda _key: "",
+                      prefix=f"per_skill.{skill}.task.")
             except ConfigError as err:
                 problems[err.key] = err.problem
             if overrides.task is not None and not overrides.task_overrides.get(TASK_SHORTHAND, "x"):

@@ -120,12 +120,23 @@ class RouterSection:
                               "baseline, whose network is fcnet_hiddens)")
     stop: RouterStopSection = setting(factory=RouterStopSection)
     eval: RouterEvalSection = setting(factory=RouterEvalSection)
+    seeds: list[int] = setting(factory=lambda: [0], help="router seeds: one trial per variant × seed")
+    checkpoint_every_iters: int = setting(5, ge=1, help="router/monolithic trials checkpoint this often and "
+                                                        "resume from the last checkpoint after a crash")
+    max_failures: int = setting(2, ge=0, help="retries of a crashed trial, each from its last checkpoint")
+    owns: list[str] = setting(factory=list, help="config keys this variant sets itself (e.g. "
+                                                 "router.experts_dir): a sweep refuses --set overrides of them")
+    experts_config: str | None = setting(None, help="expert config (relative to this file) whose sweep trains "
+                                                    "this variant's own experts; the router stage trains and "
+                                                    "exports them first, into the run folder")
     sweep: list[str] = setting(factory=list, help="config files (relative to this file) run as one Tune sweep, "
                                                   "one trial each (ablations)")
 
     def field_problems(self) -> dict[str, str]:
         if not self.experts:
             return {"experts": "must name at least one expert"}
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            return {"seeds": f"must list distinct seeds, got {self.seeds}"}
         if len(set(self.experts)) != len(self.experts):
             return {"experts": f"duplicate expert names in {self.experts}"}
         unknown = sorted(set(self.expert_dirs) - set(self.experts))

@@ -23,6 +23,8 @@ class RunSection:
     name: str = setting("mwx", help="run name; also the prefix of the run folder")
     root_dir: str = setting("runs", help="project run directory (run folders, local MLflow store, Tune results)")
     seed: int = setting(0, ge=0, help="base seed; per-trial, per-runner and per-env seeds derive from it")
+    plugins: list[str] = setting(factory=list, help="modules to import in every process before building envs: "
+                                                    "where your own skills and tasks are registered")
 
 
 @dataclass

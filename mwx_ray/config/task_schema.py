@@ -107,6 +107,12 @@ class ImitationSection:
     velocity_window_s: float = setting(0.1, gt=0, help="Savitzky-Golay window of reference velocities, s")
     phase_clock: bool = setting(False, help="the expert observes its own clock (sin, cos of the clip phase), "
                                             "advanced from the time it is active")
+    reference_feedforward: bool = setting(False, help="the policy acts around the reference: executed joint "
+                                                      "targets = reference pose of the next control step + "
+                                                      "residual_scale × action (a residual policy on the clip; "
+                                                      "the expert carries its clip and clock; needs phase_clock)")
+    residual_scale: float = setting(0.5, gt=0, le=2, help="range of the residual action around the reference, "
+                                                           "in normalized action units (1 = half a joint's range)")
     reference_state_init: ReferenceStateInitSection = setting(factory=ReferenceStateInitSection)
     tracking_termination: TrackingTerminationSection = setting(factory=TrackingTerminationSection)
     failure_weighted_starts: FailureWeightedStartsSection = setting(factory=FailureWeightedStartsSection)
@@ -118,6 +124,9 @@ class ImitationSection:
             return {"pose_coef": "the tracking mix needs at least one positive coefficient"}
         if self.enabled and self.w_track + self.w_task <= 0:
             return {"w_track": "w_track + w_task must be positive when imitation is enabled"}
+        if self.reference_feedforward and not self.phase_clock:
+            return {"reference_feedforward": "needs phase_clock: true (the policy must know where in the clip "
+                                             "its feedforward is)"}
         return {}
 
 

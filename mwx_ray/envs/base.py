@@ -117,8 +117,9 @@ class HumanoidEnv(gymnasium.Env):
 
     @property
     def ctrl_per_action(self) -> np.ndarray:
-        """[nu] actuator ctrl units (rad for position servos) per unit of action: half of each ctrlrange."""
-        return self._ctrl_span / 2.0
+        """[nu] actuator ctrl units (rad for position servos) per unit of the policy's action: half of each
+        ctrlrange, times the task's ``action_scale`` (a residual policy moves targets by a fraction of that)."""
+        return self._ctrl_span / 2.0 * self.task.action_scale
 
     @property
     def dt(self) -> float:
@@ -142,7 +143,7 @@ class HumanoidEnv(gymnasium.Env):
         return self._observation(), {"hb/return": 0.0, "diverged": False, "divergence_count": self.divergence_count}
 
     def step(self, action):
-        action = self._validated_action(action)
+        action = self.task.transform_action(self.ctx, self._validated_action(action))
         ctx = self.ctx
         # ctrl = (a + 1) / 2 · (high − low) + low, in place (HumanoidBench's unnormalize_action).
         buffer = self._ctrl_buffer

@@ -68,19 +68,21 @@ def load_reference_clip(spec: str | MotionClip) -> MotionClip:
 
 
 class ImitationTask(Task):
-    """Plain task + tracking reward. Subclasses set ``base_task_cls`` and ``default_clip`` (imitation_tasks.py)."""
+    """Plain task + tracking reward. Subclasses set ``base_task_cls`` and ``default_clip`` (``imitation_variants.py``, made by the skill registry)."""
 
     name: ClassVar[str] = "imitation"
     description: ClassVar[str] = "Imitate a reference motion while doing the task."
     success_bar: ClassVar[float] = 0.0
     base_task_cls: ClassVar[type[Task] | None] = None
     default_clip: ClassVar[str] = ""
+    default_cyclic: ClassVar[bool | None] = None  # the skill's declaration; None = the clip's provenance says
     hb_reward_term: ClassVar[str] = "task"  # read by HumanoidEnv for hb/return and success
 
     def __init__(self, base_task: Task, clip: MotionClip | str, settings: ImitationSection | None = None):
         self.settings = settings or ImitationSection()
         self.base_task = base_task
         self.clip = load_reference_clip(clip)
+        self._default_clip_used = isinstance(clip, str) and clip == self.default_clip
         self.extra_obs_dim = base_task.extra_obs_dim + (NUM_PHASE_FEATURES if self.settings.phase_clock else 0)
         self._obs = np.zeros(self.extra_obs_dim)
         s = self.settings
@@ -103,7 +105,7 @@ class ImitationTask(Task):
         self._control_dt = ctx.model.opt.timestep * FRAME_SKIP  # lookups use MjData.time, so frame_skip may differ
         self.tracker = ReferenceTracker(self.clip, self._control_dt, AlignmentSettings(
             random_start=s.random_start_phase, noncyclic_max_start_fraction=s.noncyclic_max_start_fraction,
-            velocity_window_s=s.velocity_window_s))
+            velocity_window_s=s.velocity_window_s, cyclic=self._clip_cyclic()))
         weights = s.dynamic_weights
         num_joints = len(ctx.robot.joints)
         self.joint_weights = kernels.DynamicJointWeights(num_joints, self._control_dt, kernels.JointWeightSettings(
@@ -111,6 +113,11 @@ class ImitationTask(Task):
             epsilon_rad2=weights.epsilon_rad2, power=weights.power, w_min=weights.min, w_max=weights.max,
             refresh_steps=weights.refresh_steps))
         self.start_sampler = StartPhaseSampler(s.failure_weighted_starts)
+        # Reference joint angles as normalized actions (HumanoidEnv maps a in [-1, 1] linearly onto each position
+        # servo's ctrlrange, the joint's range): the feedforward of `reference_feedforward`. [frames, nu]
+        low, high = ctx.model.actuator_ctrlrange[:, 0], ctx.model.actuator_ctrlrange[:, 1]
+        self.reference_actions = np.clip(2.0 * (self.tracker.joint_pos - low) / (high - low) - 1.0, -1.0, 1.0)
+        self._executed = np.zeros(len(low))
         self._joint_qpos = ctx.data.qpos[7 : 7 + num_joints]  # live views (robot joints follow the free joint)
         self._joint_qvel = ctx.data.qvel[6 : 6 + num_joints]
         self._root_body = ctx.body_id(ctx.robot.root_body)
@@ -119,6 +126,16 @@ class ImitationTask(Task):
         self._episode_running = False
         self._reference_start = False
         self._tracking_lost = False
+
+    def _clip_cyclic(self) -> bool | None:
+        """Whether the reference loops: the clip's provenance, which must agree with the skill's declaration;
+        the declaration for clips that do not say (user clips without provenance)."""
+        recorded = self.clip.provenance.get("cyclic")
+        declared = self.default_cyclic
+        if recorded is not None and declared is not None and bool(recorded) != declared and self._default_clip_used:
+            raise ValueError(f"{self.name}: clip {self.clip.name!r} says cyclic={bool(recorded)} but the skill "
+                             f"declares cyclic={declared}")
+        return bool(recorded) if recorded is not None else declared
 
     def clock(self) -> PhaseClock:
         """The phase clock an expert trained on this task carries (needs ``bind``)."""
@@ -151,6 +168,20 @@ class ImitationTask(Task):
             self.tracker.reset(rng, root_pos, root_quat)
         self._episode_running = True
         self._tracking_lost = False
+
+    @property
+    def action_scale(self) -> float:
+        return self.settings.residual_scale if self.settings.reference_feedforward else 1.0
+
+    def transform_action(self, ctx: StepContext, action: np.ndarray) -> np.ndarray:
+        """With ``reference_feedforward``: reference pose of the next control step + ``residual_scale`` × action."""
+        s = self.settings
+        if not s.reference_feedforward:
+            return action
+        frame, _ = self.tracker.frame_index(float(ctx.data.time) + self._control_dt)
+        np.multiply(action, s.residual_scale, out=self._executed)
+        self._executed += self.reference_actions[frame]
+        return np.clip(self._executed, -1.0, 1.0, out=self._executed)
 
     def _keyframe_start_span(self) -> int:
         """Frames a keyframe (HumanoidBench) start may begin at: the whole loop, or the clip's allowed prefix."""

@@ -91,6 +91,17 @@ class Task(abc.ABC):
     def terminated(self, ctx: StepContext) -> bool:
         """True when the episode must end (fall, leaving the course...)."""
 
+    @property
+    def action_scale(self) -> float:
+        """How far one unit of the policy's action moves the executed action (1 unless ``transform_action``
+        scales it)."""
+        return 1.0
+
+    def transform_action(self, ctx: StepContext, action: np.ndarray) -> np.ndarray:
+        """The action executed for the policy's ``action`` (both [nu] in [-1, 1]); default: itself. Imitation
+        tasks with a reference feedforward add the reference pose here."""
+        return action
+
     def extra_obs(self, ctx: StepContext) -> np.ndarray:
         """Task state appended to the observation, shape [extra_obs_dim], float64."""
         return np.empty(0)

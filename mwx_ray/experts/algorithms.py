@@ -12,7 +12,7 @@ Extras beyond ``Algorithm.save_to_path`` (see ``sac.py`` for the RLlib 2.60 gaps
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mwx_ray.config.experts_schema import ALGORITHM_SECTIONS
@@ -37,15 +37,17 @@ def trial_section(trial_config: Mapping[str, Any], where: str):
 
 
 def build_expert_config(algorithm: str, env_id: str, *, seed: int, section, resources: ResourcesSection,
-                        env_kwargs: Mapping[str, Any] | None = None):
+                        env_kwargs: Mapping[str, Any] | None = None, plugins: Sequence[str] = ()):
     """``build_ppo_config`` or ``build_sac_config`` by name (same arguments, ``section`` = its hyperparameters)."""
     if algorithm == "sac":
         from mwx_ray.experts.sac import build_sac_config
 
-        return build_sac_config(env_id, seed=seed, sac=section, resources=resources, env_kwargs=env_kwargs)
+        return build_sac_config(env_id, seed=seed, sac=section, resources=resources, env_kwargs=env_kwargs,
+                                plugins=plugins)
     from mwx_ray.experts.ppo import build_ppo_config
 
-    return build_ppo_config(env_id, seed=seed, ppo=section, resources=resources, env_kwargs=env_kwargs)
+    return build_ppo_config(env_id, seed=seed, ppo=section, resources=resources, env_kwargs=env_kwargs,
+                            plugins=plugins)
 
 
 def algorithm_class(algorithm: str) -> type:

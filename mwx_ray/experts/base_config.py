@@ -26,14 +26,14 @@ RLlib 2.60 facts relied on (checked in the installed sources under ``ray/rllib/`
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
-from ray.rllib.connectors.env_to_module.mean_std_filter import MeanStdFilter
 
 from mwx_ray.config.schema import ResourcesSection
-from mwx_ray.experts.env_registration import BASE_SEED_KEY, register_rllib_env
+from mwx_ray.experts.connectors import MeanStdFilter, module_to_env_pipeline
+from mwx_ray.experts.env_registration import BASE_SEED_KEY, PLUGINS_KEY, register_rllib_env
 
 ConfigT = TypeVar("ConfigT", bound=AlgorithmConfig)
 
@@ -41,7 +41,9 @@ ConfigT = TypeVar("ConfigT", bound=AlgorithmConfig)
 def mean_std_filter_connector(
     env=None, spaces=None, device=None, *, obs_clip: float, update_stats: bool = True
 ) -> MeanStdFilter:
-    """``env_to_module_connector`` factory (module level, so it pickles cleanly to remote runners)."""
+    """``env_to_module_connector`` factory (module level, so it pickles cleanly to remote runners): the batched
+    filter of ``mwx_ray.experts.connectors`` (RLlib's state and checkpoint layout, one vectorised update per
+    vector-env step)."""
     return MeanStdFilter(multi_agent=False, clip_by_value=obs_clip, update_stats=update_stats)
 
 
@@ -71,6 +73,7 @@ def common_settings(
     obs_clip: float,
     rollout_fragment_length: int | str,
     env_kwargs: Mapping[str, Any] | None = None,
+    plugins: Sequence[str] = (),
 ) -> ConfigT:
     """``config`` (a fresh ``PPOConfig()``/``SACConfig()``) with the env, seeds, MeanStdFilter and resources set.
 
@@ -79,20 +82,29 @@ def common_settings(
         seed: trial seed: Learner init, per-runner RNGs, and (via PerEnvSeedWrapper) per-sub-env resets.
         resources: env runners per trial, envs per runner, CPUs/GPUs (``resources`` of the config).
         obs_clip: MeanStdFilter output clip in standard deviations.
-        env_kwargs: keyword arguments for ``gymnasium.make(env_id, **env_kwargs)`` (task options).
+        env_kwargs: keyword arguments for ``gymnasium.make(env_id, **env_kwargs)`` (task settings).
+        plugins: modules every env runner imports before building its envs (``run.plugins``).
     """
     register_rllib_env(env_id)
     return (
         config
         .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
         .framework("torch")
-        .environment(env=env_id, env_config={**(env_kwargs or {}), BASE_SEED_KEY: int(seed)})
+        .environment(env=env_id, env_config={**(env_kwargs or {}), BASE_SEED_KEY: int(seed),
+                                             PLUGINS_KEY: list(plugins)})
         .env_runners(
             num_env_runners=resources.env_runners_per_trial,
             num_envs_per_env_runner=resources.envs_per_env_runner,
             num_cpus_per_env_runner=resources.cpus_per_env_runner,
             rollout_fragment_length=rollout_fragment_length,
             env_to_module_connector=functools.partial(mean_std_filter_connector, obs_clip=obs_clip),
+            # RLlib's default module-to-env pieces with the action unsquash/clip done once on the [B, act_dim]
+            # array (bit-identical actions; connectors.py), following the config's normalize_actions/clip_actions
+            # (RLlib's defaults True/False), which export.py records for ExpertPolicy.
+            module_to_env_connector=functools.partial(module_to_env_pipeline,
+                                                      normalize_actions=config.normalize_actions,
+                                                      clip_actions=config.clip_actions),
+            add_default_connectors_to_module_to_env_pipeline=False,
         )
         .resources(num_cpus_for_main_process=resources.cpus_per_learner)
         # One local Learner in the trial's driver process: no extra actor on a 2-core box.

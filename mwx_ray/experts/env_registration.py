@@ -28,6 +28,8 @@ import numpy as np
 # The key under which build_ppo_config passes the trial's base seed to the env creator (removed before
 # gymnasium.make sees the env config).
 BASE_SEED_KEY = "mwx_base_seed"
+# The key under which the config's run.plugins reach the env creator (imported before gymnasium.make).
+PLUGINS_KEY = "mwx_plugins"
 # RLlib adds this offset to evaluation runners' seeds (ray/rllib/env/env_runner.py).
 _RLLIB_EVAL_SEED_OFFSET = 1_000_000
 
@@ -70,10 +72,14 @@ class PerEnvSeedWrapper(gym.Wrapper):
 def make_seeded_env(env_id: str, env_config: dict[str, Any]) -> gym.Env:
     """RLlib env creator body: ``gymnasium.make(env_id, **kwargs)`` plus per-env seeding.
 
-    ``env_config`` is RLlib's ``EnvContext`` (a dict with ``worker_index``); every key except
-    ``BASE_SEED_KEY`` is forwarded to ``gymnasium.make`` as a keyword argument.
+    ``env_config`` is RLlib's ``EnvContext`` (a dict with ``worker_index``); ``PLUGINS_KEY`` modules are imported
+    first; every key except ``BASE_SEED_KEY`` and ``PLUGINS_KEY`` is forwarded to ``gymnasium.make``.
     """
-    kwargs = {k: v for k, v in dict(env_config).items() if k != BASE_SEED_KEY}
+    kwargs = {k: v for k, v in dict(env_config).items() if k not in (BASE_SEED_KEY, PLUGINS_KEY)}
+    if env_config.get(PLUGINS_KEY):
+        from mwx_ray.envs.plugins import import_plugins
+
+        import_plugins(env_config[PLUGINS_KEY])
     env = gym.make(env_id, **kwargs)
     base_seed = env_config.get(BASE_SEED_KEY)
     if base_seed is None:

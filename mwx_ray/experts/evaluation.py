@@ -58,7 +58,9 @@ def expert_eval_env_kwargs(manifest: Mapping[str, Any], task_name: str | None = 
     non-mwx envs or folders exported before task settings were recorded."""
     from mwx_ray.config.task_schema import TaskSection
     from mwx_ray.config.typed import build
+    from mwx_ray.envs.plugins import import_plugins
 
+    import_plugins(manifest.get("plugins") or ())  # the modules that register the expert's task
     recorded = manifest.get("task")
     if recorded is None:
         return {"task": {"name": task_name}} if task_name else {}

@@ -43,6 +43,7 @@ import torch
 from safetensors.torch import save_file
 
 from mwx_ray.atomic_io import atomic_path, atomic_write_text
+from mwx_ray.experts.env_registration import PLUGINS_KEY
 from mwx_ray.experts.policy import (
     MANIFEST_FILE,
     MANIFEST_FORMAT,
@@ -228,12 +229,14 @@ def write_expert_folder(
     source_checkpoint: str | None,
     algorithm: str = "ppo",
     task: Mapping[str, Any] | None = None,
+    plugins: list[str] | None = None,
 ) -> Path:
     """Write ``manifest.json`` + ``weights.safetensors`` for one expert and return ``out_dir``.
 
     ``observation_space`` is the env's raw (unnormalized) single-env space; shapes ``[obs_dim]``/``[act_dim]``.
     ``task`` is the plain ``env.task`` section the expert trained on (None for non-mwx envs): evaluation and the
-    router rebuild its observation from it.
+    router rebuild its observation from it; ``plugins`` are the modules that register its task (``run.plugins``),
+    imported by whoever builds its env.
     """
     out_dir = Path(out_dir)
     obs_dim, act_dim = int(np.prod(observation_space.shape)), int(np.prod(action_space.shape))
@@ -248,6 +251,7 @@ def write_expert_folder(
         "algorithm": algorithm,
         "env_id": env_id,
         "task": dict(task) if task is not None else None,
+        "plugins": list(plugins or []),
         "module_id": DEFAULT_MODULE_ID,
         "observation_space": _space_json(observation_space),
         "action_space": _space_json(action_space),
@@ -298,7 +302,8 @@ def export_algorithm(algo, out_dir: str | Path, *, source_checkpoint: str | None
     """Export a live (new-stack PPO or SAC) Algorithm's default module + MeanStdFilter to ``out_dir``."""
     raw_obs_space, action_space = algo.spaces["__env_single__"]
     env_id = algo.config.env if isinstance(algo.config.env, str) else repr(algo.config.env)
-    task = dict(algo.config.env_config).get("task")
+    env_config = dict(algo.config.env_config)
+    task = env_config.get("task")
     return write_expert_folder(
         out_dir,
         env_id=env_id,
@@ -312,12 +317,16 @@ def export_algorithm(algo, out_dir: str | Path, *, source_checkpoint: str | None
         source_checkpoint=source_checkpoint,
         algorithm=algorithm_of_module(algo.config.rl_module_spec.module_class),
         task=task,
+        plugins=env_config.get(PLUGINS_KEY),
     )
 
 
-def _raw_env_spaces(env_id: str, task: Mapping[str, Any] | None) -> tuple[gym.spaces.Box, gym.spaces.Box]:
+def _raw_env_spaces(env_id: str, task: Mapping[str, Any] | None,
+                    plugins: list[str] | None) -> tuple[gym.spaces.Box, gym.spaces.Box]:
     if env_id.startswith("mwx/"):
-        import mwx_ray.envs  # noqa: F401  (registers the mwx/ gymnasium ids)
+        from mwx_ray.envs.plugins import import_plugins  # registers the mwx/ gymnasium ids (and the plugins')
+
+        import_plugins(plugins or ())
     env = gym.make(env_id, **({"task": task} if task is not None else {}))
     try:
         return env.observation_space, env.action_space
@@ -331,6 +340,7 @@ def export_checkpoint(
     *,
     env_id: str,
     task: Mapping[str, Any] | None = None,
+    plugins: list[str] | None = None,
     normalize_actions: bool = True,
     clip_actions: bool = False,
 ) -> Path:
@@ -354,7 +364,7 @@ def export_checkpoint(
         raise FileNotFoundError(
             f"no {FILTER_NAME} state in {ckpt}; looked at {[str(f) for f in filter_files]}"
         )
-    raw_obs_space, env_action_space = _raw_env_spaces(env_id, task)
+    raw_obs_space, env_action_space = _raw_env_spaces(env_id, task, plugins)
     if raw_obs_space.shape != ctor["observation_space"].shape or env_action_space != ctor["action_space"]:
         raise ValueError(f"{env_id} spaces do not match the checkpoint's module spaces")
     return write_expert_folder(
@@ -370,4 +380,5 @@ def export_checkpoint(
         source_checkpoint=str(ckpt.resolve()),
         algorithm=algorithm_of_module(class_and_ctor["class"]),
         task=task,
+        plugins=plugins,
     )

@@ -12,7 +12,7 @@ facts (checked in the installed sources under ``ray/rllib/``):
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium
@@ -92,6 +92,7 @@ def build_ppo_config(
     ppo: PPOSection,
     resources: ResourcesSection,
     env_kwargs: Mapping[str, Any] | None = None,
+    plugins: Sequence[str] = (),
 ) -> PPOConfig:
     """PPO config for training one expert on gymnasium id ``env_id``.
 
@@ -107,7 +108,8 @@ def build_ppo_config(
     """
     config = (
         common_settings(PPOConfig(), env_id, seed=seed, resources=resources, obs_clip=ppo.obs_clip,
-                        rollout_fragment_length=ppo.rollout_fragment_length, env_kwargs=env_kwargs)
+                        rollout_fragment_length=ppo.rollout_fragment_length, env_kwargs=env_kwargs,
+                        plugins=plugins)
         .training(
             lr=ppo.lr,
             gamma=ppo.gamma,

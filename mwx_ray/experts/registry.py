@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mwx_ray.experts.policy import MANIFEST_FILE, MANIFEST_FORMAT, ExpertPolicy, is_expert_manifest
+from mwx_ray.experts.policy import MANIFEST_FILE, ExpertPolicy, is_expert_manifest
 
 REGISTRY_FORMAT = "mwx-expert-registry/1"
 RANK_METRIC = "hb/return"
@@ -58,6 +58,7 @@ class Candidate:
     seed: int | None = None
     storage_filesystem: Any = field(default=None, compare=False, repr=False)  # pyarrow fs of the checkpoint
     task: Mapping[str, Any] | None = field(default=None, compare=False)  # the trial's plain env.task settings
+    plugins: list[str] = field(default_factory=list, compare=False)  # the trial's run.plugins
 
     def rank_key(self) -> tuple[float, float]:
         """Larger is better: (``hb/return``, ``hb/success``); missing or NaN values rank last."""
@@ -148,33 +149,71 @@ class ExpertRegistry:
         return self.entry(skill).load_policy()
 
 
+ZOO = "zoo"  # the pretrained expert zoo shipped inside the package (mwx_ray/zoo: a registry folder)
+
+
+def zoo_root() -> Path:
+    """The zoo registry folder (``mwx_ray/zoo``, shipped in the wheel)."""
+    return Path(__file__).resolve().parents[1] / ZOO
+
+
 def _manifest_format(folder: Path) -> str | None:
     path = folder / MANIFEST_FILE
     return json.loads(path.read_text()).get("format") if path.is_file() else None
 
 
-def load_expert(spec: str | Path) -> tuple[ExpertPolicy, dict[str, Any]]:
-    """An expert from ``<expert folder>`` or ``<registry dir>:<skill>`` -> (policy, description).
-
-    The description has ``env_id``, ``skill`` (None for a bare folder), ``folder`` and ``metrics``.
-    """
+def split_source(spec: str | Path) -> tuple[Path, str | None]:
+    """``(folder, skill or None)`` of an expert source: ``zoo``, ``zoo:<skill>``, ``<registry dir>:<skill>``, or a
+    folder (an expert folder, a registry, or a folder of ``<skill>/`` expert folders)."""
     text = str(spec)
-    folder, skill = Path(text), None
+    if text == ZOO or text.startswith(ZOO + ":"):
+        return zoo_root(), (text.partition(":")[2] or None)
+    folder = Path(text)
     if not folder.is_dir() and ":" in text:
         root, _, skill = text.rpartition(":")
-        folder = Path(root)
+        return Path(root), skill
+    return folder, None
+
+
+def expert_folder(source: str | Path, skill: str | None = None) -> Path:
+    """The one way to find an expert: the folder of ``skill``'s expert in ``source`` (see :func:`split_source`).
+
+    A registry is looked up by skill (its parameter hash is checked on load); a plain folder of expert folders by
+    ``<source>/<skill>``; an expert folder is itself. Missing experts fail naming what was looked for.
+    """
+    folder, named = split_source(source)
+    skill = skill or named
     kind = _manifest_format(folder) if folder.is_dir() else None
-    if is_expert_manifest(kind) and skill is None:
-        policy = ExpertPolicy.load(folder)
-        return policy, {"env_id": policy.manifest["env_id"], "skill": None, "folder": str(folder), "metrics": {}}
+    if is_expert_manifest(kind):
+        return folder
     if kind == REGISTRY_FORMAT:
         registry = ExpertRegistry.load(folder)
         if skill is None:
             if len(registry.skills) != 1:
                 raise ValueError(f"{folder} is a registry of {registry.skills}: name one as {folder}:<skill>")
             skill = registry.skills[0]
-        entry = registry.entry(skill)
-        return entry.load_policy(), {"env_id": entry.env_id, "skill": skill, "folder": str(entry.folder),
+        return registry.entry(skill).folder
+    candidate = folder / (skill or "")
+    if skill and (candidate / MANIFEST_FILE).is_file():
+        return candidate
+    hint = " (the zoo is empty in this install)" if folder == zoo_root() else ""
+    raise FileNotFoundError(f"no exported expert for {skill or 'this source'!r} in {source}: not an expert folder, "
+                            f"not an expert registry, and {candidate / MANIFEST_FILE} does not exist{hint}; export "
+                            "experts first (mwx export-experts) or name zoo:<skill>")
+
+
+def load_expert(spec: str | Path) -> tuple[ExpertPolicy, dict[str, Any]]:
+    """An expert from any source :func:`split_source` accepts -> (policy, description).
+
+    The description has ``env_id``, ``skill`` (None for a bare expert folder), ``folder`` and ``metrics`` (the
+    registry's record of it, when it came from a registry).
+    """
+    root, skill = split_source(spec)
+    located = expert_folder(spec)
+    if root.is_dir() and _manifest_format(root) == REGISTRY_FORMAT:
+        registry = ExpertRegistry.load(root)
+        entry = next(e for e in registry.entries.values() if e.folder == located)
+        return entry.load_policy(), {"env_id": entry.env_id, "skill": entry.skill, "folder": str(entry.folder),
                                      "metrics": dict(entry.metrics)}
-    raise FileNotFoundError(f"{spec!r} is neither an expert folder ({MANIFEST_FORMAT}) nor "
-                            f"<registry dir>:<skill> ({REGISTRY_FORMAT})")
+    policy = ExpertPolicy.load(located)
+    return policy, {"env_id": policy.manifest["env_id"], "skill": skill, "folder": str(located), "metrics": {}}

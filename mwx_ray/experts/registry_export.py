@@ -39,7 +39,7 @@ from mwx_ray.tracking.run_values import RUNS_FILE, RunIds, numeric_metrics
 _ENTRY_METRICS = ("hb/return", "hb/return_std", "hb/success", "env_steps", "training_iteration", "time/wall_s",
                   "train/episode_return_mean")
 MLFLOW_ARTIFACT_DIR = "expert"
-ALGORITHM_SUBDIR = "algorithm"  # mwx_ray.experts.trainable.ALGORITHM_DIR (not imported: that module needs Ray)
+ALGORITHM_SUBDIR = "algorithm"  # mwx_ray.tune.trial_loop.ALGORITHM_DIR (not imported: that module needs Ray)
 SWEEP_RECORD_FILE = "mwx_sweep.json"  # mwx_ray.tune.sweep.SWEEP_RECORD_FILE: {"run_dir": ...}
 
 
@@ -67,6 +67,7 @@ def sweep_candidates(experiment_path: str | Path) -> list[Candidate]:
                 skill=str(config["skill"]), trial_id=trial.trial_id, env_id=str(config["env_id"]),
                 checkpoint=path, metrics=dict(result.metrics), seed=config.get("seed"),
                 storage_filesystem=trial.storage.storage_filesystem, task=config.get("task"),
+                plugins=list(config.get("plugins") or []),
             ))
     return candidates
 
@@ -164,7 +165,8 @@ def export_registry(experiment_path: str | Path, out_dir: str | Path, *, log_to_
     entries = {}
     for skill, candidate in best.items():
         with _local_checkpoint(candidate) as checkpoint:
-            folder = export_checkpoint(checkpoint, out_dir / skill, env_id=candidate.env_id, task=candidate.task)
+            folder = export_checkpoint(checkpoint, out_dir / skill, env_id=candidate.env_id, task=candidate.task,
+                                       plugins=candidate.plugins)
         entries[skill] = registry_entry(skill, candidate, folder, experiment, run_ids)
         child = (entries[skill]["mlflow"] or {}).get("run_id")
         if mlflow is not None and child:

@@ -31,7 +31,7 @@ exported expert and the router use the final statistics, which is what the lates
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ray.rllib.algorithms.sac import SACConfig
@@ -99,6 +99,7 @@ def build_sac_config(
     sac: SACSection,
     resources: ResourcesSection,
     env_kwargs: Mapping[str, Any] | None = None,
+    plugins: Sequence[str] = (),
 ) -> SACConfig:
     """SAC config for training one expert on gymnasium id ``env_id`` (arguments as ``build_ppo_config``'s).
 
@@ -111,7 +112,8 @@ def build_sac_config(
         buffer_config.update(alpha=0.6, beta=0.4)  # RLlib's SACConfig defaults
     return (
         common_settings(SACConfig(), env_id, seed=seed, resources=resources, obs_clip=sac.obs_clip,
-                        rollout_fragment_length=sac.rollout_fragment_length, env_kwargs=env_kwargs)
+                        rollout_fragment_length=sac.rollout_fragment_length, env_kwargs=env_kwargs,
+                        plugins=plugins)
         .training(
             actor_lr=sac.actor_lr,
             critic_lr=sac.critic_lr,

@@ -1,9 +1,8 @@
 """The expert catalogue: the K experts a label distributes over, each a skill name plus one-line description.
 
-Descriptions come from the registered skill tasks (``WalkTask.description`` ...), so the teacher reads the
-same sentence the expert was trained on; ``labeling.catalogue`` overrides single entries. A skill without a
-task of the same name uses the task ``<skill>_simple`` (``sit`` -> ``sit_simple``), HumanoidBench's naming of
-the easier variant. Options are lettered A, B, C, ... in catalogue order, which is also the column order of
+Descriptions come from the skill registry (``mwx_ray.envs.skills``: a skill's label, else its judging task's
+description, e.g. ``WalkTask.description``), so the teacher reads the sentence the expert was trained on;
+``labeling.catalogue`` overrides single entries. Options are lettered A, B, C, ... in catalogue order, which is also the column order of
 every ``probs [B, K]`` array.
 """
 
@@ -63,17 +62,14 @@ class ExpertCatalogue:
 
 
 def skill_description(skill: str) -> str:
-    """The registered task's description for ``skill`` (task ``skill``, else ``skill_simple``)."""
-    import mwx_ray.envs  # noqa: F401 - registers the built-in tasks
-    from mwx_ray.envs.registry import get_task_entry, task_names  # deferred: the registry imports mujoco
+    """The registered skill's teacher label (``SkillSpec.description``: its label, else its task's description)."""
+    import mwx_ray.envs  # noqa: F401 - registers the built-in skills
+    from mwx_ray.envs.skills import get_skill  # deferred: the registry imports mujoco
 
-    for name in (skill, f"{skill}_simple"):
-        if name in task_names():
-            return get_task_entry(name).task_cls.description
-    raise UnknownNameError(
-        f"no registered task describes expert {skill!r} (looked for {skill!r} and {skill + '_simple'!r}); "
-        f"add a description under labeling.catalogue.{skill}; registered tasks: {task_names()}"
-    )
+    try:
+        return get_skill(skill).description
+    except UnknownNameError as err:
+        raise UnknownNameError(f"{err}; or describe it under labeling.catalogue.{skill}") from None
 
 
 def build_catalogue(skills: Sequence[str], overrides: Mapping[str, str] | None = None) -> ExpertCatalogue:

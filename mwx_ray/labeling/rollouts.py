@@ -13,7 +13,6 @@ and an interrupted collection resumes at the first shard missing from the index.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,25 +133,15 @@ class SingleExpertPolicy:
 
 
 def load_expert(experts_dir: str | Path, skill_or_folder: str):
-    """An :class:`ExpertPolicy`: an expert folder path, the skill's entry of the expert registry at
-    ``experts_dir`` (parameter hash checked), or a plain ``<experts_dir>/<skill>`` expert folder."""
+    """An :class:`ExpertPolicy`: an expert folder path, or the skill's expert in ``experts_dir`` (a registry, the
+    zoo, or a folder of ``<skill>/`` expert folders; ``mwx_ray.experts.registry.expert_folder``)."""
     from mwx_ray.experts.policy import MANIFEST_FILE, ExpertPolicy
-    from mwx_ray.experts.registry import REGISTRY_FORMAT, ExpertRegistry
+    from mwx_ray.experts.registry import expert_folder
 
     direct = Path(skill_or_folder)
     if (direct / MANIFEST_FILE).is_file():
         return ExpertPolicy.load(direct)
-    registry_manifest = Path(experts_dir) / MANIFEST_FILE
-    if registry_manifest.is_file() and json.loads(registry_manifest.read_text()).get("format") == REGISTRY_FORMAT:
-        return ExpertRegistry.load(experts_dir).policy(skill_or_folder)
-    folder = Path(experts_dir) / skill_or_folder
-    if not (folder / MANIFEST_FILE).is_file():
-        raise FileNotFoundError(
-            f"no exported expert for {skill_or_folder!r}: {experts_dir} is not an expert registry and "
-            f"{folder / MANIFEST_FILE} does not exist. Export experts first (mwx export-experts), or collect "
-            "smoke shards with --set labeling.rollouts.policy=zero"
-        )
-    return ExpertPolicy.load(folder)
+    return ExpertPolicy.load(expert_folder(experts_dir, skill_or_folder))
 
 
 PolicyBuilder = Callable[[RolloutsSection, Any, TaskStages], RolloutPolicy]

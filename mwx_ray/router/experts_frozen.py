@@ -20,7 +20,6 @@ statistics, action bounds) with the registry copy on disk.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mwx_ray.experts.policy import MANIFEST_FILE, RLLIB_FILTER_EPSILON, ExpertPolicy, is_expert_manifest
+from mwx_ray.experts.policy import RLLIB_FILTER_EPSILON, ExpertPolicy
 
 
 @dataclass(frozen=True)
@@ -72,27 +71,13 @@ def adapter_indices(expert: ObservationLayout, task: ObservationLayout, *, exper
 
 def resolve_expert_folders(experts_dir: str | Path, skills: Sequence[str],
                            explicit: Mapping[str, str] | None = None) -> dict[str, Path]:
-    """Expert folder per skill: ``explicit[skill]``, else the registry entry, else ``<experts_dir>/<skill>``."""
-    explicit = dict(explicit or {})
-    root = Path(experts_dir)
-    registry = None
-    manifest = root / MANIFEST_FILE
-    if manifest.is_file() and not is_expert_manifest(json.loads(manifest.read_text()).get("format")):
-        from mwx_ray.experts.registry import ExpertRegistry
+    """Expert folder per skill: ``explicit[skill]`` (any expert source), else the skill's expert in
+    ``experts_dir`` (a registry, ``zoo``, or a folder of ``<skill>/`` folders): ``registry.expert_folder``."""
+    from mwx_ray.experts.registry import expert_folder
 
-        registry = ExpertRegistry.load(root)
-    folders = {}
-    for skill in skills:
-        if skill in explicit:
-            folders[skill] = Path(explicit[skill])
-        elif registry is not None:
-            folders[skill] = registry.entry(skill).folder
-        else:
-            folders[skill] = root / skill
-        if not (folders[skill] / MANIFEST_FILE).is_file():
-            raise FileNotFoundError(f"no exported expert for skill {skill!r} at {folders[skill]} "
-                                    f"(expected {MANIFEST_FILE}; run `mwx export-experts` first)")
-    return folders
+    explicit = dict(explicit or {})
+    return {skill: expert_folder(explicit[skill]) if skill in explicit else expert_folder(experts_dir, skill)
+            for skill in skills}
 
 
 class FrozenExpertPool(nn.Module):

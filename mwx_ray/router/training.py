@@ -14,6 +14,7 @@ Metric names (flat, ``/`` namespaces): ``loss/policy``, ``loss/vf``, ``loss/tota
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 from ray.rllib.algorithms.ppo import PPOConfig
@@ -21,11 +22,10 @@ from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
     EPISODE_RETURN_MEAN,
     LEARNER_RESULTS,
-    NUM_ENV_STEPS_SAMPLED,
 )
 
 from mwx_ray.config.schema import ResourcesSection
-from mwx_ray.experts.env_registration import BASE_SEED_KEY
+from mwx_ray.experts.env_registration import BASE_SEED_KEY, PLUGINS_KEY
 from mwx_ray.router.checkpoint import network_state_from_module_state
 from mwx_ray.router.experts_frozen import FrozenExpertError
 from mwx_ray.router.learner import LEARNER_CONFIG_KEY, RouterPPOLearner, stage_label_connector
@@ -43,7 +43,8 @@ def map_agent_to_router(agent_id, episode=None, **kwargs) -> str:
     return ROUTER_MODULE_ID
 
 
-def build_router_ppo_config(setup: RouterSetup, *, seed: int, resources: ResourcesSection) -> PPOConfig:
+def build_router_ppo_config(setup: RouterSetup, *, seed: int, resources: ResourcesSection,
+                            plugins: Sequence[str] = ()) -> PPOConfig:
     """RLlib PPO config of the router run: one agent → ``router``; ``expert_*`` modules frozen."""
     from mwx_ray.router.env import register_router_env
 
@@ -63,7 +64,8 @@ def build_router_ppo_config(setup: RouterSetup, *, seed: int, resources: Resourc
         PPOConfig()
         .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
         .framework("torch")
-        .environment(env=env_name, env_config={**setup.task_settings.env_kwargs(), BASE_SEED_KEY: int(seed)})
+        .environment(env=env_name, env_config={**setup.task_settings.env_kwargs(), BASE_SEED_KEY: int(seed),
+                                               PLUGINS_KEY: list(plugins)})
         .multi_agent(policies=set(spec.rl_module_specs), policy_mapping_fn=map_agent_to_router,
                      policies_to_train=[ROUTER_MODULE_ID])
         .rl_module(rl_module_spec=spec)
@@ -96,10 +98,6 @@ def learner_metrics(result: dict[str, Any]) -> dict[str, float]:
         if name is not None and isinstance(value, int | float):
             out[name] = float(value)
     return out
-
-
-def sampled_env_steps(result: dict[str, Any]) -> int:
-    return int(result.get(ENV_RUNNER_RESULTS, {}).get(NUM_ENV_STEPS_SAMPLED, 0))
 
 
 def _expert_hashes_of_module(multi_module, names: list[str]) -> dict[str, str]:

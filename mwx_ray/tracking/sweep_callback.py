@@ -1,14 +1,18 @@
-"""MLflow tracking of a Tune sweep: one parent run per sweep, one child run per trial, from the driver.
+"""MLflow tracking of a stage run (any stage of ``mwx_ray.tune.stage``): a parent run per stage run, a child run per
+trial, written from the driver.
 
 Why not Tune's ``MLflowLoggerCallback``: it has no parent/child runs and logs the trial config as params,
 which breaks under PBT (a param cannot change value). Here:
 
-- parent run (experiment ``<prefix>experts``): params = the resolved config flattened to dotted keys;
-  artifacts = ``config.resolved.yaml`` + ``record.json``; tags = stage, git SHA, config hash, versions.
-- child run per trial (``mlflow.parentRunId``): tags = stage, algorithm (ppo | sac), skill, seed, env_id, trial
-  id, git SHA, config hash, versions; params = the trial's *immutable* hyperparameters; every result's numeric metrics with
-  ``step = env_steps``; PBT-mutable hyperparameters as metrics ``hparams/<name>`` (they change over time);
-  on completion or error the trial's last evaluation video is uploaded and the run ends FINISHED/FAILED.
+- parent run (experiment ``<prefix><stage>``: experts, router, ablations): params = the resolved config flattened
+  to dotted keys; artifacts = ``config.resolved.yaml`` + ``record.json``; tags = stage, git SHA, config hash,
+  versions.
+- child run per trial (``mlflow.parentRunId``): tags = stage, the trial's group (skill or variant), seed, algorithm,
+  env_id, trial id, git SHA, config hash, versions, and any ``tags/<name>`` string a result carries; params = the
+  trial's *immutable* config; every result's numeric metrics with ``step = env_steps``; PBT-mutable
+  hyperparameters as metrics ``hparams/<name>`` (they change over time); on completion or error every
+  ``artifacts/<name>`` path the trial reported (videos, plots, exported policies, checks) is uploaded and the run
+  ends FINISHED/FAILED.
 - run ids persist in ``mlflow_runs.json`` (in the run folder and in the Tune experiment folder) and in
   Tune's own callback state, so after ``Tuner.restore`` metric curves continue in the same runs.
 - every MLflow call goes through :class:`GuardedMlflow`: an unreachable store never stops training, and
@@ -52,9 +56,14 @@ from mwx_ray.tracking.store import artifact_root, experiment_name, probe_store, 
 
 logger = logging.getLogger("mwx_ray.tracking")
 
-STAGE = "experts"
 REPORT_FILE = "tracking_report.json"
-VIDEO_KEY = "artifacts/eval_video"
+ARTIFACT_PREFIX = "artifacts/"
+TAG_PREFIX = "tags/"
+# MLflow artifact folder per reported artifact name (others go to a folder named after the artifact).
+ARTIFACT_FOLDERS = {"eval_video": "videos", "router_checkpoint": "router", "weights_plot": "plots",
+                    "frozen_check": "checks", "policy": "policy"}
+# Trial-config keys copied to child-run tags when present.
+TAG_KEYS = ("skill", "variant", "seed", "env_id")
 VERSION_PACKAGES = ("mwx_ray", "ray", "mujoco", "torch", "gymnasium", "mlflow")
 _BATCH = 100  # log_batch accepts at most 100 params / 1000 metrics per call; 100 keeps requests small
 
@@ -73,7 +82,8 @@ class MlflowSweepCallback(tune.Callback):
 
     def __init__(self, *, tracking_uri: str, experiment_name: str, artifact_location: str | None,
                  run_dir: str | Path, config_params: Mapping[str, str], config_hash: str,
-                 mutable: frozenset[str] = frozenset(), required: bool = False, sweep_name: str = "sweep"):
+                 mutable: frozenset[str] = frozenset(), required: bool = False, sweep_name: str = "sweep",
+                 stage: str = "experts", group_key: str = "skill", describe_trial=None):
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
         self.artifact_location = artifact_location
@@ -83,9 +93,13 @@ class MlflowSweepCallback(tune.Callback):
         self.mutable = frozenset(mutable)
         self.required = required
         self.sweep_name = sweep_name
+        self.stage = stage
+        self.group_key = group_key
+        # (trial config) -> (params, tags) of its child run; a module-level function (pickled by reference).
+        self.describe_trial = describe_trial
         self.ids = RunIds(tracking_uri)
         self._experiment_dirs: set[str] = set()
-        self._videos: dict[str, str] = {}  # trial id -> last eval video path
+        self._artifacts: dict[str, dict[str, str]] = {}  # trial id -> {artifact name: latest reported path}
         self._mlflow: GuardedMlflow | None = None
         self._common_tags: dict[str, str] | None = None
 
@@ -110,7 +124,7 @@ class MlflowSweepCallback(tune.Callback):
     @property
     def common_tags(self) -> dict[str, str]:
         if self._common_tags is None:
-            self._common_tags = {"stage": STAGE, "git_sha": git_sha(), "config_hash": self.config_hash,
+            self._common_tags = {"stage": self.stage, "git_sha": git_sha(), "config_hash": self.config_hash,
                                  "run_dir": str(self.run_dir.resolve()), **version_tags()}
         return self._common_tags
 
@@ -201,16 +215,20 @@ class MlflowSweepCallback(tune.Callback):
 
     def _create_child(self, trial, parent: str) -> str | None:
         config = trial.config
-        name = f"{config.get('skill', 'trial')}-seed{config.get('seed', '?')}-{trial.trial_id}"
+        name = f"{config.get(self.group_key, 'trial')}-seed{config.get('seed', '?')}-{trial.trial_id}"
         tags = {**self.common_tags, "kind": "trial", "mlflow.parentRunId": parent, "mlflow.runName": name,
                 "trial_id": trial.trial_id, "trial_name": str(trial),
-                # Trial configs from before SAC have no `algorithm` key: they trained PPO.
-                "algorithm": str(config.get("algorithm", "ppo")),
-                **{key: str(config[key]) for key in ("skill", "seed", "env_id") if key in config}}
+                **{key: str(config[key]) for key in TAG_KEYS if key in config}}
+        if self.stage == "experts":  # trial configs from before SAC have no `algorithm` key: they trained PPO
+            tags["algorithm"] = str(config.get("algorithm", "ppo"))
+        if self.describe_trial is not None:
+            params, extra_tags = self.describe_trial(config)
+            tags.update(extra_tags)
+        else:
+            params, _ = split_trial_config(config, self.mutable)
         run = self.mlflow.call("create_run", self.ids.experiment_id, tags=tags, run_name=name)
         if run is None:
             return None
-        params, _ = split_trial_config(config, self.mutable)
         self._log_params(run.info.run_id, params)
         self.mlflow.call("log_dict", run.info.run_id, _jsonable(config), "trial_config.json")
         return run.info.run_id
@@ -219,12 +237,16 @@ class MlflowSweepCallback(tune.Callback):
         from mlflow.entities import Metric
 
         flat = flatten(result, sep="/")
-        if isinstance(flat.get(VIDEO_KEY), str):
-            self._videos[trial.trial_id] = flat[VIDEO_KEY]
+        artifacts = self._artifacts.setdefault(trial.trial_id, {})
+        artifacts.update({key[len(ARTIFACT_PREFIX):]: value for key, value in flat.items()
+                          if key.startswith(ARTIFACT_PREFIX) and isinstance(value, str) and value})
         child = self.ids.children.get(trial.trial_id)
         if child is None:
             self.mlflow.report_state.dropped_calls += 1
             return
+        for key, value in flat.items():
+            if key.startswith(TAG_PREFIX) and isinstance(value, str):
+                self.mlflow.call("set_tag", child, key[len(TAG_PREFIX):], value)
         metrics = numeric_metrics(result)
         _, mutable_values = split_trial_config(trial.config, self.mutable)  # current values (PBT updates)
         metrics.update({f"{HPARAM_PREFIX}{name}": value for name, value in mutable_values.items()})
@@ -244,12 +266,15 @@ class MlflowSweepCallback(tune.Callback):
         child = self.ids.children.get(trial.trial_id)
         if child is None:
             return
-        video = self._videos.get(trial.trial_id)
-        if video and Path(video).is_file():
-            self.mlflow.call("log_artifact", child, video, "videos")
-        elif video:
-            # The pitfall from the platform notes: files written on a remote worker are not on the driver.
-            self.mlflow.missing_artifact(f"eval video {video} of trial {trial.trial_id} (not on the driver)")
+        for name, path in self._artifacts.get(trial.trial_id, {}).items():
+            folder = ARTIFACT_FOLDERS.get(name, name)
+            if Path(path).is_dir():
+                self.mlflow.call("log_artifacts", child, path, folder)
+            elif Path(path).is_file():
+                self.mlflow.call("log_artifact", child, path, folder)
+            else:
+                # The pitfall from the platform notes: files written on a remote worker are not on the driver.
+                self.mlflow.missing_artifact(f"{name} {path} of trial {trial.trial_id} (not on the driver)")
         error_file = getattr(trial, "error_file", None)
         if status == "FAILED" and error_file and Path(error_file).is_file():
             self.mlflow.call("log_artifact", child, error_file, "errors")
@@ -278,8 +303,9 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def make_sweep_callbacks(loaded_config, run_dir: str | Path) -> list[tune.Callback]:
-    """The tracking callbacks of an expert sweep whose run folder is ``run_dir``.
+def make_sweep_callbacks(loaded_config, run_dir: str | Path, spec=None) -> list[tune.Callback]:
+    """The tracking callbacks of a stage run (``spec``: a ``mwx_ray.tune.stage.StageSpec``; None = the expert
+    stage of ``loaded_config``) whose run folder is ``run_dir``.
 
     Writes the run record (resolved config + record.json) into ``run_dir`` if it is not there yet. With
     ``tracking.required`` the store is probed and the experiment created now, so a bad URI fails before any
@@ -291,12 +317,15 @@ def make_sweep_callbacks(loaded_config, run_dir: str | Path) -> list[tune.Callba
     if not (run_dir / RECORD_NAME).is_file():
         write_run_record(run_dir, loaded_config)
     uri = tracking_uri(config)
+    stage = spec.stage if spec is not None else "experts"
+    mutable = spec.mutable if spec is not None else mutable_hyperparameters(loaded_config)
     callback = MlflowSweepCallback(
-        tracking_uri=uri, experiment_name=experiment_name(config, STAGE), artifact_location=artifact_root(config),
+        tracking_uri=uri, experiment_name=experiment_name(config, stage), artifact_location=artifact_root(config),
         run_dir=run_dir, config_params={k: param_value(v) for k, v in flatten(loaded_config.as_dict()).items()
                                         if k != "description"},
-        config_hash=loaded_config.hash(), mutable=mutable_hyperparameters(loaded_config),
-        required=config.tracking.required, sweep_name=run_dir.name,
+        config_hash=loaded_config.hash(), mutable=mutable, required=config.tracking.required,
+        sweep_name=run_dir.name, stage=stage, group_key=spec.group_key if spec is not None else "skill",
+        describe_trial=spec.describe_trial if spec is not None else None,
     )
     if config.tracking.required:
         try:

@@ -12,6 +12,7 @@ else), with these keys::
     stop: {env_steps, success_bar, max_iters}   the skill's StopRule (same rule as the Tune stopper)
     eval: {every_iters, episodes, video}; checkpoint: {every_iters}
     resources: the per-trial part of ``resources`` (env runners, envs per runner, CPUs/GPUs)
+    plugins: ``run.plugins``, imported by the trial and its env runners before any env is built
 
 Values that depend on the skill are ``tune.sample_from`` lookups keyed by the trial's sampled ``skill``.
 A field may be searched or overridden per skill, not both (which one would win is not obvious).
@@ -35,6 +36,7 @@ from mwx_ray.config.experts_schema import ALGORITHM_SECTIONS, ExpertsSection, PP
 from mwx_ray.config.schema import MwxConfig
 from mwx_ray.config.typed import to_plain
 from mwx_ray.tune.search_space import SourceOf, _no_source, section_fields, section_search_space, space_size
+from mwx_ray.tune.skill_tasks import skill_task_settings, training_task
 from mwx_ray.tune.stoppers import stop_rules
 from mwx_ray.tune.task_space import split_search_space, task_space
 
@@ -87,7 +89,7 @@ def env_id_of(experts: ExpertsSection, skill: str) -> str:
     """Canonical env id of a skill's task (``walk`` → ``mwx/h1-walk-v0``); unknown names list valid ones."""
     from mwx_ray.envs.registry import resolve_env_id
 
-    return resolve_env_id(experts.task_for(skill))
+    return resolve_env_id(training_task(experts, skill))
 
 
 def check_population(experts: ExpertsSection, source_of: SourceOf = _no_source) -> None:
@@ -162,13 +164,14 @@ def build_param_space(
         for algorithm in algorithms:
             tables = {skill: to_plain(section) for skill, section in sections[algorithm].items()}
             space[algorithm] = tune.sample_from(SectionIfAlgorithm(algorithm, tables))
-    tasks = {skill: experts.task_settings_for(skill, config.env.task) for skill in experts.skills}
+    tasks = {skill: skill_task_settings(experts, skill, config.env.task) for skill in experts.skills}
     space.update({
         "task": task_space(tasks, split_search_space(experts.search_space)[1], source_of=source_of),
         "stop": tune.sample_from(PerSkill(rules)),
         "eval": to_plain(experts.eval),
         "checkpoint": {"every_iters": experts.checkpoint.every_iters},
         "resources": {key: resources[key] for key in TRIAL_RESOURCE_FIELDS},
+        "plugins": list(config.run.plugins),
     })
     space.update(dict(param_overrides or {}))
     return space, sections

@@ -1,9 +1,9 @@
-"""When an expert trial is done: its skill's env-step budget, or its evaluation reaching the success bar.
+"""When a trial is done: its env-step budget, its iteration cap, or its evaluation reaching the success bar.
 
 One pure rule (:class:`StopRule`) serves two places, so they cannot disagree:
-- :class:`ExpertStopper`, the Tune ``Stopper`` that ends trials (``RunConfig(stop=...)``);
-- the trainable, which asks the same rule whether the iteration it just trained is the last one, so the
-  last iteration gets its final evaluation (with video) and checkpoint before Tune stops it.
+- :class:`TrialStopper`, the Tune ``Stopper`` that ends trials of any stage (``RunConfig(stop=...)``);
+- the trial loop (``tune/trial_loop.py``), which asks the same rule whether the iteration it just trained is the
+  last one, so the last iteration gets its final evaluation (with video) and checkpoint before Tune stops it.
 
 The success bar is HumanoidBench's (``task_cls.success_bar``: stand 800, walk 700, ...); success means the
 *deterministic evaluation* mean return (``hb/return``) reached it, not the noisy training episodes.
@@ -18,6 +18,7 @@ from typing import Any
 from ray.tune.stopper import Stopper
 
 from mwx_ray.config.experts_schema import ExpertsSection
+from mwx_ray.tune.skill_tasks import training_task
 
 ENV_STEPS = "env_steps"
 EVAL_RETURN = "hb/return"
@@ -77,23 +78,26 @@ def stop_rules(experts: ExpertsSection) -> dict[str, StopRule]:
     for skill in experts.skills:
         overrides = experts.per_skill.get(skill)
         budget = overrides.stop_env_steps if overrides is not None and overrides.stop_env_steps else None
-        bar = success_bar_of(experts.task_for(skill)) if experts.stop.at_success_bar else None
+        bar = success_bar_of(training_task(experts, skill)) if experts.stop.at_success_bar else None
         rules[skill] = StopRule(env_steps=budget or experts.stop.env_steps, success_bar=bar,
                                 max_iters=experts.stop.max_iters)
     return rules
 
 
-class ExpertStopper(Stopper):
-    """Stops each trial by its skill's :class:`StopRule` (the skill is read from the result's ``config``)."""
+class TrialStopper(Stopper):
+    """Stops each trial by its group's :class:`StopRule` (the group, e.g. the skill or the router variant, is read
+    from the result's ``config[group_key]``)."""
 
-    def __init__(self, rules: Mapping[str, StopRule]):
+    def __init__(self, rules: Mapping[str, StopRule], group_key: str = "skill"):
         self.rules = dict(rules)
+        self.group_key = group_key
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-        skill = result.get("config", {}).get("skill")
-        if skill not in self.rules:
-            raise KeyError(f"trial {trial_id} reports skill {skill!r}; the stopper knows {sorted(self.rules)}")
-        return self.rules[skill].reason(result) is not None
+        group = result.get("config", {}).get(self.group_key)
+        if group not in self.rules:
+            raise KeyError(f"trial {trial_id} reports {self.group_key} {group!r}; the stopper knows "
+                           f"{sorted(self.rules)}")
+        return self.rules[group].reason(result) is not None
 
     def stop_all(self) -> bool:
         return False

@@ -19,9 +19,11 @@ from typing import Any
 
 from ray import tune
 
+from mwx_ray.config import unflatten_keys as unflatten
 from mwx_ray.config.errors import ConfigError
 from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.config.typed import build, to_plain
+from mwx_ray.tracking.run_values import flatten
 from mwx_ray.tune.search_space import SourceOf, _candidates, _no_source, _spec_values, to_tune_space
 
 TASK_PREFIX = "task."
@@ -46,29 +48,6 @@ def split_search_space(spec: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
     algorithm = {k: v for k, v in spec.items() if not k.startswith(TASK_PREFIX)}
     task = {k[len(TASK_PREFIX):]: v for k, v in spec.items() if k.startswith(TASK_PREFIX)}
     return algorithm, task
-
-
-def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mappings → ``{dotted key: leaf}`` (lists and scalars are leaves)."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """``{dotted key: value}`` → nested dicts (the inverse of :func:`flatten`)."""
-    tree: dict[str, Any] = {}
-    for dotted, value in flat.items():
-        *parents, last = dotted.split(".")
-        node = tree
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return tree
 
 
 def check_task_values(section: TaskSection, field: str, values: list[Any], key: str, source_of: SourceOf) -> None:

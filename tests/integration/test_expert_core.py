@@ -24,7 +24,6 @@ ray = pytest.importorskip("ray")
 from ray.rllib.core import DEFAULT_MODULE_ID  # noqa: E402
 from ray.rllib.core.columns import Columns  # noqa: E402
 from ray.rllib.utils.filter import RunningStat  # noqa: E402
-from rllib_reference import rllib_reference_inference  # noqa: E402  (tests/integration helper)
 
 from mwx_ray.config.experts_schema import PPOSection  # noqa: E402
 from mwx_ray.config.schema import ResourcesSection  # noqa: E402
@@ -37,6 +36,7 @@ from mwx_ray.experts.export import (  # noqa: E402
 )
 from mwx_ray.experts.policy import ExpertPolicy  # noqa: E402
 from mwx_ray.experts.ppo import build_ppo_config  # noqa: E402
+from tests.integration.rllib_reference import rllib_reference_inference  # noqa: E402  (tests/integration helper)
 
 pytestmark = pytest.mark.ray
 

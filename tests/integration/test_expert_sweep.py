@@ -22,9 +22,11 @@ from ray import tune  # noqa: E402
 
 from mwx_ray.cli import main as mwx_main  # noqa: E402
 from mwx_ray.config import load_config  # noqa: E402
-from mwx_ray.experts.trainable import ALGORITHM_DIR, FAULT_MARKER, PROGRESS_FILE, VIDEO_FILE  # noqa: E402
-from mwx_ray.tune.resume import resume_sweep  # noqa: E402
-from mwx_ray.tune.sweep import SWEEP_RECORD_FILE, run_sweep  # noqa: E402
+from mwx_ray.experts.stage import train_experts  # noqa: E402
+from mwx_ray.experts.trainable import VIDEO_FILE  # noqa: E402
+from mwx_ray.tune.resume import resume_stage  # noqa: E402
+from mwx_ray.tune.stage import SWEEP_RECORD_FILE  # noqa: E402
+from mwx_ray.tune.trial_loop import ALGORITHM_DIR, FAULT_MARKER, PROGRESS_FILE  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -124,16 +126,17 @@ def test_interrupted_sweep_resumes_where_it_stopped(tmp_path, ray_runtime):
     loaded = one_skill_config(tmp_path, 3)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    interrupted = run_sweep(loaded, run_dir=run_dir, callbacks=[InterruptAtIteration(2, tmp_path / "sent")])
+    interrupted = train_experts(loaded, run_dir=run_dir, callbacks=[InterruptAtIteration(2, tmp_path / "sent")])
     # Tune's grid calls the stopped actor TERMINATED; `done` tells an interruption from a finished trial.
-    assert not interrupted[0].metrics["done"], "the trial must be interrupted before its 3 iterations"
+    assert [t.status for t in interrupted.trials] == ["unfinished"], "interrupted before its 3 iterations"
+    assert interrupted.unfinished == 1
     experiment = Path(json.loads((run_dir / SWEEP_RECORD_FILE).read_text())["experiment_path"])
     (trial,) = trial_dirs(experiment)
     before = trial_results(trial)
     stopped_at = before[-1]["training_iteration"]
     assert stopped_at == 2
 
-    resumed = resume_sweep(str(experiment))
+    resumed = resume_stage(str(experiment))
     assert resumed.num_errors == 0 and resumed[0].metrics["done"]
     after = since_last_restore(trial_results(trial))
     first = after[0]["training_iteration"]
@@ -153,8 +156,8 @@ def test_crashed_trial_is_retried_from_its_checkpoint(tmp_path, ray_runtime):
     loaded = one_skill_config(tmp_path, 3, "experts.max_failures=1")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    results = run_sweep(loaded, run_dir=run_dir, param_overrides={"fail_at_iteration": 2})
-    assert results.num_errors == 0 and results.num_terminated == 1
+    results = train_experts(loaded, run_dir=run_dir, param_overrides={"fail_at_iteration": 2})
+    assert results.ok and [t.status for t in results.trials] == ["finished"]
     experiment = Path(json.loads((run_dir / SWEEP_RECORD_FILE).read_text())["experiment_path"])
     (trial,) = trial_dirs(experiment)
     assert (trial / FAULT_MARKER).is_file(), "the fault must really have fired"

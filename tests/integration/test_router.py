@@ -8,6 +8,7 @@ composite task ``stand_walk_stand`` with the hashing instruction encoder (MiniLM
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -25,14 +26,14 @@ from mwx_ray.experts.ppo import build_ppo_config  # noqa: E402
 from mwx_ray.router.checkpoint import load_router_policy  # noqa: E402
 from mwx_ray.router.experts_frozen import FrozenExpertError  # noqa: E402
 from mwx_ray.router.module import expert_module_id  # noqa: E402
-from mwx_ray.router.runs import run_trial  # noqa: E402
 from mwx_ray.router.setup import prepare_router  # noqa: E402
-from mwx_ray.router.tracking import TrialTracker  # noqa: E402
+from mwx_ray.router.stage import train_router  # noqa: E402
 from mwx_ray.router.training import (  # noqa: E402
     build_router_ppo_config,
     check_experts_frozen,
     router_policy_from_algorithm,
 )
+from mwx_ray.tune.trial_loop import FAULT_MARKER  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -99,16 +100,23 @@ def pure_rl_weights(experts_dir, tmp_path_factory):
     return weights
 
 
-def test_router_run_trains_logs_everything_and_proves_experts_frozen(experts_dir, tmp_path):
-    registry_hashes = {s: ExpertPolicy.load(experts_dir / s).parameter_hash() for s in ("stand", "walk")}
-    config = router_config(experts_dir, tmp_path, "router.supervision.lambda0=20.0")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    tracker = TrialTracker(tracking_uri=uri, experiment="router", artifact_location=(tmp_path / "art").as_uri(),
-                           run_name="test")
-    reported = []
-    metrics = run_trial(config, trial_dir=tmp_path / "trial", report=reported.append, tracker=tracker)
+def router_stage_config(experts_dir, tmp_path, *overrides):
+    return load_config("tune_configs/router/smoke.yaml", [
+        f"router.experts_dir={experts_dir}", f"run.root_dir={tmp_path}", f"run.seed={SEED}",
+        f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", "router.labels.source=constant",
+        f"router.labels.constant={LABEL}", "router.ppo.lr=0.003", "router.ppo.minibatch_size=64",
+        "router.ppo.num_epochs=4", "router.eval.video_steps=20", "router.eval.max_steps=40", *overrides])
 
-    assert [m["training_iteration"] for m in reported] == [1, 2] and metrics["env_steps"] == 512
+
+def test_router_stage_trains_logs_everything_and_proves_experts_frozen(experts_dir, tmp_path):
+    registry_hashes = {s: ExpertPolicy.load(experts_dir / s).parameter_hash() for s in ("stand", "walk")}
+    loaded = router_stage_config(experts_dir, tmp_path, "router.supervision.lambda0=20.0")
+    result = train_router(loaded, run_dir=tmp_path / "run")
+    assert result.ok and result.stage == "router" and result.mlflow_run_id
+    (trial,) = result.trials
+    metrics = trial.last
+    assert (trial.group, trial.seed, trial.status) == ("full", 0, "finished")
+    assert metrics["training_iteration"] == 2 and metrics["env_steps"] == 512
     for key in ("loss/policy", "loss/vf", "loss/total", "router/lambda", "router/kl", "router/entropy",
                 "router/supervision_loss", "router/usage/stand", "router/usage/walk", "router/top1/stand",
                 "hb/return", "hb/success", "stage_success/walk", "eval/usage/stand"):
@@ -118,27 +126,47 @@ def test_router_run_trains_logs_everything_and_proves_experts_frozen(experts_dir
     assert metrics["router/usage/stand"] + metrics["router/usage/walk"] == pytest.approx(1.0, abs=1e-5)
 
     # Frozen means proven: the end-of-run check passed, and the folders on disk are untouched.
-    frozen = json.loads((tmp_path / "trial" / "frozen_check.json").read_text())
+    trial_dir = tmp_path / "run" / "trials" / "full-seed0"
+    frozen = json.loads((trial_dir / "frozen_check.json").read_text())
     assert frozen["ok"] and frozen["registry"] == registry_hashes
     assert set(frozen["copies_checked"]) == {"learner_0", "env_runner_0"}
     assert {s: ExpertPolicy.load(experts_dir / s).parameter_hash() for s in registry_hashes} == registry_hashes
 
     # The Ray-free checkpoint reloads with the same experts and routes like the trained module did.
-    policy = load_router_policy(tmp_path / "trial" / "router")
+    assert metrics["artifacts/router_checkpoint"] == str(trial_dir / "router")
+    policy = load_router_policy(trial_dir / "router")
     assert policy.names == ["stand", "walk"]
-    assert (tmp_path / "trial" / "final_weights.png").stat().st_size > 0
-    assert (tmp_path / "trial" / "final_episode.mp4").stat().st_size > 0
+    assert (trial_dir / "final_weights.png").stat().st_size > 0
+    assert (trial_dir / "final_episode.mp4").stat().st_size > 0
 
     import mlflow
 
-    client = mlflow.MlflowClient(uri)
-    run = client.get_run(tracker.run_id)
-    assert run.info.status == "FINISHED"
+    client = mlflow.MlflowClient(result.tracking_uri)
+    (child,) = client.search_runs([client.get_run(result.mlflow_run_id).info.experiment_id],
+                                  filter_string=f"tags.mlflow.parentRunId = '{result.mlflow_run_id}'")
+    assert child.info.status == "FINISHED"
+    assert (child.data.tags["variant"], child.data.tags["mode"]) == ("full", "router")
+    assert child.data.params["env.task.name"] == TASK and child.data.params["run.seed"] == "0"
     for key in ("router/lambda", "router/kl", "router/entropy", "router/usage/walk", "loss/policy"):
-        assert key in run.data.metrics, key
-    history = client.get_metric_history(tracker.run_id, "router/lambda")
+        assert key in child.data.metrics, key
+    history = client.get_metric_history(child.info.run_id, "router/lambda")
     assert sorted(m.value for m in history) == pytest.approx([20.0 * 0.99, 20.0])
-    assert {a.path for a in client.list_artifacts(tracker.run_id)} >= {"router", "videos", "plots", "checks"}
+    assert {a.path for a in client.list_artifacts(child.info.run_id)} >= {"router", "videos", "plots", "checks"}
+
+
+def test_crashed_router_trial_resumes_from_its_checkpoint(experts_dir, tmp_path):
+    loaded = router_stage_config(experts_dir, tmp_path, "router.stop.max_iters=3", "router.stop.env_steps=768",
+                                 "router.checkpoint_every_iters=1", "router.max_failures=1", "router.eval.video=false")
+    result = train_router(loaded, run_dir=tmp_path / "run", param_overrides={"fail_at_iteration": 2})
+    (trial,) = result.trials
+    assert result.ok and trial.status == "finished"
+    rows = [json.loads(line) for line in (Path(trial.path) / "result.json").read_text().splitlines() if line]
+    assert (Path(trial.path) / FAULT_MARKER).is_file(), "the fault fired"
+    # Iteration 1 was checkpointed, iteration 2 crashed; the retry restored iteration 1 and went on from there.
+    restarts = [r["training_iteration"] for r in rows if r["iterations_since_restore"] == 1]
+    assert restarts == [1, 2]
+    assert [r["env_steps"] for r in rows][-2:] == [512, 768]
+    assert trial.last["training_iteration"] == 3
 
 
 def test_large_lambda_pulls_router_weights_to_the_label(experts_dir, tmp_path, pure_rl_weights):

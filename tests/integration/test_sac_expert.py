@@ -26,7 +26,6 @@ from ray.rllib.utils.metrics import (  # noqa: E402
     NUM_ENV_STEPS_SAMPLED,
     NUM_ENV_STEPS_SAMPLED_LIFETIME,
 )
-from rllib_reference import checkpoint_reference_inference, h1_observations  # noqa: E402  (tests/integration helper)
 
 from mwx_ray.cli import main as mwx_main  # noqa: E402
 from mwx_ray.config import load_config  # noqa: E402
@@ -37,10 +36,11 @@ from mwx_ray.experts.evaluation import evaluate_policy  # noqa: E402
 from mwx_ray.experts.registry import ExpertRegistry  # noqa: E402
 from mwx_ray.experts.registry_export import rllib_checkpoint_dir  # noqa: E402
 from mwx_ray.experts.sac import build_sac_config  # noqa: E402
-from mwx_ray.experts.trainable import FAULT_MARKER, PROGRESS_FILE  # noqa: E402
+from mwx_ray.experts.stage import train_experts  # noqa: E402
 from mwx_ray.router.experts_frozen import FrozenExpertPool  # noqa: E402
 from mwx_ray.tracking.sweep_callback import make_sweep_callbacks  # noqa: E402
-from mwx_ray.tune.sweep import run_sweep  # noqa: E402
+from mwx_ray.tune.trial_loop import FAULT_MARKER, PROGRESS_FILE  # noqa: E402
+from tests.integration.rllib_reference import checkpoint_reference_inference, h1_observations  # noqa: E402  (tests/integration helper)
 
 pytestmark = pytest.mark.ray
 
@@ -64,7 +64,8 @@ def sweep(ray_runtime, tmp_path_factory):
         "experts.max_failures=1"])
     run_dir = tmp / "experts" / "sac"
     callbacks = make_sweep_callbacks(loaded, run_dir)  # what `mwx train-experts` passes to the tuner
-    results = run_sweep(loaded, run_dir=run_dir, callbacks=callbacks, param_overrides={"fail_at_iteration": 2})
+    results = train_experts(loaded, run_dir=run_dir, callbacks=callbacks,
+                            param_overrides={"fail_at_iteration": 2}).grid
     experiment = run_dir / "tune" / "sac"
     return {"tmp": tmp, "results": results, "experiment": experiment, "loaded": loaded,
             "client": MlflowClient(tracking_uri=callbacks[0].tracking_uri)}

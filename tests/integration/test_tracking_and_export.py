@@ -19,17 +19,17 @@ ray = pytest.importorskip("ray")
 
 from mlflow import MlflowClient  # noqa: E402
 from ray import cloudpickle  # noqa: E402
-from rllib_reference import checkpoint_reference_inference, h1_observations  # noqa: E402  (tests/integration helper)
 
 from mwx_ray.cli import main as mwx_main  # noqa: E402
 from mwx_ray.config import load_config  # noqa: E402
 from mwx_ray.experts.evaluation import evaluate_policy  # noqa: E402
 from mwx_ray.experts.registry import ExpertRegistry  # noqa: E402
 from mwx_ray.experts.registry_export import export_registry, rllib_checkpoint_dir  # noqa: E402
+from mwx_ray.experts.stage import train_experts  # noqa: E402
 from mwx_ray.tracking.run_values import RUNS_FILE, RunIds  # noqa: E402
 from mwx_ray.tracking.sweep_callback import REPORT_FILE, MlflowSweepCallback, make_sweep_callbacks  # noqa: E402
 from mwx_ray.tune.resume import resume_sweep  # noqa: E402
-from mwx_ray.tune.sweep import run_sweep  # noqa: E402
+from tests.integration.rllib_reference import checkpoint_reference_inference, h1_observations  # noqa: E402  (tests/integration helper)
 
 pytestmark = pytest.mark.ray
 
@@ -50,10 +50,10 @@ def sweep_config(tmp: Path, *overrides: str, base: Path = SMOKE):
 
 
 def start_sweep(tmp: Path, loaded, name: str, **kwargs):
-    """``run_sweep`` with the tracking callback, as ``mwx train-experts`` runs it; returns what tests need."""
+    """``train_experts`` with the tracking callback, as ``mwx train-experts`` runs it; returns what tests need."""
     run_dir = tmp / "experts" / name
     callbacks = make_sweep_callbacks(loaded, run_dir)
-    results = run_sweep(loaded, run_dir=run_dir, callbacks=callbacks, **kwargs)
+    results = train_experts(loaded, run_dir=run_dir, callbacks=callbacks, **kwargs).grid
     experiment = run_dir / "tune" / loaded.config.run.name
     return results, callbacks[0], run_dir, experiment
 

@@ -23,7 +23,7 @@ WALK_WALL_S = {0: 61.0, 1: 59.0, 2: 66.0}
 STAND_RETURNS = {0: [300.0, 500.0, 810.0, 820.0], 1: [250.0, 450.0, 600.0, 640.0]}  # bar 800 from the registry
 RESOURCES = {"resources.cpus_per_learner": "1.0", "resources.env_runners_per_trial": "1",
              "resources.cpus_per_env_runner": "1.0", "resources.gpus_per_learner": "0.0"}
-# Router ablation sweep, tagged as mwx_ray/router writes it: tags variant + mode, params run.seed + env.task.
+# Router ablation sweep, tagged as mwx_ray/router writes it: tags variant + mode, params run.seed + env.task.name.
 ABLATION_RETURNS = {"full": {0: [300.0, 600.0], 1: [320.0, 640.0]},
                     "no_labels": {0: [200.0, 400.0], 1: [180.0, 380.0]}}
 USAGE = {"full": [(0.5, 0.5), (0.8, 0.2)], "no_labels": [(0.5, 0.5), (0.6, 0.4)]}  # (walk, stand) per step
@@ -97,7 +97,7 @@ def populate(root: Path) -> dict:
         for seed, returns in seeds.items():
             run_id = _child(client, ablations, parent, "ablations", f"{variant}-seed{seed}",
                             {"variant": variant, "mode": "router"},
-                            {"run.seed": str(seed), "env.task": "walk_to_chair_sit"})
+                            {"run.seed": str(seed), "env.task.name": "walk_to_chair_sit"})
             walk, stand = zip(*USAGE[variant], strict=True)
             entropy = [-(w * math.log(w) + s * math.log(s)) for w, s in USAGE[variant]]
             reach_walk, reach_sit = STAGE_SUCCESS[variant][seed]
@@ -345,16 +345,20 @@ def test_mwx_dashboard_print_url_only_names_the_project_store(tmp_path, capsys):
 def test_schema_names_match_the_stages_that_write_them():
     root = Path(__file__).resolve().parents[2] / "mwx_ray"
     callback = (root / "tracking" / "sweep_callback.py").read_text()
-    for literal in ('"kind": "sweep"', '"kind": "trial"', '"mlflow.parentRunId"', '"stage": STAGE',
-                    'STAGE = "experts"', '"skill", "seed", "env_id"', '"git_sha"', '"config_hash"'):
+    for literal in ('"kind": "sweep"', '"kind": "trial"', '"mlflow.parentRunId"', '"stage": self.stage',
+                    '"skill", "variant", "seed", "env_id"', '"git_sha"', '"config_hash"'):
         assert literal in callback, literal
-    trainable = (root / "experts" / "trainable.py").read_text()
+    trainable = (root / "tune" / "trial_loop.py").read_text()
     for name in (schema.METRIC_WALL_S, schema.METRIC_THROUGHPUT, schema.METRIC_TRAIN_RETURN, schema.METRIC_ENV_STEPS):
         assert f'"{name}"' in trainable, name
-    router_runs = (root / "router" / "runs.py").read_text()
-    for literal in (f'"{schema.TAG_VARIANT}": config.router.variant', f'"{schema.TAG_MODE}": config.router.mode',
-                    f'"{schema.PARAM_TASK}"', f'"{schema.PARAM_SEED}"'):
-        assert literal in router_runs, literal
+    router_stage = (root / "router" / "stage.py").read_text()
+    for literal in (f'"{schema.TAG_VARIANT}": str(trial_config["variant"])',
+                    f'"{schema.TAG_MODE}": str(config["router"]["mode"])', 'config.setdefault("run", {})["seed"]'):
+        assert literal in router_stage, literal
+    from mwx_ray.config import default_config
+    from mwx_ray.tracking.run_values import flatten
+
+    assert {schema.PARAM_TASK, schema.PARAM_SEED} <= set(flatten(default_config().as_dict()))
     learner = (root / "router" / "learner.py").read_text()
     assert f'"{schema.METRIC_ROUTER_ENTROPY}"' in learner and f'f"{schema.PREFIX_ROUTER_USAGE}{{name}}"' in learner
     from mwx_ray.experts.evaluation import REWARD_TERM_PREFIX

@@ -99,8 +99,8 @@ def test_resolved_yaml_round_trips(tmp_path):
 @pytest.mark.parametrize("path", sorted((REPO / "tune_configs").rglob("*.yaml")),
                          ids=lambda p: str(p.relative_to(REPO / "tune_configs")))
 def test_every_shipped_config_parses_and_builds(path):
-    from mwx_ray.router.sweep import variant_configs
-    from mwx_ray.tune.sweep import validate_sweep
+    from mwx_ray.experts.stage import validate_experts as validate_sweep
+    from mwx_ray.router.stage import variant_configs
 
     loaded = load_config(path)
     assert loaded.config.description, f"{path} should state its purpose in `description`"
@@ -111,11 +111,18 @@ def test_every_shipped_config_parses_and_builds(path):
 
 
 def test_motion_prior_trains_each_skill_on_its_imitation_variant():
-    experts = load_config(None, ["experts.motion_prior=true", "experts.skills=[stand, walk]",
-                                 "experts.per_skill.walk.task=walk"]).config.experts
-    assert experts.task_for("stand") == "stand_imitation"
-    assert experts.task_for("walk") == "walk"  # an explicit per-skill task wins
-    assert load_config(None).config.experts.task_for("stand") == "stand"
+    from mwx_ray.tune.skill_tasks import skill_task_settings, training_task
+
+    config = load_config(None, ["experts.motion_prior=true", "experts.skills=[stand, walk, sit]",
+                                "experts.per_skill.walk.task=walk",
+                                "experts.per_skill.sit.task={imitation: {w_track: 0.9}}"]).config
+    experts = config.experts
+    assert training_task(experts, "stand") == "stand_imitation"
+    assert training_task(experts, "walk") == "walk"  # an explicit per-skill task wins
+    assert training_task(experts, "sit") == "sit_simple_imitation"  # the skill registry names sit's task
+    sit = skill_task_settings(experts, "sit", config.env.task)
+    assert (sit.name, sit.imitation.w_track) == ("sit_simple_imitation", 0.9)
+    assert training_task(load_config(None).config.experts, "stand") == "stand"
 
 
 def test_initial_log_std_needs_a_free_log_std(tmp_path):

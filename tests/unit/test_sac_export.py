@@ -162,7 +162,7 @@ def test_analysis_groups_expert_runs_by_algorithm(tmp_path):
     from analysis import loaders, schema, tables
 
     callback = (Path(__file__).resolve().parents[2] / "mwx_ray" / "tracking" / "sweep_callback.py").read_text()
-    assert f'"{schema.TAG_ALGORITHM}": str(config.get("algorithm", "ppo"))' in callback
+    assert f'tags["{schema.TAG_ALGORITHM}"] = str(config.get("algorithm", "ppo"))' in callback
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
     experiment = client.create_experiment("experts", artifact_location=(tmp_path / "art").as_uri())
     parent = client.create_run(experiment, tags={"stage": "experts", "kind": "sweep"}).info.run_id

@@ -205,5 +205,5 @@ def test_registry_loads_experts_by_skill(tmp_path):
     (tmp_path / "registry" / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="parameter_hash"):
         ExpertRegistry.load(tmp_path / "registry").policy("stand")
-    with pytest.raises(FileNotFoundError, match="neither an expert folder"):
+    with pytest.raises(FileNotFoundError, match="not an expert folder, not an expert registry"):
         load_expert(tmp_path / "nothing:stand")

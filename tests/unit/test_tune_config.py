@@ -12,11 +12,11 @@ from ray.tune.search.variant_generator import generate_variants
 
 from mwx_ray.config import ConfigError, load_config
 from mwx_ray.config.experts_schema import PPOSection
+from mwx_ray.experts.stage import validate_experts as validate_sweep
 from mwx_ray.tune.param_space import build_param_space
 from mwx_ray.tune.schedulers import build_scheduler
 from mwx_ray.tune.search_space import ppo_search_space, to_tune_space
-from mwx_ray.tune.stoppers import ExpertStopper, StopRule, stop_rules
-from mwx_ray.tune.sweep import validate_sweep
+from mwx_ray.tune.stoppers import StopRule, TrialStopper, stop_rules
 
 REPO = Path(__file__).resolve().parents[2]
 EXPERT_CONFIGS = sorted((REPO / "tune_configs" / "experts").glob("*.yaml"))
@@ -104,7 +104,7 @@ def test_stop_rules_use_humanoidbench_bars_and_per_skill_budgets():
     no_bar = stop_rules(load_config(SMOKE, ["experts.stop.at_success_bar=false"]).config.experts)
     assert no_bar["walk"].success_bar is None
 
-    stopper = ExpertStopper(rules)
+    stopper = TrialStopper(rules)
     result = {"config": {"skill": "walk"}, "env_steps": 6000, "training_iteration": 1}
     assert not stopper(trial_id="t", result=result)  # walk's own budget is 9000
     assert stopper(trial_id="t", result={**result, "config": {"skill": "stand"}})

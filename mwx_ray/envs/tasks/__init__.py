@@ -1,10 +1,12 @@
 """Built-in tasks. Importing this package registers them (``mwx_ray.envs.registry.register_task``).
 
 To add a task module: define a :class:`mwx_ray.envs.task.Task` subclass, then add one
-``register_task(...)`` line below (and import the module here).
+``register_task(...)`` line below (and import the module here). Skills (and their imitation variants) are
+registered from ``tasks/skills.py``.
 """
 
 from mwx_ray.envs.registry import register_task
+from mwx_ray.envs.skills import register_skill
 from mwx_ray.envs.tasks.balance import BalanceSimpleTask
 from mwx_ray.envs.tasks.composite import (
     CrawlStandWalk,
@@ -15,12 +17,12 @@ from mwx_ray.envs.tasks.composite import (
 )
 from mwx_ray.envs.tasks.crawl import CrawlTask
 from mwx_ray.envs.tasks.hurdle import HurdleTask
-from mwx_ray.envs.tasks.imitation_tasks import IMITATION_TASKS
 from mwx_ray.envs.tasks.locomotion import RunTask, StandTask, WalkTask
 from mwx_ray.envs.tasks.maze import MazeTask
 from mwx_ray.envs.tasks.pole import PoleTask
 from mwx_ray.envs.tasks.reach import ReachTask
 from mwx_ray.envs.tasks.sit import SitHardTask, SitSimpleTask
+from mwx_ray.envs.tasks.skills import BUILTIN_SKILLS
 from mwx_ray.envs.tasks.stair import SlideTask, StairTask
 
 register_task(StandTask)
@@ -41,5 +43,5 @@ register_task(WalkRunWalk)
 register_task(WalkToChairSit)
 register_task(WalkReach)
 register_task(CrawlStandWalk)
-for _imitation_task in IMITATION_TASKS:  # walk_imitation, stand_imitation, ... (imitation_tasks.py)
-    register_task(_imitation_task)
+for _skill in BUILTIN_SKILLS:  # also registers walk_imitation, stand_imitation, ... (skills.py)
+    register_skill(_skill)
