@@ -49,7 +49,10 @@ quickstart: setup
 doctor: setup
 	$(BIN)/mwx doctor
 
+# CI: lint and type-check first (seconds), then every test lane.
 test: setup
+	$(BIN)/ruff check mwx_ray analysis tests benchmarks tune_configs
+	$(BIN)/basedpyright
 	$(BIN)/python -m pytest -m "" tests
 
 test-unit: setup

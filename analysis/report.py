@@ -52,6 +52,7 @@ def build_tables(study: Study) -> dict[str, pd.DataFrame]:
         "run_summary": summary,
         "runs": tables.run_metadata_table(study.runs),
         "published_humanoidbench": published.humanoidbench_baselines(),
+        "published_1m_steps": published.one_million_step_results(),
         "published_metaworldx_skills": published.metaworldx_skill_claims(),
         "published_metaworldx_complex_tasks": published.metaworldx_complex_tasks(),
         "published_metaworldx_door_ablation": published.metaworldx_door_ablation(),
@@ -123,7 +124,7 @@ def render_markdown(study: Study, built: dict[str, pd.DataFrame], figures: dict[
         f"- sweep parent run: `{target.parent_run_id or 'all runs of the experiment'}`",
         f"- runs: {len(runs)} ({len(measured)} measured), generated {generated}",
         f"- rows labeled `{schema.MEASURED_SOURCE}` come from these runs; rows labeled `published (...)` are "
-        "transcribed from `shared/reference/` and were **not** measured here.",
+        "transcribed from the papers and repositories cited in their `reference` column and were **not** measured here.",
     ])
     results = with_mean_std(built["results"], "return_mean", "return_std", "hb/return (mean ± std over seeds)")
     comparison = with_mean_std(built["comparison_with_published"], "return_mean", "return_std",
@@ -155,8 +156,8 @@ def render_markdown(study: Study, built: dict[str, pd.DataFrame], figures: dict[
                  "labels", []),
         _section("Per-run summary", "", built["run_summary"], "run_summary", []),
     ]
-    for name in ("published_humanoidbench", "published_metaworldx_skills", "published_metaworldx_complex_tasks",
-                 "published_metaworldx_door_ablation"):
+    for name in ("published_humanoidbench", "published_1m_steps", "published_metaworldx_skills",
+                 "published_metaworldx_complex_tasks", "published_metaworldx_door_ablation"):
         sections.append(_section(f"Published: {name.removeprefix('published_')}",
                                  "Transcribed as published; not measured by this project.", built[name], name, []))
     sections.append(_section("Runs (lineage)", "", built["runs"], "runs", []))

@@ -1,41 +1,53 @@
-"""PPO or SAC training throughput (sampling + learning) on mwx/h1-walk-v0 vs the raw env, measured in the same run.
+"""Training throughput of the experts' RLlib PPO and fastsac next to stable-baselines3 PPO/SAC and the raw env, all
+measured in one run on ``mwx/h1-walk-v0`` (env steps per second of wall time, sampling + learning).
 
-Prints, for 1 and 2 remote EnvRunners (the PPO settings of tune_configs/experts/walk.yaml: 256x256 tanh, MeanStdFilter, 32 x 10 minibatch steps per 8192) — or with
-``--algorithm sac`` for 0 (sampling in the driver) and 1 EnvRunner, SAC as in sac_walk.yaml (256x256 ReLU,
-replay ratio ``--replay-ratio``, batch 256, uniform replay, 4-step sample calls), iterations of ``--batch`` steps
-after a first iteration that fills the buffer up to the learning start:
-    train steps/s = sampled env steps ÷ wall time of ``algo.train()`` (sampling + learning, after 1 warm-up
-    iteration); sample-only steps/s = the runners sampling a batch in parallel without learning; each as a
-    ratio to raw env steps/s, a plain ``env.step`` loop with random actions in this process (one core, no
-    policy, no Ray).
-A ratio near 1 means training costs no more than simulating; on 2 cores the Learner's SGD epochs compete
-with sampling, so 2 runners help only when sampling dominates. RLlib's SAC alternates sampling and updates in
-one process (``DQN.training_step``), so its ratio is set by the per-update cost times the replay ratio.
+Systems (every one is built first, then timed in interleaved rounds, so a machine whose load changes during the
+run affects all of them alike; each figure is the median over rounds):
+- ``raw env``: a plain ``env.step`` loop with random actions in this process (one core, no policy, no Ray);
+- ``rllib ppo RxE``: ``build_ppo_config`` with the tuned expert PPO of ``tune_configs/experts/stand.yaml``
+  (8192 steps per iteration, 32 × 10 minibatches of 256, 256x256 tanh), R remote env runners (0 = sampling in
+  this process) × E envs each; ``--ppo-baseline RxE`` adds the same with RLlib's own MeanStdFilter,
+  NormalizeAndClipActions and PPOTorchLearner (the pieces mwx replaced), for the before/after ratio;
+- ``sb3 ppo``: stable-baselines3 PPO, one process, 8 envs (DummyVecEnv + VecNormalize for the obs, as the
+  MeanStdFilter), 8192 steps per iteration, 32 × 10 minibatches, 256x256 tanh;
+- ``sb3 sac`` and ``fastsac RxE``: update-to-data ratio 1 (``--replay-ratio``), batch 256, 256x256 ReLU actor and
+  two 256x256 critics on concat(obs, action); SB3 with one env stepping once per update, fastsac sampling
+  8-step fragments per env; both start learning after ``--sac-warmup`` env steps (outside the timing);
+- ``rllib sac`` (``--rllib-sac``): RLlib's SAC with the same settings (slow: keep ``--sac-steps`` small).
 
-Run:  PYTHONPATH=. python benchmarks/train_throughput.py [--batch 4096] [--iters 3] [--runners 1,2]
-      PYTHONPATH=. python benchmarks/train_throughput.py --algorithm sac [--replay-ratio 0.25] [--batch 1000]
+Fairness: every learner uses ``--torch-threads`` torch threads (default 1: a trial with one learner CPU); Ray
+workers run at the driver's niceness (``RAY_worker_niceness=0``; Ray's default 15 would favour the in-process
+SB3 peer on a busy machine); Ray gets 16 logical CPUs so every system fits at once (there are still only the
+machine's physical cores). ``--gpus-per-learner`` puts the RLlib learners on cuda (``resources.gpus_per_learner``)
+and SB3 on cuda too; the table prints each learner's device.
+
+Run:  PYTHONPATH=. python benchmarks/train_throughput.py [--rounds 3] [--ppo-layouts 2x8,0x16] [--ppo-baseline 1x4]
+      needs the optional `bench` extra for the peers: pip install -e '.[bench]'
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 
 ENV_ID = "mwx/h1-walk-v0"
-WALK_CONFIG = Path(__file__).resolve().parents[1] / "tune_configs" / "experts" / "walk.yaml"
+TUNED_PPO = Path(__file__).resolve().parents[1] / "tune_configs" / "experts" / "stand.yaml"
 
 
-def raw_env_steps_per_s(steps: int) -> float:
-    """Env steps/s of a random-action loop on one core (resets on termination/truncation)."""
-    from mwx_ray.envs import make_env
+def raw_env_steps(steps: int) -> tuple[int, float]:
+    """(steps, seconds) of a random-action loop on one core (resets on termination/truncation)."""
+    import gymnasium as gym
 
-    env = make_env(ENV_ID)
-    rng = np.random.default_rng(0)
-    actions = rng.uniform(-1, 1, size=(steps, *env.action_space.shape))
+    import mwx_ray.envs  # noqa: F401  (registers the mwx/ ids)
+
+    env = gym.make(ENV_ID)
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(steps, *env.action_space.shape))
     env.reset(seed=0)
     start = time.perf_counter()
     for action in actions:
@@ -44,126 +56,196 @@ def raw_env_steps_per_s(steps: int) -> float:
             env.reset()
     elapsed = time.perf_counter() - start
     env.close()
-    return steps / elapsed
-
-
-def timed_train(algo, iters: int) -> tuple[int, float]:
-    """(env steps sampled, wall seconds) over ``iters`` calls of ``algo.train()`` (sampling + learning)."""
-    from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED
-
-    steps, elapsed = 0, 0.0
-    for _ in range(iters):
-        start = time.perf_counter()
-        result = algo.train()
-        elapsed += time.perf_counter() - start
-        steps += int(result[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED])
     return steps, elapsed
 
 
-def sampled_steps(runner, num_timesteps: int) -> int:
-    """Runs on an EnvRunner: sample ``num_timesteps`` with the current policy, return env steps taken."""
-    return sum(len(episode) for episode in runner.sample(num_timesteps=num_timesteps, explore=True))
+@dataclasses.dataclass
+class System:
+    """One trainer under test: ``chunk()`` trains a little and returns (env steps, seconds)."""
+
+    name: str
+    peer: str | None  # name of the system its ratio is taken against
+    device: str
+    chunk: object
+    close: object = None
+    rates: list[float] = dataclasses.field(default_factory=list)
 
 
-def ppo_env_steps_per_s(runners: int, batch: int, iters: int, envs_per_runner: int) -> tuple[float, float]:
-    """(env steps/s of ``algo.train()``, env steps/s of sampling alone) with ``runners`` remote EnvRunners.
+def layout(text: str) -> tuple[int, int]:
+    runners, envs = text.lower().split("x")
+    return int(runners), int(envs)
 
-    Sampling alone = all runners sampling ``batch`` steps in parallel with the current policy (inference +
-    MeanStdFilter + env), no learning: the ceiling ``algo.train()`` approaches as learning gets cheaper.
-    """
 
-    from mwx_ray.config import load_config
+def resources(text: str, args):
     from mwx_ray.config.schema import ResourcesSection
+
+    runners, envs = layout(text)
+    return ResourcesSection(env_runners_per_trial=runners, envs_per_env_runner=envs, cpus_per_env_runner=1.0,
+                            cpus_per_learner=1.0, gpus_per_learner=args.gpus_per_learner,
+                            torch_threads_per_learner=args.torch_threads)
+
+
+def learner_device(algo) -> str:
+    return [str(r.get()) for r in algo.learner_group.foreach_learner(lambda learner: learner._device)][0]
+
+
+def train_chunk(algo):
+    from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED
+
+    def chunk() -> tuple[int, float]:
+        start = time.perf_counter()
+        result = algo.train()
+        return int(result[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED]), time.perf_counter() - start
+    return chunk
+
+
+def rllib_ppo(text: str, args, *, rllib_pieces: bool) -> System:
+    from mwx_ray.config import load_config
     from mwx_ray.experts.ppo import build_ppo_config
 
-    # the tuned walk expert's PPO (minibatches, epochs, networks) with this benchmark's batch size
-    tuned = load_config(WALK_CONFIG).config.experts.ppo_for("walk")
-    ppo = dataclasses.replace(tuned, train_batch_size_per_learner=batch,
-                              minibatch_size=min(tuned.minibatch_size, batch))
-    # Logical CPUs: 1 for the driver + Learner, 1 shared by the runners, so any count fits 2 cores.
-    resources = ResourcesSection(env_runners_per_trial=runners, envs_per_env_runner=envs_per_runner,
-                                 cpus_per_env_runner=1.0 / runners, cpus_per_learner=1.0)
-    algo = build_ppo_config(ENV_ID, seed=0, ppo=ppo, resources=resources).build_algo()
-    try:
-        algo.train()  # warm-up: actor start, first weight sync, torch lazy init
-        steps, elapsed = timed_train(algo, iters)
-        per_runner = batch // runners
-        start = time.perf_counter()
-        counts = algo.env_runner_group.foreach_env_runner(
-            lambda runner: sampled_steps(runner, per_runner), local_env_runner=False)
-        sampling_rate = sum(counts) / (time.perf_counter() - start)
-        return steps / elapsed, sampling_rate
-    finally:
-        algo.stop()
+    ppo = load_config(TUNED_PPO).config.experts.ppo_for("stand")
+    config = build_ppo_config(ENV_ID, seed=0, ppo=ppo, resources=resources(text, args))
+    if rllib_pieces:
+        from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+        from ray.rllib.connectors.env_to_module.mean_std_filter import MeanStdFilter
+
+        def rllib_filter(env=None, spaces=None, device=None):
+            return MeanStdFilter(multi_agent=False, clip_by_value=ppo.obs_clip)
+
+        config.env_runners(env_to_module_connector=rllib_filter, module_to_env_connector=None,
+                           add_default_connectors_to_env_to_module_pipeline=True,
+                           add_default_connectors_to_module_to_env_pipeline=True)
+        config.learners(learner_class=PPOTorchLearner)
+    algo = config.build_algo()
+    algo.train()  # warm-up: actor start, first weight sync, torch lazy init
+    name = f"rllib ppo {text}" + (" (RLlib's pieces)" if rllib_pieces else "")
+    return System(name, "sb3 ppo", learner_device(algo), train_chunk(algo), algo.stop)
 
 
-def sac_env_steps_per_s(runners: int, batch: int, iters: int, envs_per_runner: int,
-                        replay_ratio: float) -> tuple[float, float]:
-    """(env steps/s of ``algo.train()`` with learning, env steps/s of sampling alone) for SAC.
+def fastsac(text: str, args) -> System:
+    from mwx_ray.config.fastsac_schema import FastSACSection
+    from mwx_ray.experts.fastsac import build_fastsac_config
 
-    The warm-up iteration samples ``batch`` steps without learning (learning starts right after it), so every
-    timed iteration does ``replay_ratio`` updates per env step on a non-empty buffer.
-    """
-    import torch
+    section = FastSACSection(replay_ratio=args.replay_ratio, num_steps_sampled_before_learning_starts=args.sac_warmup,
+                             min_sample_timesteps_per_iteration=args.sac_steps)
+    algo = build_fastsac_config(ENV_ID, seed=0, fastsac=section, resources=resources(text, args)).build_algo()
+    while [r.get() for r in algo.learner_group.foreach_learner(lambda learner: learner.replay.size)][0] \
+            < args.sac_warmup:
+        algo.train()  # fills the buffer to the learning start (the last of these iterations starts learning)
+    return System(f"fastsac {text}", "sb3 sac", learner_device(algo), train_chunk(algo), algo.stop)
 
+
+def rllib_sac(args) -> System:
     from mwx_ray.config.sac_schema import SACSection
-    from mwx_ray.config.schema import ResourcesSection
     from mwx_ray.experts.sac import build_sac_config
 
-    # One torch thread, as in a Tune trial holding 1 CPU (Ray sets OMP_NUM_THREADS to the actor's CPUs): here the
-    # Learner runs in this driver, and 2 threads on a busy 2-core box make every small update slower.
-    torch.set_num_threads(1)
-    sac = SACSection(replay_ratio=replay_ratio, min_sample_timesteps_per_iteration=batch,
-                     num_steps_sampled_before_learning_starts=batch)
-    resources = ResourcesSection(env_runners_per_trial=runners, envs_per_env_runner=envs_per_runner,
-                                 cpus_per_env_runner=1.0, cpus_per_learner=1.0)
-    algo = build_sac_config(ENV_ID, seed=0, sac=sac, resources=resources).build_algo()
+    section = SACSection(replay_ratio=args.replay_ratio, num_steps_sampled_before_learning_starts=args.sac_warmup,
+                         min_sample_timesteps_per_iteration=args.sac_steps)
+    algo = build_sac_config(ENV_ID, seed=0, sac=section, resources=resources("0x1", args)).build_algo()
+    for _ in range(-(-args.sac_warmup // args.sac_steps)):
+        algo.train()  # up to the learning start
+    return System("rllib sac 0x1", "sb3 sac", learner_device(algo), train_chunk(algo), algo.stop)
+
+
+def sb3_systems(args) -> list[System]:
+    """stable-baselines3 PPO and SAC, or [] with a message when the optional dependency is missing."""
     try:
-        algo.train()  # warm-up: fills the buffer to the learning start
-        steps, elapsed = timed_train(algo, iters)
+        import stable_baselines3
+        import torch
+        from stable_baselines3 import PPO, SAC
+        from stable_baselines3.common.env_util import make_vec_env
+        from stable_baselines3.common.vec_env import VecNormalize
+    except ImportError:
+        print("stable-baselines3 is not installed: skipping the peer (pip install -e '.[bench]')")
+        return []
+    import gymnasium as gym
+
+    import mwx_ray.envs  # noqa: F401
+
+    device = "cuda" if args.gpus_per_learner > 0 else "cpu"
+    print(f"stable-baselines3 {stable_baselines3.__version__}")
+    envs = VecNormalize(make_vec_env(ENV_ID, n_envs=8, seed=0), norm_obs=True, norm_reward=False)
+    ppo = PPO("MlpPolicy", envs, n_steps=1024, batch_size=256, n_epochs=10, learning_rate=3e-4, gamma=0.99,
+              gae_lambda=0.95, clip_range=0.2, max_grad_norm=0.5,
+              policy_kwargs=dict(net_arch=dict(pi=[256, 256], vf=[256, 256]), activation_fn=torch.nn.Tanh),
+              seed=0, device=device, verbose=0)
+    ppo.learn(8192)  # warm-up iteration
+
+    def ppo_chunk() -> tuple[int, float]:
         start = time.perf_counter()
-        counts = algo.env_runner_group.foreach_env_runner(
-            lambda runner: sampled_steps(runner, batch), local_env_runner=runners == 0)
-        sampling_rate = sum(counts) / (time.perf_counter() - start)
-        return steps / elapsed, sampling_rate
-    finally:
-        algo.stop()
+        ppo.learn(8192, reset_num_timesteps=False)
+        return 8192, time.perf_counter() - start
+
+    sac = SAC("MlpPolicy", gym.make(ENV_ID), batch_size=256, learning_starts=args.sac_warmup, train_freq=1,
+              gradient_steps=max(1, round(args.replay_ratio)), policy_kwargs=dict(net_arch=[256, 256]), seed=0,
+              device=device, verbose=0)
+    sac.learn(args.sac_warmup + 100)
+
+    def sac_chunk() -> tuple[int, float]:
+        start = time.perf_counter()
+        sac.learn(args.sac_steps, reset_num_timesteps=False)
+        return args.sac_steps, time.perf_counter() - start
+
+    return [System("sb3 ppo", None, str(ppo.device), ppo_chunk), System("sb3 sac", None, str(sac.device), sac_chunk)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algorithm", choices=("ppo", "sac"), default="ppo")
-    parser.add_argument("--batch", type=int, help="env steps per iteration (default: PPO 4096, SAC 1000)")
-    parser.add_argument("--iters", type=int, default=3, help="timed iterations per configuration")
-    parser.add_argument("--runners", help="comma-separated EnvRunner counts (default: PPO 1,2; SAC 0,1)")
-    parser.add_argument("--replay-ratio", type=float, default=0.25, help="SAC: gradient updates per env step")
-    parser.add_argument("--envs-per-runner", type=int, default=1)
-    parser.add_argument("--raw-steps", type=int, default=5000, help="steps of the raw env measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (median reported)")
+    parser.add_argument("--ppo-layouts", default="2x8,0x16", help="RxE: remote env runners x envs per runner")
+    parser.add_argument("--ppo-baseline", default="1x4", help="RxE with RLlib's own pieces ('' = skip)")
+    parser.add_argument("--fastsac-layouts", default="0x4", help="RxE for fastsac ('' = skip)")
+    parser.add_argument("--rllib-sac", action="store_true", help="also time RLlib's SAC (slow)")
+    parser.add_argument("--no-sb3", action="store_true", help="skip the stable-baselines3 peers")
+    parser.add_argument("--replay-ratio", type=float, default=1.0, help="SAC updates per env step (UTD)")
+    parser.add_argument("--sac-warmup", type=int, default=1000, help="env steps before SAC learning starts")
+    parser.add_argument("--sac-steps", type=int, default=500, help="env steps per timed SAC chunk")
+    parser.add_argument("--raw-steps", type=int, default=3000, help="env steps per raw-env chunk")
+    parser.add_argument("--torch-threads", type=int, default=1, help="torch threads of every learner")
+    parser.add_argument("--gpus-per-learner", type=float, default=0.0, help="resources.gpus_per_learner")
     args = parser.parse_args()
-    sac = args.algorithm == "sac"
-    batch = args.batch or (1000 if sac else 4096)
-    runner_counts = [int(n) for n in (args.runners or ("0,1" if sac else "1,2")).split(",")]
 
+    import torch
+
+    torch.set_num_threads(args.torch_threads)  # SB3 and the RLlib local learners run in this process
+    os.environ.setdefault("RAY_worker_niceness", "0")
     import ray
 
-    raw = raw_env_steps_per_s(args.raw_steps)
-    print(f"raw env ({ENV_ID}, random actions, 1 core): {raw:,.0f} env steps/s")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=16, include_dashboard=False, log_to_driver=False)
+    systems = [System("raw env", None, "-", lambda: raw_env_steps(args.raw_steps))]
     try:
-        label = f"SAC, replay ratio {args.replay_ratio:g}" if sac else "PPO"
-        print(f"{label}, {batch} env steps per iteration")
-        print(f"{'env runners':>11} {'envs/runner':>11} {'train steps/s':>13} {'ratio to raw':>12} "
-              f"{'sample-only steps/s':>19} {'ratio to raw':>12}")
-        for runners in runner_counts:
-            if sac:
-                rate, sampling = sac_env_steps_per_s(runners, batch, args.iters, args.envs_per_runner,
-                                                     args.replay_ratio)
-            else:
-                rate, sampling = ppo_env_steps_per_s(runners, batch, args.iters, args.envs_per_runner)
-            print(f"{runners:>11} {args.envs_per_runner:>11} {rate:>13,.0f} {rate / raw:>12.3f} "
-                  f"{sampling:>19,.0f} {sampling / raw:>12.3f}")
+        if not args.no_sb3:
+            systems += sb3_systems(args)
+        systems += [rllib_ppo(t, args, rllib_pieces=True) for t in filter(None, args.ppo_baseline.split(","))]
+        systems += [rllib_ppo(t, args, rllib_pieces=False) for t in filter(None, args.ppo_layouts.split(","))]
+        systems += [fastsac(t, args) for t in filter(None, args.fastsac_layouts.split(","))]
+        if args.rllib_sac:
+            systems.append(rllib_sac(args))
+        for _ in range(args.rounds):
+            for system in systems:
+                steps, seconds = system.chunk()
+                system.rates.append(steps / seconds)
+        report(systems, args)
     finally:
+        for system in systems:
+            if system.close:
+                system.close()
         ray.shutdown()
+
+
+def report(systems: list[System], args) -> None:
+    rate = {s.name: statistics.median(s.rates) for s in systems}
+    raw = rate["raw env"]
+    print(f"{ENV_ID}: env steps/s (median of {args.rounds} interleaved rounds), torch threads {args.torch_threads}, "
+          f"SAC update-to-data {args.replay_ratio:g}")
+    print(f"{'system':<34} {'device':<7} {'steps/s':>9} {'÷ raw env':>10} {'÷ peer':>8}  peer")
+    for s in systems:
+        peer = f"{rate[s.name] / rate[s.peer]:8.2f}  {s.peer}" if s.peer in rate else f"{'-':>8}"
+        print(f"{s.name:<34} {s.device:<7} {rate[s.name]:9,.0f} {rate[s.name] / raw:10.3f} {peer}")
+    base = [s.name for s in systems if "RLlib's pieces" in s.name]
+    for s in systems:
+        if base and s.name.startswith("rllib ppo") and s.name not in base:
+            print(f"{s.name} ÷ {base[0]}: {rate[s.name] / rate[base[0]]:.2f}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from mwx_ray.commands import (
     submit,
     train_experts,
     train_router,
+    zoo,
 )
 from mwx_ray.commands import eval as eval_command  # `eval` would shadow the builtin
 from mwx_ray.config import ConfigError
@@ -34,7 +35,7 @@ from mwx_ray.resources import ResourceBudgetError
 # through the `mwx_ray.commands` entry point group and are listed after train-router.
 COMMAND_MODULES = (
     quickstart, doctor, config_show, env, motion, train_experts, resume, export_experts, eval_command,
-    rollouts, label, train_router,
+    rollouts, label, train_router, zoo,
 )
 TRAILING_MODULES = (dashboard, submit)
 PLUGIN_GROUP = "mwx_ray.commands"
@@ -70,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.root_parser = parser  # for commands that inspect other commands (mwx submit)
     try:
         return int(args.run(args) or 0)
     except ConfigError as err:

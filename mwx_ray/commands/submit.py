@@ -106,11 +106,9 @@ def override_value(mwx_args: Sequence[str], key: str) -> str | None:
     return value
 
 
-def accepts_overrides(mwx_args: Sequence[str]) -> bool:
-    """Whether the mwx (sub)command named at the start of ``mwx_args`` takes ``--set`` config overrides."""
-    from mwx_ray.cli import build_parser
-
-    parser = build_parser()
+def accepts_overrides(mwx_args: Sequence[str], parser: argparse.ArgumentParser) -> bool:
+    """Whether the mwx (sub)command named at the start of ``mwx_args`` takes ``--set`` config overrides
+    (``parser``: the ``mwx`` command line's root parser)."""
     for word in mwx_args:
         choices = _subcommand_choices(parser)
         if word not in choices:
@@ -126,10 +124,10 @@ def _subcommand_choices(parser: argparse.ArgumentParser) -> Mapping[str, argpars
     return {}
 
 
-def job_command(mwx_args: Sequence[str]) -> list[str]:
+def job_command(mwx_args: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
     """The mwx arguments the job runs: the user's, plus ``resources.address=auto`` where it applies."""
     args = list(mwx_args)
-    if accepts_overrides(args) and override_value(args, ADDRESS_KEY) is None:
+    if accepts_overrides(args, parser) and override_value(args, ADDRESS_KEY) is None:
         args += ["--set", f"{ADDRESS_KEY}=auto"]
     return args
 
@@ -148,6 +146,10 @@ def job_env_vars(mwx_args: Sequence[str], environ: Mapping[str, str]) -> dict[st
     tracking = override_value(mwx_args, TRACKING_KEY) or environ.get("MLFLOW_TRACKING_URI")
     if tracking and tracking not in ("null", "~"):
         env["MLFLOW_TRACKING_URI"] = tracking
+    # The cluster may run a wheel install with no git checkout: the job records the submitting checkout's commit.
+    from mwx_ray.tracking.run_record import GIT_SHA_ENV, git_sha
+
+    env[GIT_SHA_ENV] = environ.get(GIT_SHA_ENV) or git_sha()
     return env
 
 
@@ -193,7 +195,7 @@ def run(args) -> int:
         return 2
     from ray.job_submission import JobSubmissionClient
 
-    command = job_command(mwx_args)
+    command = job_command(mwx_args, args.root_parser)
     env = runtime_env(args.working_dir, command, os.environ)
     client = JobSubmissionClient(dashboard_url(args.address))
     job_id = client.submit_job(entrypoint=entrypoint(command), runtime_env=env,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mwx_ray.config.errors import ConfigError
+from mwx_ray.config.fastsac_schema import FastSACSection
 from mwx_ray.config.loader import deep_merge
 from mwx_ray.config.sac_schema import SACSection
 from mwx_ray.config.task_schema import TASK_SHORTHAND, TaskSection
@@ -127,7 +128,10 @@ class SkillOverrides:
 
     ppo: dict[str, Any] = setting(factory=dict, help="PPO fields for this skill only")
     sac: dict[str, Any] = setting(factory=dict, help="SAC fields for this skill only")
+    fastsac: dict[str, Any] = setting(factory=dict, help="fastsac fields for this skill only")
     stop_env_steps: int | None = setting(None, ge=1)
+    init_from: str | None = setting(None, help="start from this exported expert (zoo:stand, <registry>:stand, an "
+                                               "expert folder): its actor and normalizer; a curriculum step")
     task: dict[str, Any] | str | None = setting(None, help="this skill's task: a name/env id (default: the skill "
                                                           "name, or <skill>_imitation with motion_prior), or "
                                                           "env.task fields to override for this skill, e.g. "
@@ -143,8 +147,9 @@ class SkillOverrides:
 
 # Expert algorithms by name: the YAML value of experts.algorithm -> the section class holding its fields
 # (the RLlib builders live in mwx_ray.experts.algorithms, at the Ray edge).
-AlgorithmName = Literal["ppo", "sac"]
-ALGORITHM_SECTIONS: dict[str, type] = {"ppo": PPOSection, "sac": SACSection}
+# fastsac: SAC on a flat replay buffer with a fused learner (mwx_ray/experts/fastsac), for CPU machines.
+AlgorithmName = Literal["ppo", "sac", "fastsac"]
+ALGORITHM_SECTIONS: dict[str, type] = {"ppo": PPOSection, "sac": SACSection, "fastsac": FastSACSection}
 
 
 @dataclass
@@ -154,9 +159,10 @@ class ExpertsSection:
     skills: list[str] = setting(factory=lambda: ["stand", "walk"])
     seeds: list[int] = setting(factory=lambda: [0])
     algorithm: AlgorithmName | list[AlgorithmName] = setting(
-        "ppo", help="ppo or sac; a list (e.g. [ppo, sac]) makes the algorithm a grid axis (scheduler fifo)")
+        "ppo", help="ppo, sac or fastsac; a list (e.g. [ppo, sac]) makes the algorithm a grid axis (scheduler fifo)")
     ppo: PPOSection = setting(factory=PPOSection)
     sac: SACSection = setting(factory=SACSection)
+    fastsac: FastSACSection = setting(factory=FastSACSection)
     search_space: dict[str, Any] = setting(factory=dict, help="field of the algorithm's section (ppo/sac) -> "
                                                               "Tune space, e.g. {lr: {loguniform: [1e-5, 1e-3]}}")
     num_samples: int = setting(1, ge=1)
@@ -174,7 +180,7 @@ class ExpertsSection:
         """The selected algorithms in order: ``[algorithm]``, or the list given for an algorithm grid."""
         return [self.algorithm] if isinstance(self.algorithm, str) else list(self.algorithm)
 
-    def section_for(self, algorithm: str, skill: str) -> PPOSection | SACSection:
+    def section_for(self, algorithm: str, skill: str) -> PPOSection | SACSection | FastSACSection:
         """``experts.<algorithm>`` with ``per_skill.<skill>.<algorithm>`` applied and validated."""
         overrides = getattr(self.per_skill[skill], algorithm) if skill in self.per_skill else {}
         merged = {**to_plain(getattr(self, algorithm)), **overrides}
@@ -182,18 +188,22 @@ class ExpertsSection:
 
     def ppo_for(self, skill: str) -> PPOSection:
         """The section-wide PPO values with this skill's overrides applied and validated."""
-        return self.section_for("ppo", skill)
+        section = self.section_for("ppo", skill)
+        assert isinstance(section, PPOSection)
+        return section
 
     def sac_for(self, skill: str) -> SACSection:
         """The section-wide SAC values with this skill's overrides applied and validated."""
-        return self.section_for("sac", skill)
+        section = self.section_for("sac", skill)
+        assert isinstance(section, SACSection)
+        return section
 
     def field_problems(self) -> dict[str, str]:
         problems = {}
         if not self.skills:
             problems["skills"] = "must name at least one skill"
         if not self.algorithms:
-            problems["algorithm"] = "must name at least one algorithm (ppo, sac)"
+            problems["algorithm"] = "must name at least one algorithm (ppo, sac, fastsac)"
         elif len(set(self.algorithms)) != len(self.algorithms):
             problems["algorithm"] = f"names an algorithm twice: {self.algorithms}"
         unknown = sorted(set(self.per_skill) - set(self.skills))

@@ -1,7 +1,7 @@
 """Schema of the ``router`` section: a trainable router over K frozen experts (MetaWorld-X IRM), its labels,
 its supervision schedule, its PPO settings, and the ablation modes.
 
-Defaults that come from the paper's code (shared/reference/metaworldx.md): router MLP 256-256 with softmax,
+Defaults that come from the paper's code (MetaWorld-X (arXiv 2603.08572) and its authors' code (github.com/syt2004/MetaWorld)): router MLP 256-256 with softmax,
 λ0 = 1, η = 0.99 (here per training iteration, see ``SupervisionSection``), Adam lr 3e-4. The entropy
 weight β is ours (0.01, not the code's 0.1): there the entropy bonus was the only signal left once λ(t) had
 decayed, and it drove the router to uniform weights; here PPO keeps a task signal, so β only regularizes.

@@ -50,6 +50,12 @@ class ResourcesSection:
     cpus_per_env_runner: float = setting(1.0, ge=0)
     cpus_per_learner: float = setting(1.0, ge=0, help="CPUs of a trial's driver process, which hosts its learner")
     gpus_per_learner: float = setting(0.0, ge=0)
+    # Ray starts a trial's process with OMP_NUM_THREADS = floor(its CPUs) (ray/_private/utils.py), so torch uses one
+    # thread with cpus_per_learner 1. Measured on a loaded 2-core machine: 2 threads made a PPO update 15x slower
+    # (OpenMP threads spinning against other processes); use 2 only when the learner has the second core alone.
+    torch_threads_per_learner: int | None = setting(None, ge=1, le=256,
+                                                    help="torch intra-op threads of the learner process (mwx PPO "
+                                                         "and fastsac learners); null = Ray's default")
 
 
 @dataclass

@@ -46,7 +46,7 @@ def setting(
 def build(cls: type[T], data: Mapping[str, Any] | None, source_of: SourceOf, prefix: str = "") -> T:
     """Build dataclass ``cls`` from ``data``; defaults fill what ``data`` leaves out."""
     data = dict(data or {})
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # pyright: ignore[reportArgumentType] - T is a dataclass
     hints = typing.get_type_hints(cls)
     for key in data:
         if key not in fields:

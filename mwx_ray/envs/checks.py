@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 
+from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.envs.registry import make_env
 
 REWARD_TERM_PREFIX = "reward_terms/"
@@ -82,9 +83,10 @@ def rollout_signature(env: gym.Env, seed: int, steps: int) -> np.ndarray:
     return np.concatenate(trace)
 
 
-def check_env(env_id: str, seed: int = 0, steps: int = 300) -> EnvCheckReport:
-    """Run every contract check on ``env_id``; raises on hard failures (gymnasium's checker), reports the rest."""
-    env = make_env(env_id)
+def check_env(env_id: str, seed: int = 0, steps: int = 300, task: TaskSection | None = None) -> EnvCheckReport:
+    """Run every contract check on ``env_id`` built with ``task`` settings (None: the schema defaults); raises on
+    hard failures (gymnasium's checker), reports the rest."""
+    env = make_env(env_id, task=task)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         gymnasium_check_env(env, skip_render_check=True)
@@ -113,7 +115,8 @@ def check_env(env_id: str, seed: int = 0, steps: int = 300) -> EnvCheckReport:
     rate = steps / (time.perf_counter() - start)
     env.close()
     return EnvCheckReport(
-        env_id=env_id, obs_dim=env.observation_space.shape[0], action_dim=env.action_space.shape[0],
+        env_id=env_id, obs_dim=int(np.prod(env.observation_space.shape or ())),
+        action_dim=int(np.prod(env.action_space.shape or ())),
         deterministic=deterministic, seed_sensitive=seed_sensitive, steps=steps, episodes=episodes,
         terminations=terminations, divergences=divergences, steps_per_s=rate, reward_range=reward_range,
         term_ranges=term_ranges, checker_warnings=[_ANSI.sub("", str(w.message)) for w in caught],

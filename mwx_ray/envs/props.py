@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 
 import mujoco
+import numpy as np
 
 _BOX = mujoco.mjtGeom.mjGEOM_BOX
 _SPHERE = mujoco.mjtGeom.mjGEOM_SPHERE
@@ -204,7 +205,7 @@ def mocap_index(model: mujoco.MjModel, body_name: str) -> int:
     return index
 
 
-def set_mocap_pos(data: mujoco.MjData, index: int, pos: Sequence[float]) -> None:
+def set_mocap_pos(data: mujoco.MjData, index: int, pos: Sequence[float] | np.ndarray) -> None:
     """Place a mocap body (e.g. a goal marker from :func:`add_goal_marker`) at world ``pos``, m."""
     data.mocap_pos[index] = pos
 

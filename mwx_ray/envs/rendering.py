@@ -107,6 +107,8 @@ class FrameRenderer:
 
     def render(self, data: mujoco.MjData) -> np.ndarray:
         """RGB frame, uint8, shape [height, width, 3]."""
+        if self._renderer is None:
+            raise RuntimeError("FrameRenderer.render() after close()")
         self._renderer.update_scene(data, camera=self._camera)
         return self._renderer.render()
 

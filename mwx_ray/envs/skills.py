@@ -70,7 +70,7 @@ class SkillSpec:
         if motion_prior and self.imitation_task is None:
             raise ValueError(f"skill {self.name!r} has no reference clip, so no imitation variant; "
                              "train it with experts.motion_prior: false or give it a clip")
-        return self.imitation_task if motion_prior else self.task
+        return self.imitation_task if motion_prior and self.imitation_task else self.task
 
     @property
     def success_bar(self) -> float:

@@ -8,6 +8,8 @@ Extras beyond ``Algorithm.save_to_path`` (see ``sac.py`` for the RLlib 2.60 gaps
 - SAC saves its learned entropy temperature next to the checkpoint and restores it;
 - a restored SAC trial refills its (never checkpointed) replay buffer with as many env steps as a fresh
   trial collects before learning starts.
+fastsac needs neither: its entropy temperature is a module parameter (in the checkpoint), and its learner refills
+its empty buffer up to the learning start before it updates again (``experts/fastsac/learner.py``).
 """
 
 from __future__ import annotations
@@ -38,7 +40,12 @@ def trial_section(trial_config: Mapping[str, Any], where: str):
 
 def build_expert_config(algorithm: str, env_id: str, *, seed: int, section, resources: ResourcesSection,
                         env_kwargs: Mapping[str, Any] | None = None, plugins: Sequence[str] = ()):
-    """``build_ppo_config`` or ``build_sac_config`` by name (same arguments, ``section`` = its hyperparameters)."""
+    """``build_ppo_config``, ``build_sac_config`` or ``build_fastsac_config`` by name (same arguments, ``section`` = its hyperparameters)."""
+    if algorithm == "fastsac":
+        from mwx_ray.experts.fastsac import build_fastsac_config
+
+        return build_fastsac_config(env_id, seed=seed, fastsac=section, resources=resources, env_kwargs=env_kwargs,
+                                    plugins=plugins)
     if algorithm == "sac":
         from mwx_ray.experts.sac import build_sac_config
 
@@ -52,6 +59,10 @@ def build_expert_config(algorithm: str, env_id: str, *, seed: int, section, reso
 
 def algorithm_class(algorithm: str) -> type:
     """RLlib's Algorithm class (for ``default_resource_request``)."""
+    if algorithm == "fastsac":
+        from mwx_ray.experts.fastsac import FastSAC
+
+        return FastSAC
     if algorithm == "sac":
         from ray.rllib.algorithms.sac import SAC
 

@@ -34,6 +34,7 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from mwx_ray.config.schema import ResourcesSection
 from mwx_ray.experts.connectors import MeanStdFilter, module_to_env_pipeline
 from mwx_ray.experts.env_registration import BASE_SEED_KEY, PLUGINS_KEY, register_rllib_env
+from mwx_ray.experts.ppo_learner import TORCH_THREADS_KEY
 
 ConfigT = TypeVar("ConfigT", bound=AlgorithmConfig)
 
@@ -44,7 +45,8 @@ def mean_std_filter_connector(
     """``env_to_module_connector`` factory (module level, so it pickles cleanly to remote runners): the batched
     filter of ``mwx_ray.experts.connectors`` (RLlib's state and checkpoint layout, one vectorised update per
     vector-env step)."""
-    return MeanStdFilter(multi_agent=False, clip_by_value=obs_clip, update_stats=update_stats)
+    return MeanStdFilter(multi_agent=False, clip_by_value=obs_clip, update_stats=update_stats, emit_batch=True,
+                         device=device)
 
 
 def with_frozen_obs_filter(config: ConfigT) -> ConfigT:
@@ -97,7 +99,10 @@ def common_settings(
             num_envs_per_env_runner=resources.envs_per_env_runner,
             num_cpus_per_env_runner=resources.cpus_per_env_runner,
             rollout_fragment_length=rollout_fragment_length,
+            # The batched filter also builds the module's OBS batch, replacing RLlib's default env-to-module
+            # pieces (connectors.py); with the module-to-env pieces below, a vector step costs one pass per call.
             env_to_module_connector=functools.partial(mean_std_filter_connector, obs_clip=obs_clip),
+            add_default_connectors_to_env_to_module_pipeline=False,
             # RLlib's default module-to-env pieces with the action unsquash/clip done once on the [B, act_dim]
             # array (bit-identical actions; connectors.py), following the config's normalize_actions/clip_actions
             # (RLlib's defaults True/False), which export.py records for ExpertPolicy.
@@ -110,7 +115,10 @@ def common_settings(
         # One local Learner in the trial's driver process: no extra actor on a 2-core box.
         # num_cpus_per_learner too: with num_learners=0 RLlib sizes the trial-process bundle as
         # max(num_cpus_per_learner ("auto" = 1 CPU), num_cpus_for_main_process), so 0.5 alone would still ask 1.
+        # gpus_per_learner > 0 puts the local learner on cuda: the trial-process bundle asks for the GPU
+        # (algorithms/utils.py _get_main_process_bundle) and TorchLearner.build picks get_device(config, n).
         .learners(num_learners=0, num_cpus_per_learner=resources.cpus_per_learner,
-                  num_gpus_per_learner=resources.gpus_per_learner)
+                  num_gpus_per_learner=resources.gpus_per_learner,
+                  learner_config_dict={TORCH_THREADS_KEY: resources.torch_threads_per_learner})
         .debugging(seed=int(seed))
     )

@@ -1,29 +1,29 @@
-"""Env-runner connectors that do per-step work once per vector env step instead of once per sub-env.
+"""Env-runner connector pipelines that work once per vector-env step instead of once per sub-env.
 
 Profiled on ``SingleAgentEnvRunner.sample`` (h1-walk, 16 envs per runner, PPO 256x256, one torch thread), RLlib
-2.60's per-item connector pieces cost ~15% of sampling time on top of the env itself:
+2.60's connector pipelines cost ~30% of sampling time on top of the env itself, most of it per sub-env item:
 - ``connectors/env_to_module/mean_std_filter.py``: the filter is called once per sub-env episode, and
   ``utils/filter.py`` ``RunningStat.push`` runs Welford's update one observation at a time (plus a second push
-  into the delta buffer);
-- ``connectors/module_to_env/normalize_and_clip_actions.py``: one ``deepcopy`` plus one
-  ``tree.map_structure(unsquash_action)`` per sub-env action.
+  into the delta buffer); then the default pieces re-read every episode's observation, batch the items and
+  convert them to a tensor;
+- ``connectors/module_to_env/``: ``UnBatchToIndividualItems`` splits every column per episode,
+  ``NormalizeAndClipActions`` deep-copies the actions and unsquashes them one ``tree.map_structure`` at a time,
+  ``ListifyDataForVectorEnv`` stacks them again for the vector env.
 
 :class:`MeanStdFilter` keeps RLlib's filter state, format and merge logic (``RunningStat`` objects, the delta
-buffer merged across runners, ``get_state``/``set_state``/``merge_states``) and only batches the work: one
-vectorised Welford/Chan update per call for all sub-envs, then one vectorised normalization. Two differences
-from RLlib's piece, both by design:
-- the ``k`` observations of one vector step are normalized with the statistics after all ``k`` pushes (RLlib:
-  the i-th with those after ``i`` pushes). Only the first few hundred steps of a run see a measurable
-  difference, and the statistics themselves agree to floating-point rounding (unit-tested);
-- nothing else: its class name is ``MeanStdFilter`` on purpose, because RLlib keys connector state by class
-  name (``connector_pipeline_v2.py`` ``get_state``), so checkpoints keep the
-  ``env_to_module_connector/MeanStdFilter/`` path that ``export.py`` reads, and old checkpoints restore into it.
+buffer merged across runners, ``get_state``/``set_state``/``merge_states``) and batches the work: one vectorised
+Welford/Chan update per call for all sub-envs, one vectorised normalization, and (``emit_batch``) the module's
+``OBS`` tensor. One difference from RLlib's piece, by design: the ``k`` observations of one vector step are
+normalized with the statistics after all ``k`` pushes (RLlib: the i-th with those after ``i`` pushes); only the
+first few hundred steps of a run see a measurable difference, and the statistics agree with sequential pushes to
+floating-point rounding (unit-tested). Its class name is ``MeanStdFilter`` on purpose: RLlib keys connector state
+by class name (``connector_pipeline_v2.py`` ``get_state``), so checkpoints keep the
+``env_to_module_connector/MeanStdFilter/`` path that ``export.py`` reads, and old checkpoints restore into it.
 
-:class:`BatchedNormalizeAndClipActions` computes ``ACTIONS_FOR_ENV`` on the whole ``[B, act_dim]`` action array
-before RLlib unbatches it, with exactly RLlib's per-element arithmetic (``space_utils.unsquash_action``:
-``low + (a + 1) * (high - low) / 2`` then ``clip``; or ``clip`` alone), so env actions are bit-identical.
-:func:`module_to_env_pipeline` returns RLlib's default module-to-env pieces with it in place of
-``NormalizeAndClipActions`` (used with ``add_default_connectors_to_module_to_env_pipeline=False``).
+:class:`BatchedNormalizeAndClipActions` computes ``ACTIONS_FOR_ENV`` on the whole ``[B, act_dim]`` action array with
+exactly RLlib's per-element arithmetic (``space_utils.unsquash_action``: ``low + (a + 1) * (high - low) / 2`` then
+``clip``; or ``clip`` alone), so env actions are bit-identical; :func:`module_to_env_pipeline` leaves the columns
+batched. Both pipelines are for stateless single-agent modules (every expert).
 """
 
 from __future__ import annotations
@@ -32,15 +32,10 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.connectors.env_to_module.mean_std_filter import MeanStdFilter as _RLlibMeanStdFilter
-from ray.rllib.connectors.module_to_env import (
-    GetActions,
-    ListifyDataForVectorEnv,
-    RemoveSingleTsTimeRankFromBatch,
-    TensorToNumpy,
-    UnBatchToIndividualItems,
-)
+from ray.rllib.connectors.module_to_env import GetActions, TensorToNumpy
 from ray.rllib.core.columns import Columns
 from ray.rllib.utils.filter import RunningStat
 from ray.rllib.utils.numpy import SMALL_NUMBER
@@ -80,9 +75,21 @@ def push_batch(stats: RunningStat, x: np.ndarray) -> None:
 class MeanStdFilter(_RLlibMeanStdFilter):
     """RLlib's ``MeanStdFilter`` for flat Box observations, batched over a vector env's sub-envs.
 
-    Same constructor, state and output dtype as RLlib's; see the module docstring for the one difference.
-    Anything but a single flat Box observation (dicts, discrete parts) falls back to RLlib's per-item code.
+    Same state and output dtype as RLlib's; see the module docstring for the one difference. Anything but a single
+    flat Box observation (dicts, discrete parts) falls back to RLlib's per-item code.
+
+    ``emit_batch=True`` also writes the filtered ``[B, obs_dim]`` observations as the batch's ``OBS`` tensor (on
+    ``device``), in episode order: what RLlib's default env-to-module pieces (``AddObservationsFromEpisodesToBatch``
+    … ``NumpyToTensor``) would build for a stateless single-agent module, without re-reading every episode.
+    Use it as the whole pipeline, with ``add_default_connectors_to_env_to_module_pipeline=False``.
     """
+
+    def __init__(self, *, emit_batch: bool = False, device=None, **kwargs):
+        super().__init__(**kwargs)
+        if emit_batch and self._multi_agent:
+            raise ValueError("emit_batch builds a single-agent batch; multi-agent needs RLlib's default pieces")
+        self.emit_batch = bool(emit_batch)
+        self.device = device
 
     def __call__(self, *, rl_module, batch: dict[str, Any], episodes, explore=None, persistent_data=None,
                  **kwargs) -> Any:
@@ -100,6 +107,10 @@ class MeanStdFilter(_RLlibMeanStdFilter):
             episode.set_observations(at_indices=-1, new_data=row)
             # As RLlib's piece: the episode now holds filtered obs, so it must accept the clipped Box.
             episode.observation_space = self.observation_space
+        if self.emit_batch:
+            # As NumpyToTensor (utils/torch_utils.py convert_to_torch_tensor): float64 obs reach the module as float32.
+            tensor = torch.from_numpy(normalized)
+            batch[Columns.OBS] = (tensor.float() if tensor.dtype == torch.float64 else tensor).to(self.device or "cpu")
         return batch
 
     def normalize(self, obs: np.ndarray, *, update: bool) -> np.ndarray:
@@ -156,14 +167,14 @@ class BatchedNormalizeAndClipActions(ConnectorV2):
 
 def module_to_env_pipeline(env=None, spaces=None, device=None, *, normalize_actions: bool,
                            clip_actions: bool) -> list[ConnectorV2]:
-    """``module_to_env_connector`` factory: RLlib 2.60's default single-agent module-to-env pieces
-    (``algorithm_config.py`` ``build_module_to_env_connector``) with the batched action piece moved before the
-    unbatching. Use only with ``add_default_connectors_to_module_to_env_pipeline=False``."""
+    """``module_to_env_connector`` factory for a stateless single-agent module (the experts): RLlib 2.60's
+    default pieces (``algorithm_config.py`` ``build_module_to_env_connector``) up to ``TensorToNumpy``, then the
+    batched action piece, and no unbatching. ``SingleAgentEnvRunner._sample`` only indexes the output columns by
+    env index (``v[env_index]``) and steps the vector env with the ``[B, act_dim]`` array, which is what
+    ``UnBatchToIndividualItems`` + ``ListifyDataForVectorEnv`` rebuild item by item. Use with
+    ``add_default_connectors_to_module_to_env_pipeline=False``."""
     return [
         GetActions(),
         TensorToNumpy(),
         BatchedNormalizeAndClipActions(normalize_actions=normalize_actions, clip_actions=clip_actions),
-        UnBatchToIndividualItems(),
-        RemoveSingleTsTimeRankFromBatch(),
-        ListifyDataForVectorEnv(),
     ]

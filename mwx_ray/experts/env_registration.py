@@ -20,6 +20,7 @@ independent across trials, runners and env indices.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import gymnasium as gym
@@ -69,12 +70,24 @@ class PerEnvSeedWrapper(gym.Wrapper):
         return self.env.reset(seed=seed, options=options)
 
 
+def quiet_known_deprecations() -> None:
+    """Silence RLlib's warnings about its own internals in this process (a quiet console shows progress).
+
+    RLlib 2.60 constructs the deprecated ``RLModuleConfig`` inside ``RLModule.__init__`` itself
+    (``ray/rllib/core/rl_module/rl_module.py``), so every env runner and learner logs "RLModule(config=...) has been
+    deprecated" through ``ray._common.deprecation`` although no caller passes a config: nothing a user can act on.
+    Errors from that logger still show.
+    """
+    logging.getLogger("ray._common.deprecation").setLevel(logging.ERROR)
+
+
 def make_seeded_env(env_id: str, env_config: dict[str, Any]) -> gym.Env:
     """RLlib env creator body: ``gymnasium.make(env_id, **kwargs)`` plus per-env seeding.
 
     ``env_config`` is RLlib's ``EnvContext`` (a dict with ``worker_index``); ``PLUGINS_KEY`` modules are imported
     first; every key except ``BASE_SEED_KEY`` and ``PLUGINS_KEY`` is forwarded to ``gymnasium.make``.
     """
+    quiet_known_deprecations()  # env runners build their env before their RLModule
     kwargs = {k: v for k, v in dict(env_config).items() if k not in (BASE_SEED_KEY, PLUGINS_KEY)}
     if env_config.get(PLUGINS_KEY):
         from mwx_ray.envs.plugins import import_plugins

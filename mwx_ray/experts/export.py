@@ -1,4 +1,4 @@
-"""Export a trained PPO or SAC expert (live Algorithm or checkpoint folder) to a Ray-free, pickle-free folder.
+"""Export a trained PPO, SAC or fastsac expert (live Algorithm or checkpoint folder) to a Ray-free, pickle-free folder.
 
 The folder (``manifest.json`` + ``weights.safetensors``) is read by ``mwx_ray.experts.policy.ExpertPolicy``.
 
@@ -77,9 +77,16 @@ _PICKLE_ALLOWLIST = {
     ("ray.rllib.algorithms.sac.sac_catalog", "SACCatalog"),
     ("ray.rllib.algorithms.sac.torch.default_sac_torch_rl_module", "DefaultSACTorchRLModule"),
     ("mwx_ray.experts.sac", "SquashedModeCatalog"),
+    ("mwx_ray.experts.fastsac.module", "FastSACTorchRLModule"),
 }
 # RLlib module class -> expert algorithm.
-MODULE_ALGORITHMS = {"DefaultPPOTorchRLModule": "ppo", "DefaultSACTorchRLModule": "sac"}
+MODULE_ALGORITHMS = {"DefaultPPOTorchRLModule": "ppo", "DefaultSACTorchRLModule": "sac",
+                     "FastSACTorchRLModule": "fastsac"}
+# Algorithms whose actor is RLlib's SAC actor (pi_encoder + pi head, tanh-squashed Gaussian); fastsac builds it
+# with the same catalog (mwx_ray/experts/fastsac/module.py), so it exports and runs exactly like SAC's.
+SAC_ACTOR_ALGORITHMS = ("sac", "fastsac")
+NETWORK_KINDS = {"ppo": "rllib.DefaultPPOTorchRLModule.actor", "sac": "rllib.DefaultSACTorchRLModule.actor",
+                 "fastsac": "mwx.FastSACTorchRLModule.actor"}
 # TorchSquashedGaussian.from_logits clamps SAC's log-std to [MIN_LOG_NN_OUTPUT, MAX_LOG_NN_OUTPUT]
 # (ray/rllib/utils/numpy.py: -5, 2); repeated here because this module must not need Ray to import.
 SAC_LOG_STD_BOUNDS = (-5.0, 2.0)
@@ -152,7 +159,7 @@ def actor_tensors(module_state: Mapping[str, Any], model_config: Mapping[str, An
 
     Returns the tensors and the RLlib layer prefixes they came from (recorded in the manifest).
     """
-    if algorithm == "sac":
+    if algorithm in SAC_ACTOR_ALGORITHMS:
         encoder = "pi_encoder.net.mlp."
     elif model_config["vf_share_layers"]:
         encoder = "encoder.encoder.net.mlp."
@@ -192,7 +199,7 @@ def network_record(model_config: Mapping[str, Any], algorithm: str, obs_dim: int
     """The manifest's ``network`` entry: what ``ExpertPolicy`` rebuilds, and how its output becomes an action."""
     free_log_std = bool(model_config["free_log_std"])
     network = {
-        "kind": "rllib.DefaultSACTorchRLModule.actor" if algorithm == "sac" else "rllib.DefaultPPOTorchRLModule.actor",
+        "kind": NETWORK_KINDS[algorithm],
         "input_dim": obs_dim,
         "act_dim": act_dim,
         "hidden_sizes": [int(h) for h in model_config["fcnet_hiddens"]],
@@ -203,10 +210,10 @@ def network_record(model_config: Mapping[str, Any], algorithm: str, obs_dim: int
         "free_log_std": free_log_std,
         # SAC: tanh-squashed Gaussian, log-std clamped by the distribution; PPO: plain Gaussian whose log-std
         # the pi head clips at ±log_std_clip_param.
-        "action_squashing": "tanh" if algorithm == "sac" else "none",
+        "action_squashing": "tanh" if algorithm in SAC_ACTOR_ALGORITHMS else "none",
         "rllib_layer_sources": sources,
     }
-    if algorithm == "sac":
+    if algorithm in SAC_ACTOR_ALGORITHMS:
         network["log_std_bounds"] = list(SAC_LOG_STD_BOUNDS)
     else:
         clip = float(model_config["log_std_clip_param"])
@@ -299,11 +306,11 @@ def module_state_from_algorithm(algo, module_id: str = DEFAULT_MODULE_ID) -> dic
 
 
 def export_algorithm(algo, out_dir: str | Path, *, source_checkpoint: str | None = None) -> Path:
-    """Export a live (new-stack PPO or SAC) Algorithm's default module + MeanStdFilter to ``out_dir``."""
+    """Export a live (new-stack PPO, SAC or fastsac) Algorithm's default module + MeanStdFilter to ``out_dir``."""
     raw_obs_space, action_space = algo.spaces["__env_single__"]
     env_id = algo.config.env if isinstance(algo.config.env, str) else repr(algo.config.env)
     env_config = dict(algo.config.env_config)
-    task = env_config.get("task")
+    task = env_config.get("task") or default_task_settings(env_id)
     return write_expert_folder(
         out_dir,
         env_id=env_id,
@@ -319,6 +326,18 @@ def export_algorithm(algo, out_dir: str | Path, *, source_checkpoint: str | None
         task=task,
         plugins=env_config.get(PLUGINS_KEY),
     )
+
+
+def default_task_settings(env_id: str) -> dict[str, Any] | None:
+    """The task settings an mwx env built without explicit ones used (the schema's defaults), as plain data;
+    None for other envs."""
+    if not env_id.startswith("mwx/"):
+        return None
+    from mwx_ray.config.task_schema import TaskSection
+    from mwx_ray.config.typed import to_plain
+    from mwx_ray.envs.registry import parse_env_id
+
+    return to_plain(TaskSection(name=parse_env_id(env_id)[1]))
 
 
 def _raw_env_spaces(env_id: str, task: Mapping[str, Any] | None,
@@ -379,6 +398,6 @@ def export_checkpoint(
         clip_actions=clip_actions,
         source_checkpoint=str(ckpt.resolve()),
         algorithm=algorithm_of_module(class_and_ctor["class"]),
-        task=task,
+        task=task or default_task_settings(env_id),
         plugins=plugins,
     )

@@ -31,6 +31,7 @@ from mwx_ray.experts.base_config import (  # noqa: F401
     with_frozen_obs_filter,
 )
 from mwx_ray.experts.env_registration import import_project_envs
+from mwx_ray.experts.ppo_learner import FastPPOTorchLearner
 
 
 def model_config(ppo: PPOSection) -> DefaultModelConfig:
@@ -127,6 +128,8 @@ def build_ppo_config(
             grad_clip=ppo.grad_clip,
         )
         .rl_module(model_config=model_config(ppo))
+        # RLlib's PPO loss with a fused Adam and one finiteness check per minibatch (ppo_learner.py).
+        .learners(learner_class=FastPPOTorchLearner)
     )
     log_std = initial_log_std(env_id, ppo, env_kwargs)
     if log_std is not None or ppo.pi_output_scale is not None:

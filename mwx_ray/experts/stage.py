@@ -6,7 +6,7 @@
 
 This module supplies the stage's parts (``mwx_ray.tune.stage.StageSpec``): the trainable
 (``experts/trainable.py``, RLlib's ``PPO``/``SAC.default_resource_request`` per trial), the param space
-(``tune/param_space.py``: skills, seeds, algorithm sections, task settings, search spaces), the stop rules per
+(``experts/param_space.py``: skills, seeds, algorithm sections, task settings, search spaces), the stop rules per
 skill (budget or success bar) and the scheduler (FIFO, ASHA or PBT). Everything else — storage, MLflow
 parent/child runs, retries, checkpoint retention, the console — is the framework's.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 from mwx_ray.config.experts_schema import ALGORITHM_SECTIONS
 from mwx_ray.envs.plugins import import_plugins
-from mwx_ray.tune.param_space import build_param_space, trial_count
+from mwx_ray.experts.param_space import build_param_space, trial_count
 from mwx_ray.tune.results import StageResult
 from mwx_ray.tune.schedulers import build_scheduler
 from mwx_ray.tune.stage import StageSpec, run_stage

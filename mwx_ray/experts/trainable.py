@@ -1,6 +1,6 @@
 """The Tune function trainable of one expert trial: RLlib PPO or SAC on one skill, in the shared trial loop.
 
-Trial config: see ``mwx_ray.tune.param_space`` (``algorithm``, ``skill``, ``seed``, ``env_id``, ``task``, the
+Trial config: see ``mwx_ray.experts.param_space`` (``algorithm``, ``skill``, ``seed``, ``env_id``, ``task``, the
 algorithm's section ``ppo`` or ``sac``, ``stop``, ``eval``, ``checkpoint``, ``resources``, ``plugins``; optional
 test hook ``fail_at_iteration``). The algorithm only changes which RLlib config is built
 (``experts/algorithms.py``); the loop, checkpoints and restores are the stage framework's
@@ -32,9 +32,11 @@ from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.config.typed import build
 from mwx_ray.envs.plugins import import_plugins
 from mwx_ray.experts import algorithms
+from mwx_ray.experts.env_registration import quiet_known_deprecations
 from mwx_ray.experts.evaluation import EvalResult, evaluate_policy
 from mwx_ray.experts.export import export_algorithm, filter_state_from_algorithm
 from mwx_ray.experts.policy import ExpertPolicy
+from mwx_ray.experts.warm_start import warm_start
 from mwx_ray.tune.stoppers import StopRule
 from mwx_ray.tune.trial_loop import persistent_trial_dir, run_trial_loop
 
@@ -53,6 +55,7 @@ def _trial_sections(config: Mapping[str, Any]) -> tuple[str, Any, ResourcesSecti
 
 
 def _build_config(config: Mapping[str, Any]):
+    quiet_known_deprecations()
     import_plugins(config.get("plugins", ()))
     algorithm, section, resources, task = _trial_sections(config)
     rllib_config = algorithms.build_expert_config(algorithm, config["env_id"], seed=int(config["seed"]),
@@ -125,7 +128,10 @@ def train_expert(config: dict[str, Any]) -> None:
     """Train until the trial's StopRule fires (the Tune stopper and schedulers may stop it earlier)."""
     algorithm, section, task, rllib_config = _build_config(config)
     hooks = ExpertHooks(config, algorithm, section, task)
-    run_trial_loop(rllib_config.build_algo(), hooks, StopRule.from_dict(config["stop"]),
+    algo = rllib_config.build_algo()
+    if config.get("init_from"):  # a fresh trial starts from that expert; a restored one from its checkpoint
+        warm_start(algo, config["init_from"])
+    run_trial_loop(algo, hooks, StopRule.from_dict(config["stop"]),
                    eval_every=int(config["eval"]["every_iters"]),
                    checkpoint_every=int(config["checkpoint"]["every_iters"]),
                    fail_at_iteration=config.get("fail_at_iteration"))

@@ -312,7 +312,7 @@ def write_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> Path:
     handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as tmp_file:
-            np.savez_compressed(tmp_file, **arrays)
+            np.savez_compressed(tmp_file, **arrays)  # pyright: ignore[reportArgumentType] - numpy's stub types **arrays as allow_pickle
             tmp_file.flush()
             os.fsync(tmp_file.fileno())
         os.replace(tmp_name, path)
@@ -335,4 +335,4 @@ def _smoothed_derivative(values: np.ndarray, fps: float, window_s: float, cyclic
         savgol_filter,  # deferred: scipy.signal costs ~0.9 s, and `import mwx_ray` is eager
     )
 
-    return savgol_filter(values, window, polyorder=2, deriv=1, delta=1.0 / fps, axis=0, mode=mode)
+    return savgol_filter(values, window, polyorder=2, deriv=1, delta=1.0 / fps, axis=0, mode=mode)  # pyright: ignore[reportReturnType] - scipy's Array alias is an ndarray

@@ -255,5 +255,5 @@ def resolve_joint_names(
               f"({len([k for k in required if k in found])}/{len(required)} keypoints; {why}"
               f"{'; ' + str(len(overrides)) + ' from the joint map' if overrides else ''})")
     return NameResolution(picked, {k: found[k] for k in CANONICAL_KEYPOINTS if k in found},
-                          {k: names[found[k]] for k in CANONICAL_KEYPOINTS if k in found}, report, overrides,
+                          {k: names[found[k]] for k in CANONICAL_KEYPOINTS if k in found}, report, overrides,  # pyright: ignore[reportArgumentType] - names[...] is a str here
                           map_file, map_hash)

@@ -132,7 +132,8 @@ def _repair(rotations: np.ndarray, bad: np.ndarray) -> np.ndarray:
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     edges = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return [(int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
 
 
 def trunk_frames(points: dict[str, np.ndarray], source_names: dict[str, str], fps: float,

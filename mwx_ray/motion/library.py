@@ -78,7 +78,7 @@ def _source_fingerprint() -> str:
 
     digest = hashlib.sha256()
     files = sorted(Path(synthetic_package.__file__).parent.glob("*.py"))
-    files += [Path(m.__file__) for m in (retarget_module, retarget_scale, h1_module)]
+    files += [Path(m.__file__) for m in (retarget_module, retarget_scale, h1_module)]  # pyright: ignore[reportArgumentType] - these modules are files: __file__ is set
     for path in files:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())

@@ -173,7 +173,7 @@ def solve_mocap_frames(targets: np.ndarray, contact_weights: np.ndarray, pelvis_
                 still_task.set_target(previous)
                 tasks.append(still_task)
             if previous2 is not None and options.acceleration_cost > 0:
-                smooth_task.set_target(2 * previous - previous2)
+                smooth_task.set_target(2 * previous - previous2)  # pyright: ignore[reportOptionalOperand, reportOperatorIssue] - previous2 set implies previous set
                 tasks.append(smooth_task)
             step_limit.set_reference(None if previous is None else previous[7:7 + NUM_HINGES])
             iterations = options.first_frame_iterations if frame == 0 else options.max_iterations

@@ -4,7 +4,7 @@ Each ``*_reward`` function takes plain floats/arrays (no MuJoCo objects) and ret
 every factor named, so single-skill tasks and composite tasks share one implementation. Formulas and constants
 follow HumanoidBench's source (``humanoid_bench/envs/basic_locomotion_envs.py`` classes ``Hurdle``,
 ``ClimbingUpwards`` (= ``Stair``/``Slide``); ``envs/pole.py``; ``envs/maze.py``), summarised in
-/work/shared/reference/humanoidbench.md ("Tasks (h1)").
+HumanoidBench (Sferrazza et al. 2024, arXiv 2403.10506; github.com/carlosferrazza/humanoid-bench), humanoid_bench/tasks/*.py.
 
 Units and frames: heights are world z (m); velocities world frame (m/s); torques N·m; ``torso_zz`` is the
 world-z component of the torso's z-axis (1 upright).

@@ -1,6 +1,6 @@
 """HumanoidBench reward building blocks as small pure functions.
 
-Formulas and constants from /work/shared/reference/humanoidbench.md ("Reward building blocks"), which mirror
+Formulas and constants from HumanoidBench (Sferrazza et al. 2024, arXiv 2403.10506; github.com/carlosferrazza/humanoid-bench), which mirror
 HumanoidBench's ``humanoid_bench/tasks/basic_locomotion_envs.py``. All velocities are world frame, m/s;
 heights are world z, m; torques N·m. Every function returns a float in [0, 1].
 """

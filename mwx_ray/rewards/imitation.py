@@ -10,7 +10,7 @@ Kernels (e = robot − reference; all in [0, 1], 1 = perfect tracking):
 
 The paper's tracking reward is ``exp(−α‖q − q*‖²) + λ·exp(−β‖q̇ − q̇*‖²)`` with dynamic per-joint weights it does
 not define; the authors' code uses ``0.7·exp(−‖q − q*‖) + 0.3·exp(−0.03‖q̇ − q̇*‖)`` with no weights
-(/work/shared/reference/metaworldx.md). We use the paper's squared norms, summed over H1's 19 hinges, with
+(MetaWorld-X (arXiv 2603.08572) and its authors' code (github.com/syt2004/MetaWorld)). We use the paper's squared norms, summed over H1's 19 hinges, with
 α = 0.5 /rad² and β = 0.05 s²/rad²: DeepMimic's (Peng et al., SIGGRAPH 2018) pose 2 / velocity 0.1 are for a few
 3-D joint rotations and give ~0 reward to an untrained H1 (a zero action is mid-range: ≈ 0.45 rad RMS from the
 reference), while with ours 0.3 rad RMS earns 0.43, 0.1 rad RMS 0.91, 1 rad/s RMS velocity error 0.39. End effectors

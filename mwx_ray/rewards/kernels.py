@@ -1,7 +1,7 @@
 """Pure reward kernels (numpy only).
 
 ``tolerance`` reproduces dm_control's ``dm_control.utils.rewards.tolerance`` exactly (HumanoidBench's reward
-building block, see /work/shared/reference/humanoidbench.md "Reward building blocks"): 1 inside ``bounds``;
+building block, HumanoidBench's reward building block, HumanoidBench (Sferrazza et al. 2024, arXiv 2403.10506; github.com/carlosferrazza/humanoid-bench)): 1 inside ``bounds``;
 outside, a sigmoid of the distance to the nearest bound in units of ``margin`` that equals ``value_at_margin``
 at distance == margin. With ``margin == 0`` it is 1 inside and 0 outside.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from typing import overload
 
 import numpy as np
 
@@ -90,6 +91,12 @@ def _sigmoid_array(s: np.ndarray, sigmoid: str) -> np.ndarray:
         return np.where(np.abs(s) < 1.0, (1.0 + np.cos(np.pi * s)) / 2.0, 0.0)  # cosine
 
 
+@overload
+def tolerance(x: float, bounds: tuple[float, float] = ..., margin: float = ..., sigmoid: str = ...,
+              value_at_margin: float = ...) -> float: ...
+@overload
+def tolerance(x: np.ndarray, bounds: tuple[float, float] = ..., margin: float = ..., sigmoid: str = ...,
+              value_at_margin: float = ...) -> np.ndarray: ...
 def tolerance(
     x: float | np.ndarray,
     bounds: tuple[float, float] = (0.0, 0.0),

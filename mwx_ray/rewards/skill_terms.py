@@ -4,7 +4,7 @@ Inputs are floats / small numpy arrays (never MjData), so single-skill tasks and
 the exact same kernels and tests can feed constructed states. Each function returns ``(reward, terms)`` where
 ``terms`` maps component names to floats (logged as ``reward_terms/<name>``).
 
-Formulas and constants: /work/shared/reference/humanoidbench.md "Tasks (h1)", checked against HumanoidBench's
+Formulas and constants: HumanoidBench (Sferrazza et al. 2024, arXiv 2403.10506; github.com/carlosferrazza/humanoid-bench), humanoid_bench/tasks/*.py, checked against HumanoidBench's
 ``envs/basic_locomotion_envs.py`` (Sit, Crawl), ``envs/reach.py`` and ``envs/balance.py``.
 Frames and units: world frame; positions / heights in m; velocities in m/s; torques in N·m.
 """
@@ -58,12 +58,12 @@ BOARD_HEAD_HEIGHT_M = STAND_HEAD_HEIGHT_M + 0.37  # standing on the board raises
 
 
 def sit_reward(
-    pelvis_xy: Sequence[float],
+    pelvis_xy: Sequence[float] | np.ndarray,
     pelvis_z: float,
     head_z: float,
     imu_z: float,
     torso_zz: float,
-    chair_xy: Sequence[float],
+    chair_xy: Sequence[float] | np.ndarray,
     com_vel_xy: np.ndarray,
     actuator_force: np.ndarray,
 ) -> tuple[float, dict[str, float]]:

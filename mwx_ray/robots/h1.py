@@ -2,7 +2,7 @@
 
 ``build_h1_spec()`` loads Menagerie's ``unitree_h1/h1.xml`` with ``mujoco.MjSpec.from_file`` and edits it in
 code into HumanoidBench's ``h1_pos.xml`` variant. Every value below is taken from
-/work/shared/reference/humanoidbench.md ("Robot h1" table and "Env conventions"), cross-checked against
+HumanoidBench (Sferrazza et al. 2024, arXiv 2403.10506; github.com/carlosferrazza/humanoid-bench), its h1_pos.xml and env conventions, cross-checked against
 HumanoidBench's ``assets/robots/h1_pos.xml`` and ``assets/envs/h1_pos_walk.xml``:
 
 * 19 ``<motor>`` → 19 ``<position>`` servos: kp/kv per joint group, forcerange = ±torque limit,

@@ -44,6 +44,9 @@ EVAL_SEED = 2_000_003
 
 def trial_config_of(trial_config: dict[str, Any]) -> MwxConfig:
     """The variant's resolved config, with ``run.seed`` = the trial's seed."""
+    from mwx_ray.experts.env_registration import quiet_known_deprecations
+
+    quiet_known_deprecations()
     import_plugins(trial_config.get("plugins", ()))
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         handle.write(trial_config["configs"][trial_config["variant"]])

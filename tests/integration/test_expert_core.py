@@ -244,3 +244,35 @@ def test_initial_policy_settings_reach_the_learner_and_every_env_runner(ray_runt
     assert not learner_state[output_bias].any() and default_init[output_bias].any()
     for state in runner_states:
         np.testing.assert_array_equal(np.asarray(state[output_weight]), np.asarray(learner_state[output_weight]))
+
+
+def test_warm_start_copies_the_actor_and_normalizer_into_a_fresh_trial(trained):
+    """init_from: a new PPO algorithm acts exactly like the exported expert (same seed-independent actions),
+    its normalizer starts from the expert's statistics, and its exploration std is not shrunk below its own."""
+    from mwx_ray.experts.warm_start import warm_start
+
+    fresh = build_ppo_config(ENV_ID, seed=SEED + 1, ppo=TINY_PPO, resources=TWO_RUNNERS).build_algo()
+    try:
+        source = ExpertPolicy.load(trained["expert_dir"])
+        before = dict(fresh.learner_group.get_state(components=f"learner/rl_module/{DEFAULT_MODULE_ID}")[
+            "learner"]["rl_module"][DEFAULT_MODULE_ID])
+        record = warm_start(fresh, trained["expert_dir"])
+        assert record["normalizer_count"] == source.manifest["normalizer"]["count"] > 0
+        copied = ExpertPolicy.load(export_algorithm(fresh, trained["root"] / "warm"))
+        observations = raw_observations()
+        np.testing.assert_array_equal(copied.act(observations), source.act(observations))
+        np.testing.assert_array_equal(copied.obs_mean.numpy(), source.obs_mean.numpy())
+        assert torch.all(copied.log_std_free >= torch.as_tensor(before["pi.log_std"]) - 1e-7)
+        # Remote runners got the statistics too (they normalize what the learner trains on).
+        counts = fresh.env_runner_group.foreach_env_runner(
+            lambda runner: filter_state_from_algorithm_runner(runner), local_env_runner=False)
+        assert counts == [source.manifest["normalizer"]["count"]] * 2
+        fresh.train()  # and it trains from there
+    finally:
+        fresh.stop()
+
+
+def filter_state_from_algorithm_runner(runner) -> int:
+    state = runner.get_state(components="env_to_module_connector")["env_to_module_connector"]
+    (stats,) = state["MeanStdFilter"][None]["running_stats"]
+    return int(stats["num_pushes"])

@@ -174,11 +174,12 @@ def test_submit_keeps_the_commands_own_options():
 
 
 def test_job_joins_its_own_cluster_unless_told_otherwise():
-    assert submit.job_command(["train-experts", "a.yaml"]) == [
+    parser = build_parser()
+    assert submit.job_command(["train-experts", "a.yaml"], parser) == [
         "train-experts", "a.yaml", "--set", "resources.address=auto"]
     explicit = ["train-experts", "a.yaml", "--set", "resources.address=10.0.0.1:6379"]
-    assert submit.job_command(explicit) == explicit
-    assert submit.job_command(["env", "list"]) == ["env", "list"]  # takes no config overrides
+    assert submit.job_command(explicit, parser) == explicit
+    assert submit.job_command(["env", "list"], parser) == ["env", "list"]  # takes no config overrides
 
 
 def test_job_environment_carries_tracking_uri_and_headless_rendering():

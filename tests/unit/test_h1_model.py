@@ -1,4 +1,4 @@
-"""The compiled h1 model matches HumanoidBench's h1_pos.xml (values from shared/reference/humanoidbench.md)."""
+"""The compiled h1 model matches HumanoidBench's h1_pos.xml (values from HumanoidBench's humanoid_bench/assets/mjx/h1_pos.xml)."""
 
 import mujoco
 import numpy as np

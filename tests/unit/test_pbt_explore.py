@@ -18,7 +18,7 @@ from mwx_ray.config import load_config
 from mwx_ray.config.errors import ConfigError
 from mwx_ray.config.experts_schema import ALGORITHM_SECTIONS
 from mwx_ray.config.typed import build, to_plain
-from mwx_ray.tune.param_space import build_param_space
+from mwx_ray.experts.param_space import build_param_space
 from mwx_ray.tune.pbt_explore import KeepMutationsInBounds
 from mwx_ray.tune.schedulers import build_scheduler
 

@@ -17,9 +17,9 @@ from mwx_ray.config import ConfigError, load_config
 from mwx_ray.config.experts_schema import Activation, SACSection
 from mwx_ray.config.sac_schema import Activation as SACActivation
 from mwx_ray.config.schema import ResourcesSection
+from mwx_ray.experts.param_space import build_param_space
 from mwx_ray.experts.stage import validate_experts as validate_sweep
 from mwx_ray.tracking.run_values import split_trial_config
-from mwx_ray.tune.param_space import build_param_space
 from mwx_ray.tune.schedulers import build_scheduler
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from ray.tune.search.variant_generator import generate_variants
 
 from mwx_ray.config import ConfigError, load_config
 from mwx_ray.config.experts_schema import PPOSection
+from mwx_ray.experts.param_space import build_param_space
 from mwx_ray.experts.stage import validate_experts as validate_sweep
-from mwx_ray.tune.param_space import build_param_space
 from mwx_ray.tune.schedulers import build_scheduler
 from mwx_ray.tune.search_space import ppo_search_space, to_tune_space
 from mwx_ray.tune.stoppers import StopRule, TrialStopper, stop_rules
@@ -220,9 +220,9 @@ def test_resume_finds_the_experiment_from_run_folder_experiment_folder_or_name(t
 
 def test_a_trial_requests_exactly_its_learner_and_env_runner_cpus():
     """The budget check (mwx_ray.resources) and Tune's placement group must agree, also below 1 CPU per process."""
+    from mwx_ray.experts.param_space import build_param_space
     from mwx_ray.experts.trainable import trial_resources
     from mwx_ray.resources import trial_cpus
-    from mwx_ray.tune.param_space import build_param_space
 
     loaded = load_config(SMOKE, ["resources.cpus_per_learner=0.5", "resources.cpus_per_env_runner=0.25",
                                  "resources.env_runners_per_trial=2"])

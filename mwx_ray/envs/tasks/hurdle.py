@@ -45,7 +45,7 @@ class HurdleTask(Task):
 
     def __init__(self, discount_hurdle_contact: bool = False):
         self.discount_hurdle_contact = discount_hurdle_contact
-        self._walls: GeomContactMask | None = None
+        self._walls: GeomContactMask  # set in bind()
 
     @classmethod
     def from_config(cls, settings: TaskSection) -> HurdleTask:

@@ -59,7 +59,7 @@ class MazeTask(Task):
     def __init__(self):
         self.stage = 0  # checkpoints reached this episode (HumanoidBench `maze_stage`)
         self._directions = maze_segment_directions(CHECKPOINTS_XY_M)
-        self._walls: GeomContactMask | None = None
+        self._walls: GeomContactMask  # set in bind()
         self._marker_geoms: list[int] = []
         self._pelvis = self._imu = -1
         self._step_info: dict[str, Any] = {CHECKPOINT_INDEX_KEY: 0}

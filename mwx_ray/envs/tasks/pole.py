@@ -36,7 +36,7 @@ class PoleTask(Task):
     success_bar = 700.0
 
     def __init__(self):
-        self._poles: GeomContactMask | None = None
+        self._poles: GeomContactMask  # set in bind()
 
     def build(self, spec, robot: RobotSpec) -> None:
         courses.add_walls(spec, courses.POLE_COURSE_WALLS, body_name=WALLS_BODY)

@@ -36,7 +36,7 @@ LICENSE_NOTE = "holosoma-retargeting demo data: see the package's LICENSE and th
 
 def _import_holosoma() -> ModuleType:
     try:
-        import holosoma_retargeting
+        import holosoma_retargeting  # pyright: ignore[reportMissingImports] - optional extra [mocap]
     except ImportError as err:
         raise MotionError(
             "the 'holosoma' motion source needs the optional package holosoma-retargeting, which is not "
@@ -48,7 +48,7 @@ def _import_holosoma() -> ModuleType:
 def holosoma_demo_dir() -> Path:
     """Folder ``demo_data`` inside the installed ``holosoma_retargeting`` package."""
     package = _import_holosoma()
-    folder = Path(package.__file__).resolve().parent / "demo_data"
+    folder = Path(package.__file__).resolve().parent / "demo_data"  # pyright: ignore[reportArgumentType] - a package: __file__ is set
     if not folder.is_dir():
         raise MotionError(f"holosoma-retargeting is installed but has no demo_data folder at {folder}")
     return folder
@@ -71,7 +71,7 @@ def _demo_joint_names(data_format: str) -> tuple[str, ...]:
     """holosoma's own joint order for ``data_format`` (``smplh``/``mocap``), read from the installed package."""
     _import_holosoma()
     try:
-        from holosoma_retargeting.config_types.data_type import DEMO_JOINTS_REGISTRY
+        from holosoma_retargeting.config_types.data_type import DEMO_JOINTS_REGISTRY  # pyright: ignore[reportMissingImports] - optional extra [mocap]
     except ImportError as err:
         raise MotionError(f"holosoma-retargeting has no DEMO_JOINTS_REGISTRY (unsupported version): {err}") from err
     return tuple(DEMO_JOINTS_REGISTRY[data_format])

@@ -113,11 +113,11 @@ def _pin_feet(contacts: np.ndarray, stance: np.ndarray, fps: float) -> tuple[np.
     point = lowest_point[frames, support]
     now = contacts[frames, support, point]
     after = contacts[(frames + 1) % num, support, point]
-    delta = np.where(has_support[:, None], now[:, :2] - after[:, :2], 0.0)
+    delta = np.where(has_support[:, None], now[:, :2] - after[:, :2], 0.0)  # pyright: ignore[reportIndexIssue] - numpy stub: a bool array, not a scalar
     height = np.where(has_support, -now[:, 2], 0.0)
     for start in np.flatnonzero(has_support & ~np.roll(has_support, -1)):  # last stance frame before a flight
         gap = 1
-        while not has_support[(start + gap) % num]:
+        while not has_support[(start + gap) % num]:  # pyright: ignore[reportIndexIssue] - numpy stub: a bool array, not a scalar
             gap += 1
         end = (start + gap) % num
         flight_s = gap / fps

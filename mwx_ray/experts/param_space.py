@@ -13,6 +13,7 @@ else), with these keys::
     eval: {every_iters, episodes, video}; checkpoint: {every_iters}
     resources: the per-trial part of ``resources`` (env runners, envs per runner, CPUs/GPUs)
     plugins: ``run.plugins``, imported by the trial and its env runners before any env is built
+    init_from: the skill's warm-start expert folder (``per_skill.<skill>.init_from``) or None
 
 Values that depend on the skill are ``tune.sample_from`` lookups keyed by the trial's sampled ``skill``.
 A field may be searched or overridden per skill, not both (which one would win is not obvious).
@@ -27,6 +28,7 @@ iterations of different sizes against each other, and PBT would copy SAC weights
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ray import tune
@@ -166,6 +168,7 @@ def build_param_space(
             space[algorithm] = tune.sample_from(SectionIfAlgorithm(algorithm, tables))
     tasks = {skill: skill_task_settings(experts, skill, config.env.task) for skill in experts.skills}
     space.update({
+        "init_from": tune.sample_from(PerSkill(warm_starts(experts, source_of))),
         "task": task_space(tasks, split_search_space(experts.search_space)[1], source_of=source_of),
         "stop": tune.sample_from(PerSkill(rules)),
         "eval": to_plain(experts.eval),
@@ -175,6 +178,25 @@ def build_param_space(
     })
     space.update(dict(param_overrides or {}))
     return space, sections
+
+
+def warm_starts(experts: ExpertsSection, source_of: SourceOf = _no_source) -> dict[str, str | None]:
+    """``{skill: absolute expert folder or None}`` of ``per_skill.<skill>.init_from`` (missing experts fail here,
+    before any trial starts, naming the key)."""
+    from mwx_ray.experts.registry import expert_folder
+
+    folders: dict[str, str | None] = {}
+    for skill in experts.skills:
+        source = experts.per_skill[skill].init_from if skill in experts.per_skill else None
+        if source is None:
+            folders[skill] = None
+            continue
+        key = f"experts.per_skill.{skill}.init_from"
+        try:
+            folders[skill] = str(Path(expert_folder(source)).resolve())
+        except (FileNotFoundError, ValueError, KeyError) as err:
+            raise ConfigError(source_of(key), key, str(err)) from None
+    return folders
 
 
 def trial_count(experts: ExpertsSection, param_space: Mapping[str, Any]) -> int:

@@ -1,0 +1,96 @@
+"""Start an expert's training from another exported expert (``experts.per_skill.<skill>.init_from``).
+
+A curriculum in one line of YAML: ``walk`` can start from the ``stand`` expert (``init_from: zoo:stand``), which
+already balances, instead of from a random policy that falls in a second. What is copied into a *fresh* PPO trial
+(a restored trial keeps its own checkpoint: the trial loop restores after this):
+
+* the actor: every Linear layer of the exported ``actor.{i}`` into the RLlib layer it was exported from (the
+  manifest's ``network.rllib_layer_sources``), and the free log-std (then clipped up to the trial's initial std,
+  so the new skill still explores);
+* the observation normalizer: the expert's MeanStdFilter statistics become the trial's starting statistics on
+  every env runner (the actor was trained on inputs normalized by them); they keep updating from there.
+
+The value function starts fresh: the new skill's returns are not the old one's. The source must be a PPO expert
+with the same observation and action sizes and the same actor architecture (checked, with the mismatch named).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mwx_ray.experts.policy import ExpertPolicy
+
+
+def check_compatible(policy: ExpertPolicy, model_config: dict[str, Any], obs_dim: int, act_dim: int,
+                     source: str) -> None:
+    """Raise ValueError naming the first difference between the exported expert and the trial's PPO module."""
+    network = policy.manifest["network"]
+    wanted = {"algorithm": "ppo", "input_dim": obs_dim, "act_dim": act_dim,
+              "hidden_sizes": [int(h) for h in model_config["fcnet_hiddens"]],
+              "activation": model_config["fcnet_activation"],
+              "head_hidden_sizes": [int(h) for h in model_config["head_fcnet_hiddens"]],
+              "free_log_std": bool(model_config["free_log_std"])}
+    found = {"algorithm": policy.algorithm, **{key: network[key] for key in wanted if key != "algorithm"}}
+    for key, value in wanted.items():
+        if found[key] != value:
+            raise ValueError(f"init_from {source}: its {key} is {found[key]!r} but this trial's is {value!r}; "
+                             "warm starts need the same PPO actor and observation layout")
+
+
+def _filter_state(policy: ExpertPolicy, template: dict[str, Any]) -> dict[str, Any]:
+    """The trial's MeanStdFilter agent state with the expert's statistics (RunningStat's serialized layout)."""
+    from ray.rllib.utils.serialization import _serialize_ndarray
+
+    normalizer = policy.manifest["normalizer"]
+    count = int(normalizer["count"])
+    mean = np.asarray(normalizer["mean"], dtype=np.float64)
+    var = np.asarray(normalizer["var"], dtype=np.float64)
+    (stats,) = template["running_stats"]
+    zeros = np.zeros_like(mean)
+    stats = {**stats, "num_pushes": count, "num_pushes_delta": 0, "mean_array": _serialize_ndarray(mean),
+             "mean_delta_array": _serialize_ndarray(zeros),
+             "sum_sq_diff_array": _serialize_ndarray(var * max(count - 1, 0)),
+             "sum_sq_diff_delta_array": _serialize_ndarray(zeros)}
+    return {**template, "running_stats": [stats]}
+
+
+def warm_start(algo, folder: str | Path, *, source: str | None = None) -> dict[str, Any]:
+    """Copy the exported expert at ``folder`` into ``algo``'s PPO actor and normalizer (see the module docstring);
+    returns what was copied (for the trial's record)."""
+    from ray.rllib.core import DEFAULT_MODULE_ID
+
+    from mwx_ray.experts.export import FILTER_NAME, filter_state_from_algorithm
+
+    source = source or str(folder)
+    policy = ExpertPolicy.load(folder)
+    raw_obs_space, action_space = algo.spaces["__env_single__"]
+    check_compatible(policy, dict(algo.config.model_config), int(np.prod(raw_obs_space.shape)),
+                     int(np.prod(action_space.shape)), source)
+    sources = policy.manifest["network"]["rllib_layer_sources"]
+    linears = [m for m in policy.actor if isinstance(m, torch.nn.Linear)]
+    tensors = {f"{prefix}.{part}": getattr(layer, part).detach().clone()
+               for prefix, layer in zip(sources, linears, strict=True) for part in ("weight", "bias")}
+    log_std = policy.log_std_free.detach().clone() if policy.free_log_std else None
+
+    def assign(learner) -> None:
+        parameters = dict(learner.module[DEFAULT_MODULE_ID].named_parameters())
+        with torch.no_grad():
+            for name, value in tensors.items():
+                parameters[name].copy_(value)
+            if log_std is not None:
+                # Keep at least the trial's initial exploration: a converged expert's std is tiny.
+                current = parameters["pi.log_std"]
+                current.copy_(torch.maximum(current, log_std.to(current.dtype)))
+
+    algo.learner_group.foreach_learner(assign)
+    algo.env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group, inference_only=True,
+                                       timeout_seconds=60.0)
+    state = _filter_state(policy, filter_state_from_algorithm(algo))
+    algo.env_runner_group.foreach_env_runner(
+        lambda runner: runner.set_state({"env_to_module_connector": {FILTER_NAME: {None: state}}}),
+        local_env_runner=True)
+    return {"init_from": source, "layers": len(sources), "normalizer_count": int(policy.manifest["normalizer"]["count"])}

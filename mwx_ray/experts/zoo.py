@@ -1,0 +1,151 @@
+"""The pretrained expert zoo: one exported expert per skill, shipped inside the package (``mwx_ray/zoo``).
+
+The zoo is an expert registry (``registry.py`` format) whose entries also carry a ``zoo`` record:
+
+* ``unseen``: deterministic HumanoidBench return on ``UNSEEN_EPISODES`` evaluation episodes whose reset seeds
+  (``UNSEEN_SEED`` + i) no training run ever evaluates on (experts use 1_000_003 + i, routers 2_000_003 + i):
+  mean, std, 95% t-interval of the mean, success rate;
+* where it came from: experiment, trial, seed, env steps and wall-clock seconds at the exported checkpoint, git SHA
+  and config hash of the run; ``config.yaml`` (the run's resolved config) and ``curve.csv`` (its evaluation
+  curve: env steps, wall seconds, ``hb/return``, ``hb/success``) beside the expert;
+* ``command``: the command that retrains it (``mwx train-experts <zoo>/<skill>/config.yaml --set ...``).
+
+Use it as an expert source anywhere: ``mwx eval zoo:walk``, ``router.experts_dir: zoo``,
+``experts.per_skill.walk.init_from: zoo:stand``. ``mwx zoo check`` re-evaluates every entry and fails when one
+drops more than ``CHECK_TOLERANCE`` below its recorded figure (the slow test lane runs it).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mwx_ray.atomic_io import atomic_write_text
+from mwx_ray.experts.policy import MANIFEST_FILE
+from mwx_ray.experts.registry import REGISTRY_FORMAT, ExpertRegistry, zoo_root
+
+UNSEEN_SEED = 5_000_003
+UNSEEN_EPISODES = 10
+CHECK_EPISODES = 5
+CHECK_TOLERANCE = 0.05  # a re-evaluated expert may score at most 5% below its recorded unseen-seed return
+CURVE_FILE = "curve.csv"
+CONFIG_FILE = "config.yaml"
+CURVE_KEYS = ("env_steps", "time/wall_s", "hb/return", "hb/success")
+T95 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306, 10: 2.262}  # t(0.975, n-1)
+
+
+def mean_ci95(values: list[float]) -> tuple[float, float, float]:
+    """``(mean, low, high)``: the mean and its 95% Student-t interval (n ≤ 10 from the table, else z)."""
+    arr = np.asarray(values, dtype=np.float64)
+    mean = float(arr.mean())
+    if arr.size < 2:
+        return mean, math.nan, math.nan
+    half = T95.get(arr.size, 1.96) * float(arr.std(ddof=1)) / math.sqrt(arr.size)
+    return mean, mean - half, mean + half
+
+
+def evaluate_unseen(folder: Path, episodes: int, seed: int = UNSEEN_SEED) -> dict[str, Any]:
+    """Deterministic episodes of the expert at ``folder`` on its own task's evaluation settings."""
+    from mwx_ray.experts.evaluation import evaluate_policy, expert_eval_env_kwargs
+    from mwx_ray.experts.policy import ExpertPolicy
+
+    policy = ExpertPolicy.load(folder)
+    result = evaluate_policy(policy.act, policy.manifest["env_id"], episodes=episodes, seed=seed,
+                             env_kwargs=expert_eval_env_kwargs(policy.manifest))
+    mean, low, high = mean_ci95(result.episode_returns)
+    return {"episodes": episodes, "seed": seed, "hb_return_mean": mean, "hb_return_ci95": [low, high],
+            "hb_return_std": float(np.std(result.episode_returns)), "hb_success": result.success_rate,
+            "episode_returns": [round(r, 2) for r in result.episode_returns],
+            "episode_lengths": result.episode_lengths}
+
+
+def write_curve(trial_dir: Path, out: Path) -> int:
+    """The trial's evaluation curve (every result with ``hb/return``) as CSV; returns the number of rows."""
+    rows = [json.loads(line) for line in (trial_dir / "result.json").read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if "hb/return" in r]
+    with out.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CURVE_KEYS)
+        for row in rows:
+            writer.writerow([row.get(key, "") for key in CURVE_KEYS])
+    return len(rows)
+
+
+def publish(experiment_path: str | Path, skill: str, *, zoo: Path | None = None,
+            episodes: int = UNSEEN_EPISODES) -> dict[str, Any]:
+    """Export the best checkpoint of ``skill`` in a Tune expert experiment into the zoo, with its provenance and
+    its unseen-seed evaluation; returns the zoo entry."""
+    from mwx_ray.experts.registry import select_best
+    from mwx_ray.experts.registry_export import export_registry, sweep_candidates
+    from mwx_ray.tune.stage import SWEEP_CONFIG_FILE, SWEEP_RECORD_FILE
+
+    zoo = Path(zoo) if zoo is not None else zoo_root()
+    experiment = Path(experiment_path).resolve()
+    candidates = [c for c in sweep_candidates(experiment) if c.skill == skill]
+    if not candidates:
+        raise ValueError(f"{experiment}: no checkpoint of skill {skill!r}")
+    best = select_best(candidates)[skill]
+    with tempfile.TemporaryDirectory(prefix="mwx_zoo_", dir=zoo.parent) as tmp:
+        staged = Path(tmp)
+        registry = export_registry(experiment, staged / "registry", log_to_mlflow=False).registry
+        entry = dict(registry.entry(skill).record)
+        folder = staged / "registry" / skill
+        trial_dir = Path(best.checkpoint).parent
+        rows = write_curve(trial_dir, folder / CURVE_FILE)
+        shutil.copyfile(experiment / SWEEP_CONFIG_FILE, folder / CONFIG_FILE)
+        sweep = json.loads((experiment / SWEEP_RECORD_FILE).read_text())
+        run_record = json.loads((Path(sweep["run_dir"]) / "record.json").read_text())
+        metrics = entry["metrics"]
+        entry["folder"] = skill
+        entry["zoo"] = {
+            "unseen": evaluate_unseen(folder, episodes),
+            "seed": best.seed, "env_steps": int(metrics.get("env_steps", 0)),
+            "wall_s": float(metrics.get("time/wall_s", math.nan)), "curve_points": rows,
+            "git_sha": run_record.get("git_sha"), "config_hash": sweep.get("config_hash"),
+            "experiment": str(experiment), "trial_id": best.trial_id,
+            "command": f"mwx train-experts mwx_ray/zoo/{skill}/{CONFIG_FILE} --set experts.skills=[{skill}] "
+                       f"--set experts.seeds=[{best.seed}]",
+            "published_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        target = zoo / skill
+        if target.exists():
+            shutil.rmtree(target)
+        zoo.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(folder), str(target))
+    _write_manifest(zoo, {skill: entry})
+    return entry
+
+
+def _write_manifest(zoo: Path, entries: dict[str, dict[str, Any]]) -> None:
+    """Merge ``entries`` into the zoo's registry manifest (written last, atomically)."""
+    path = zoo / MANIFEST_FILE
+    manifest = json.loads(path.read_text()) if path.is_file() else {
+        "format": REGISTRY_FORMAT, "description": "mwx_ray pretrained expert zoo (mwx_ray/experts/zoo.py)",
+        "selection": {"metric": "hb/return", "mode": "max"}, "experts": {}}
+    manifest["experts"].update(entries)
+    manifest["experts"] = dict(sorted(manifest["experts"].items()))
+    manifest["updated_utc"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    atomic_write_text(path, json.dumps(manifest, indent=2, default=str) + "\n")
+
+
+def check(zoo: Path | None = None, episodes: int = CHECK_EPISODES,
+          tolerance: float = CHECK_TOLERANCE) -> list[dict[str, Any]]:
+    """Re-evaluate every zoo expert on ``episodes`` of its unseen seeds; one row per skill with ``ok`` false when
+    the mean falls more than ``tolerance`` below the recorded unseen-seed mean of the same episodes."""
+    registry = ExpertRegistry.load(zoo or zoo_root())
+    rows = []
+    for skill, entry in registry.entries.items():
+        recorded = entry.record["zoo"]["unseen"]
+        expected = float(np.mean(recorded["episode_returns"][:episodes]))
+        now = evaluate_unseen(entry.folder, episodes)["hb_return_mean"]
+        rows.append({"skill": skill, "recorded": expected, "now": now,
+                     "ok": now >= expected - tolerance * abs(expected)})
+    return rows

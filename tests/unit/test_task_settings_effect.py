@@ -1,0 +1,119 @@
+"""Every field of the typed task section (``env.task``) reaches the env it builds: changing it changes what the env
+does on a seeded rollout (observations, rewards, terminations), or the task object it configures.
+
+The table lists, per field, a changed value and the other settings it needs to show (a noise level needs
+reference-state starts to be on, a bound needs tracking termination on). A test checks that the table covers every
+field of the schema, so a new field without an effect on the env fails here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mwx_ray.config import unflatten_keys as unflatten
+from mwx_ray.config.task_schema import TaskSection
+from mwx_ray.config.typed import to_plain
+from mwx_ray.envs import make_env
+from mwx_ray.tracking.run_values import flatten
+
+TT = {"imitation.tracking_termination.enabled": True}
+TIGHT = {**TT, "imitation.tracking_termination.root_height_m": 0.05}
+FWS = {**TIGHT, "imitation.failure_weighted_starts.enabled": True}
+RSI = {"imitation.reference_state_init.probability": 1.0}
+FF = {"imitation.phase_clock": True, "imitation.reference_feedforward": True}
+# field -> (changed value, context settings, task); None value = set at test time (the clip file)
+EFFECTS: dict[str, tuple] = {
+    "clip": (None, {}, "walk_imitation"),
+    "imitation.enabled": (False, {}, "walk_imitation"),
+    "imitation.w_track": (0.3, {}, "walk_imitation"),
+    "imitation.w_task": (0.9, {}, "walk_imitation"),
+    "imitation.alpha": (2.0, {}, "walk_imitation"),
+    "imitation.beta": (0.5, {}, "walk_imitation"),
+    "imitation.pose_coef": (0.2, {}, "walk_imitation"),
+    "imitation.vel_coef": (0.9, {}, "walk_imitation"),
+    "imitation.root_height_coef": (0.5, {}, "walk_imitation"),
+    "imitation.root_orientation_coef": (0.5, {}, "walk_imitation"),
+    "imitation.end_effector_coef": (0.5, {}, "walk_imitation"),
+    "imitation.dynamic_weights.enabled": (False, {}, "walk_imitation"),
+    "imitation.dynamic_weights.ema_time_constant_s": (0.1, {}, "walk_imitation"),
+    "imitation.dynamic_weights.epsilon_rad2": (0.5, {}, "walk_imitation"),
+    "imitation.dynamic_weights.power": (2.0, {}, "walk_imitation"),
+    "imitation.dynamic_weights.min": (0.9, {}, "walk_imitation"),
+    "imitation.dynamic_weights.max": (1.2, {}, "walk_imitation"),
+    "imitation.dynamic_weights.refresh_steps": (1, {}, "walk_imitation"),
+    "imitation.random_start_phase": (False, {}, "walk_imitation"),
+    "imitation.noncyclic_max_start_fraction": (0.9, {}, "sit_simple_imitation"),
+    "imitation.velocity_window_s": (0.5, {}, "walk_imitation"),
+    "imitation.phase_clock": (True, {}, "walk_imitation"),
+    "imitation.reference_feedforward": (True, {"imitation.phase_clock": True}, "walk_imitation"),
+    "imitation.residual_scale": (1.5, FF, "walk_imitation"),
+    "imitation.reference_state_init.probability": (1.0, {}, "walk_imitation"),
+    "imitation.reference_state_init.joint_pos_noise_rad": (0.2, RSI, "walk_imitation"),
+    "imitation.reference_state_init.joint_vel_noise_rad_s": (1.0, RSI, "walk_imitation"),
+    "imitation.tracking_termination.enabled": (True, {"imitation.tracking_termination.root_height_m": 0.05},
+                                               "walk_imitation"),
+    "imitation.tracking_termination.root_height_m": (0.05, TT, "walk_imitation"),
+    "imitation.tracking_termination.root_orientation_rad": (0.05, TT, "walk_imitation"),
+    "imitation.tracking_termination.end_effector_m": (0.05, TT, "walk_imitation"),
+    "imitation.tracking_termination.grace_steps": (40, TIGHT, "walk_imitation"),
+    "imitation.failure_weighted_starts.enabled": (True, TIGHT, "walk_imitation"),
+    "imitation.failure_weighted_starts.bins": (3, FWS, "walk_imitation"),
+    "imitation.failure_weighted_starts.mix": (1.0, FWS, "walk_imitation"),
+    # A rate shows once one bin has failed more often than another: two bins make that happen by episode 3.
+    "imitation.failure_weighted_starts.rate": (1.0, {**FWS, "imitation.failure_weighted_starts.bins": 2},
+                                               "walk_imitation"),
+    "observation.exclude_root_xy": (True, {}, "walk"),
+    "frame_skip": (5, {}, "walk"),
+    "reset_noise_scale": (0.1, {}, "walk"),
+}
+# Fields whose effect is on the configured task object rather than on a short random rollout.
+TASK_ATTRIBUTES = {"hurdle.discount_hurdle_contact": ("hurdle", True, "discount_hurdle_contact")}
+EPISODES, STEPS = 3, 50
+
+
+def signature(task: str, settings: dict) -> np.ndarray:
+    """Observations, rewards and terminations of a seeded multi-episode rollout (same action sequence), and the
+    start-phase distribution the env will draw its next episode from (imitation tasks)."""
+    env = make_env(task, task=unflatten(settings))
+    rng = np.random.default_rng(0)
+    rows = []
+    obs, _ = env.reset(seed=1)
+    for _episode in range(EPISODES):
+        for _ in range(STEPS):
+            obs, reward, terminated, truncated, _ = env.step(rng.uniform(-0.3, 0.3, 19))
+            rows.append(np.concatenate([obs, [reward, float(terminated)]]))
+            if terminated or truncated:
+                break
+        obs, _ = env.reset()
+    sampler = getattr(env.unwrapped.task, "start_sampler", None)
+    if sampler is not None:
+        rows.append(sampler.bin_probabilities())
+    return np.concatenate(rows)
+
+
+def test_the_table_covers_every_schema_field():
+    fields = set(flatten(to_plain(TaskSection()))) - {"name"}
+    assert fields == set(EFFECTS) | set(TASK_ATTRIBUTES)
+
+
+@pytest.mark.parametrize("field", sorted(EFFECTS))
+def test_changing_a_task_field_changes_the_env(field, tmp_path):
+    value, context, task = EFFECTS[field]
+    if field == "clip":
+        from mwx_ray.motion.library import builtin_clip
+
+        clip = builtin_clip("walk")
+        shifted = clip.__class__(**{**clip.__dict__, "joint_pos": np.roll(clip.joint_pos, 7, axis=0)})
+        value = str(shifted.save(Path(tmp_path) / "shifted_walk.npz"))
+    baseline, changed = signature(task, dict(context)), signature(task, {**context, field: value})
+    assert baseline.shape != changed.shape or not np.array_equal(baseline, changed), field
+
+
+@pytest.mark.parametrize("field", sorted(TASK_ATTRIBUTES))
+def test_changing_a_task_field_changes_the_task(field):
+    task, value, attribute = TASK_ATTRIBUTES[field]
+    assert getattr(make_env(task, task=unflatten({field: value})).unwrapped.task, attribute) == value
+    assert getattr(make_env(task).unwrapped.task, attribute) != value
