@@ -84,6 +84,20 @@ class SupervisionSection:
 
 
 @dataclass
+class TransitionSection:
+    """Expert hand-overs (``mwx_ray/router/transitions.py``): action smoothing and a stabiliser fallback; applied in
+    training and evaluation alike. Off by default."""
+
+    action_smoothing: float = setting(0.0, ge=0, lt=1, help="EMA of the executed action: s·previous + (1−s)·new")
+    fallback_expert: str | None = setting(None, help="expert that acts alone while the robot is about to fall "
+                                                     "(e.g. stand); must be one of router.experts")
+    fallback_torso_zz_below: float = setting(0.85, ge=-1, le=1, help="at risk when xmat[torso].zz drops below "
+                                                                      "this (0.85 ≈ 32° of tilt)")
+    fallback_head_below_m: float = setting(1.3, ge=0, help="at risk when the head site drops below this height, m "
+                                                           "(standing: ~1.7 m)")
+
+
+@dataclass
 class RouterStopSection:
     env_steps: int = setting(200_000, ge=1, help="env-step budget (the monolithic baseline gets the same)")
     max_iters: int | None = setting(None, ge=1)
@@ -120,6 +134,7 @@ class RouterSection:
                               "baseline, whose network is fcnet_hiddens)")
     stop: RouterStopSection = setting(factory=RouterStopSection)
     eval: RouterEvalSection = setting(factory=RouterEvalSection)
+    transitions: TransitionSection = setting(factory=TransitionSection)
     seeds: list[int] = setting(factory=lambda: [0], help="router seeds: one trial per variant × seed")
     checkpoint_every_iters: int = setting(5, ge=1, help="router/monolithic trials checkpoint this often and "
                                                         "resume from the last checkpoint after a crash")
@@ -137,6 +152,9 @@ class RouterSection:
             return {"experts": "must name at least one expert"}
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             return {"seeds": f"must list distinct seeds, got {self.seeds}"}
+        fallback = self.transitions.fallback_expert
+        if fallback is not None and fallback not in self.experts:
+            return {"transitions.fallback_expert": f"{fallback!r} is not one of router.experts {self.experts}"}
         if len(set(self.experts)) != len(self.experts):
             return {"experts": f"duplicate expert names in {self.experts}"}
         unknown = sorted(set(self.expert_dirs) - set(self.experts))

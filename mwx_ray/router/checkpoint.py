@@ -52,6 +52,14 @@ def save_router_checkpoint(policy: RouterPolicy, out_dir: str | Path, *, task_en
     return out
 
 
+def transition_settings_of(manifest: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """``(router.transitions, fallback expert folder)`` a checkpoint was trained with (None: none recorded)."""
+    transitions = manifest.get("transitions")
+    fallback = (transitions or {}).get("fallback_expert")
+    folders = {e["name"]: e["folder"] for e in manifest.get("experts", [])}
+    return transitions, folders.get(fallback) if fallback else None
+
+
 def read_router_manifest(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / MANIFEST_FILE
     if not path.is_file():

@@ -30,6 +30,8 @@ class RouterEpisode:
     stage_success: dict[str, bool]
     weights: np.ndarray  # [T, K] (empty [T, 0] without a router)
     stages: np.ndarray  # [T] active stage index of each step's state
+    actions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # [T, A] executed actions
+    terminated: bool = False  # ended by the task's termination (a fall), not by its time limit
 
 
 @dataclass
@@ -49,6 +51,7 @@ class RouterEvalResult:
                "eval/episode_length": float(np.mean([e.length for e in self.episodes]))}
         for name in self.stage_names:
             out[f"stage_success/{name}"] = float(np.mean([e.stage_success.get(name, False) for e in self.episodes]))
+        out.update(transition_metrics(self.episodes))
         weights = [e.weights for e in self.episodes if e.weights.size]
         if weights:
             mean = np.concatenate(weights).mean(axis=0)
@@ -61,8 +64,8 @@ def run_router_episode(env, act: ActWithWeights, seed: int, *, frames: list[np.n
                        max_frames: int = 0, max_steps: int | None = None, names: list[str] | None = None,
                        ) -> RouterEpisode:
     obs, info = env.reset(seed=seed)
-    done, length, reward_sum = False, 0, 0.0
-    weights, stages = [], []
+    done, length, reward_sum, terminated = False, 0, 0.0, False
+    weights, stages, actions = [], [], []
     while not done:
         action, w = act(obs)
         stages.append(int(info.get("stage", stages[-1] if stages else 0)))
@@ -71,7 +74,8 @@ def run_router_episode(env, act: ActWithWeights, seed: int, *, frames: list[np.n
         if frames is not None and len(frames) < max_frames:
             frame = env.render()
             frames.append(draw_weight_bars(frame, w, names or []) if w is not None else frame)
-        obs, reward, terminated, truncated, info = env.step(np.asarray(action, dtype=np.float32))
+        actions.append(np.asarray(action, dtype=np.float32))
+        obs, reward, terminated, truncated, info = env.step(actions[-1])
         reward_sum += float(reward)
         length += 1
         done = terminated or truncated or (max_steps is not None and length >= max_steps)
@@ -81,22 +85,60 @@ def run_router_episode(env, act: ActWithWeights, seed: int, *, frames: list[np.n
                      zip(stage_names, getattr(task, "completed", [False] * len(stage_names)), strict=True)}
     success = bool(info["success"]) if "success" in info else all(stage_success.values())
     return RouterEpisode(float(info.get("hb/return", reward_sum)), length, success, stage_success,
-                         np.stack(weights) if weights else np.zeros((length, 0), np.float32), np.asarray(stages))
+                         np.stack(weights) if weights else np.zeros((length, 0), np.float32), np.asarray(stages),
+                         np.stack(actions), bool(terminated))
+
+
+# A stage switch "caused" a fall if the episode terminates within 1 s (50 control steps) after it; action jerk is
+# compared in a ±0.5 s window around the switch against the whole episode (our choices, stated in the report).
+FALL_WINDOW_STEPS = 50
+JERK_HALF_WINDOW_STEPS = 25
+
+
+def action_jerk(actions: np.ndarray) -> np.ndarray:
+    """[T-2] norm of the second difference of executed actions (normalized units per step²)."""
+    if len(actions) < 3:
+        return np.zeros(0)
+    return np.linalg.norm(actions[2:] - 2.0 * actions[1:-1] + actions[:-2], axis=1)
+
+
+def transition_metrics(episodes: list[RouterEpisode]) -> dict[str, float]:
+    """``transition/switches`` (stage switches per episode), ``transition/fall_rate`` (share of switches followed by
+    a fall within 1 s), ``transition/jerk_ratio`` (mean action jerk within ±0.5 s of a switch ÷ episode mean)."""
+    switches, falls, near, overall = 0, 0, [], []
+    for episode in episodes:
+        jerk = action_jerk(episode.actions)
+        if jerk.size:
+            overall.append(float(jerk.mean()))
+        for t in np.flatnonzero(np.diff(episode.stages)) + 1:
+            switches += 1
+            falls += int(episode.terminated and episode.length - t <= FALL_WINDOW_STEPS)
+            window = jerk[max(0, t - JERK_HALF_WINDOW_STEPS - 2): t + JERK_HALF_WINDOW_STEPS]
+            if window.size:
+                near.append(float(window.mean()))
+    mean_overall = float(np.mean(overall)) if overall else float("nan")
+    return {"transition/switches": switches / max(len(episodes), 1),
+            "transition/fall_rate": falls / switches if switches else float("nan"),
+            "transition/jerk_ratio": float(np.mean(near)) / mean_overall if near and mean_overall > 0 else float("nan")}
 
 
 def evaluate_router(act: ActWithWeights, env_id: str, *, episodes: int, seed: int, expert_names: list[str],
                     video_path: str | Path | None = None, video_steps: int = 500, plot_path: str | Path | None = None,
-                    max_steps: int | None = None, env_kwargs: Mapping[str, Any] | None = None) -> RouterEvalResult:
+                    max_steps: int | None = None, env_kwargs: Mapping[str, Any] | None = None,
+                    transitions: Mapping[str, Any] | None = None, fallback_folder: str | None = None
+                    ) -> RouterEvalResult:
     """Run ``episodes`` deterministic episodes; video of episode 0 and the weights plot if paths are given.
-    ``env_kwargs`` go to ``gymnasium.make`` (the task settings, ``TaskSection.env_kwargs``)."""
+    ``env_kwargs`` go to ``gymnasium.make`` (the task settings, ``TaskSection.env_kwargs``); ``transitions``
+    (``router.transitions``) wrap the env as in training (``mwx_ray.router.transitions``)."""
     import gymnasium as gym
 
     import mwx_ray.envs  # noqa: F401 - registers the mwx ids
+    from mwx_ray.router.transitions import wrap_transitions
 
     kwargs = dict(env_kwargs or {})
     if video_path:
         kwargs.update(render_mode="rgb_array", render_quality="fast")
-    env = gym.make(env_id, **kwargs)
+    env = wrap_transitions(gym.make(env_id, **kwargs), transitions, fallback_folder)
     frames: list[np.ndarray] = []
     try:
         runs = [run_router_episode(env, act, seed + i, frames=frames if (video_path and i == 0) else None,

@@ -50,6 +50,13 @@ class RouterSetup:
     def expert_indices(self) -> dict[str, list[int]]:
         return dict(zip(self.experts.names, self.experts.index_lists, strict=True))
 
+    def transition_settings(self) -> tuple[dict[str, Any], str | None]:
+        """``(router.transitions as plain data, the fallback expert's folder or None)``."""
+        from mwx_ray.config.typed import to_plain
+
+        fallback = self.router.transitions.fallback_expert
+        return to_plain(self.router.transitions), (self.expert_folders[fallback] if fallback else None)
+
     def network_spec(self) -> dict[str, Any]:
         return router_spec(obs_dim=int(self.observation_space.shape[0]), num_experts=self.experts.num_experts,
                            act_dim=self.experts.act_dim, net=self.router.net,

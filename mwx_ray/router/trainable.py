@@ -57,16 +57,19 @@ def trial_config_of(trial_config: dict[str, Any]) -> MwxConfig:
 
 
 def evaluate_on_task(act_with_weights, task: TaskSection, *, expert_names: list[str], episodes: int,
-                     artifacts: Path | None, video_steps: int, max_steps: int | None) -> RouterEvalResult:
+                     artifacts: Path | None, video_steps: int, max_steps: int | None,
+                     setup: RouterSetup | None = None) -> RouterEvalResult:
     """Deterministic evaluation on the composite task (``EVAL_SEED``), optionally with video and weights plot."""
     from mwx_ray.envs import resolve_env_id
 
     env_id = resolve_env_id(task.name)
     video = artifacts / "final_episode.mp4" if artifacts and video_steps else None
     plot = artifacts / "final_weights.png" if artifacts and expert_names else None
+    transitions, fallback_folder = setup.transition_settings() if setup is not None else (None, None)
     return evaluate_router(act_with_weights, env_id, episodes=episodes, seed=EVAL_SEED, expert_names=expert_names,
                            video_path=video, video_steps=video_steps, plot_path=plot, max_steps=max_steps,
-                           env_kwargs=task.for_evaluation().env_kwargs())
+                           env_kwargs=task.for_evaluation().env_kwargs(), transitions=transitions,
+                           fallback_folder=fallback_folder)
 
 
 class RouterHooks:
@@ -85,7 +88,8 @@ class RouterHooks:
         return evaluate_on_task(self._policy(algo).act_with_weights, self.setup.task_settings,
                                 expert_names=self.setup.expert_names,
                                 episodes=ev.episodes, artifacts=artifacts,
-                                video_steps=ev.video_steps if ev.video else 0, max_steps=ev.max_steps)
+                                video_steps=ev.video_steps if ev.video else 0, max_steps=ev.max_steps,
+                                setup=self.setup)
 
     def evaluate(self, algo) -> dict[str, Any]:
         return self._evaluate(algo, None).metrics()
@@ -112,7 +116,8 @@ class RouterHooks:
             self._policy(algo), self.trial_dir / "router", task_env_id=self.setup.task_env_id,
             instruction_text=self.setup.instruction_text,
             extra={"variant": self.config.router.variant, "labels": self.setup.label_source.provenance,
-                   "env_steps": int(metrics.get("env_steps", 0)), "frozen_check": frozen["copies_checked"]})
+                   "env_steps": int(metrics.get("env_steps", 0)), "frozen_check": frozen["copies_checked"],
+                   "transitions": self.setup.transition_settings()[0]})
         return {"router/experts_frozen": 1.0, "artifacts/frozen_check": str(frozen_file),
                 "artifacts/router_checkpoint": str(checkpoint), **_artifacts(evaluation)}
 
@@ -175,17 +180,17 @@ def fixed_weights_trial(config: MwxConfig, trial_dir: Path) -> None:
     for name, weights in candidates.items():
         policy = RouterPolicy(setup.experts, None, fixed_weights=weights)
         scored[name] = evaluate_on_task(policy.act_with_weights, setup.task_settings,
-                                        expert_names=setup.expert_names,
-                                        episodes=ev.episodes, artifacts=None, video_steps=0,
-                                        max_steps=ev.max_steps).metrics()
+                                        expert_names=setup.expert_names, episodes=ev.episodes, artifacts=None,
+                                        video_steps=0, max_steps=ev.max_steps, setup=setup).metrics()
     best = max(scored, key=lambda n: (scored[n]["hb/success"], scored[n]["hb/return"]))
     policy = RouterPolicy(setup.experts, None, fixed_weights=candidates[best])
     evaluation = evaluate_on_task(policy.act_with_weights, setup.task_settings, expert_names=setup.expert_names,
                                   episodes=ev.episodes, artifacts=trial_dir,
-                                  video_steps=ev.video_steps if ev.video else 0, max_steps=ev.max_steps)
+                                  video_steps=ev.video_steps if ev.video else 0, max_steps=ev.max_steps, setup=setup)
     checkpoint = save_router_checkpoint(policy, trial_dir / "router", task_env_id=setup.task_env_id,
                                         instruction_text=setup.instruction_text,
-                                        extra={"variant": router.variant, "fixed": best})
+                                        extra={"variant": router.variant, "fixed": best,
+                                               "transitions": setup.transition_settings()[0]})
     metrics = {"env_steps": 0, "training_iteration": 1, **evaluation.metrics(), "tags/chosen_expert_mixture": best,
                "artifacts/router_checkpoint": str(checkpoint), **_artifacts(evaluation)}
     if router.mode == "single":

@@ -46,9 +46,10 @@ def map_agent_to_router(agent_id, episode=None, **kwargs) -> str:
 def build_router_ppo_config(setup: RouterSetup, *, seed: int, resources: ResourcesSection,
                             plugins: Sequence[str] = ()) -> PPOConfig:
     """RLlib PPO config of the router run: one agent → ``router``; ``expert_*`` modules frozen."""
-    from mwx_ray.router.env import register_router_env
+    from mwx_ray.router.env import FALLBACK_KEY, TRANSITIONS_KEY, register_router_env
 
     router, ppo = setup.router, setup.router.ppo
+    transitions, fallback_folder = setup.transition_settings()
     env_name = register_router_env(setup.task_env_id)
     spec = router_module_spec(observation_space=setup.observation_space, action_space=setup.action_space,
                               router_config=setup.router_model_config(), expert_folders=setup.expert_folders,
@@ -65,7 +66,8 @@ def build_router_ppo_config(setup: RouterSetup, *, seed: int, resources: Resourc
         .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
         .framework("torch")
         .environment(env=env_name, env_config={**setup.task_settings.env_kwargs(), BASE_SEED_KEY: int(seed),
-                                               PLUGINS_KEY: list(plugins)})
+                                               PLUGINS_KEY: list(plugins), TRANSITIONS_KEY: transitions,
+                                               FALLBACK_KEY: fallback_folder})
         .multi_agent(policies=set(spec.rl_module_specs), policy_mapping_fn=map_agent_to_router,
                      policies_to_train=[ROUTER_MODULE_ID])
         .rl_module(rl_module_spec=spec)

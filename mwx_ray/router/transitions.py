@@ -1,0 +1,86 @@
+"""Handling expert switches, where composition fails: action smoothing and a stabiliser fallback (Ray-free).
+
+:class:`TransitionWrapper` sits between the router's action and the composite task, in training (the router env
+on every env runner) and in evaluation alike, so the router learns with what it is evaluated with:
+
+* ``action_smoothing`` s ∈ [0, 1): the executed action is ``s · previous + (1 − s) · router action`` (an EMA over
+  control steps; s = 0.5 halves a step change within one 20 ms step) — a hand-over between experts becomes a
+  ramp instead of a jump in every joint target;
+* ``fallback_expert``: while the robot is at risk of falling (torso tilted past ``fallback_torso_zz_below`` or the
+  head below ``fallback_head_below_m``), the named expert (stand: the balance specialist) acts alone; the router
+  takes over again once the robot has recovered. ``info["router/fallback"]`` is 1 on those steps.
+
+Both are ``router.transitions`` settings (off by default), each measured by the ablation table's transition
+columns (``router/evaluation.py``: fall rate within 1 s of a stage switch, action jerk around switches).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+
+class TransitionWrapper(gym.Wrapper):
+    """See the module docstring. ``fallback`` is ``(ExpertPolicy, observation indices)`` or None."""
+
+    def __init__(self, env: gym.Env, *, action_smoothing: float = 0.0, fallback=None,
+                 torso_zz_below: float = 0.85, head_below_m: float = 1.3):
+        super().__init__(env)
+        if not 0.0 <= action_smoothing < 1.0:
+            raise ValueError(f"action_smoothing must be in [0, 1), got {action_smoothing}")
+        self.action_smoothing = float(action_smoothing)
+        self.fallback = fallback
+        self.torso_zz_below, self.head_below_m = float(torso_zz_below), float(head_below_m)
+        self._previous: np.ndarray | None = None
+        self._obs: np.ndarray | None = None
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        self._previous, self._obs = None, obs
+        return obs, info
+
+    def at_risk(self) -> bool:
+        """Whether the robot is about to fall: torso tilted (``xmat[torso].zz``) or head low (m)."""
+        ctx = self.env.unwrapped.ctx
+        return ctx.torso_zz < self.torso_zz_below or ctx.head_z < self.head_below_m
+
+    def step(self, action):
+        action = np.asarray(action, dtype=np.float64)
+        fallback_now = self.fallback is not None and self._obs is not None and self.at_risk()
+        if fallback_now:
+            policy, indices = self.fallback
+            action = np.asarray(policy.act(np.asarray(self._obs)[indices]), dtype=np.float64)
+        if self.action_smoothing and self._previous is not None:
+            action = self.action_smoothing * self._previous + (1.0 - self.action_smoothing) * action
+        self._previous = action
+        obs, reward, terminated, truncated, info = self.env.step(action.astype(np.float32))
+        self._obs = obs
+        info = {**info, "router/fallback": float(fallback_now)}
+        return obs, reward, terminated, truncated, info
+
+
+def wrap_transitions(env: gym.Env, settings: Mapping[str, Any] | None, fallback_folder: str | None = None) -> gym.Env:
+    """``env`` wrapped per ``router.transitions`` (plain dict); unchanged when every option is off."""
+    settings = dict(settings or {})
+    smoothing = float(settings.get("action_smoothing", 0.0))
+    if not smoothing and not settings.get("fallback_expert"):
+        return env
+    fallback = None
+    if settings.get("fallback_expert"):
+        from mwx_ray.experts.policy import ExpertPolicy
+        from mwx_ray.router.experts_frozen import adapter_indices, observation_layout
+
+        if not fallback_folder:
+            raise ValueError(f"router.transitions.fallback_expert {settings['fallback_expert']!r} has no folder")
+        policy = ExpertPolicy.load(fallback_folder)
+        task_layout = observation_layout(env.spec.id if env.spec else "", int(env.observation_space.shape[0]))
+        expert_layout = observation_layout(policy.manifest["env_id"], policy.obs_dim)
+        indices = adapter_indices(expert_layout, task_layout, expert_name=str(settings["fallback_expert"]),
+                                  task_name=env.spec.id if env.spec else "task")
+        fallback = (policy, np.asarray(indices))
+    return TransitionWrapper(env, action_smoothing=smoothing, fallback=fallback,
+                             torso_zz_below=float(settings.get("fallback_torso_zz_below", 0.85)),
+                             head_below_m=float(settings.get("fallback_head_below_m", 1.3)))

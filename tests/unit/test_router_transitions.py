@@ -1,0 +1,98 @@
+"""Expert hand-over options (router.transitions): action smoothing and the stabiliser fallback, on the real env."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+
+import mwx_ray.envs  # noqa: F401 - registers the ids
+from mwx_ray.experts.export import write_expert_folder
+from mwx_ray.experts.policy import ExpertPolicy
+from mwx_ray.router.evaluation import RouterEpisode, transition_metrics
+from mwx_ray.router.transitions import wrap_transitions
+
+OBS, ACT, HIDDEN = 51, 19, 16
+
+
+def stand_expert(tmp_path):
+    """A random-weight expert with the stand task's layout (what the fallback reads)."""
+    rng = np.random.default_rng(0)
+    state = {"encoder.actor_encoder.net.mlp.0.weight": rng.normal(size=(HIDDEN, OBS)).astype(np.float32) * 0.1,
+             "encoder.actor_encoder.net.mlp.0.bias": np.zeros(HIDDEN, np.float32),
+             "pi.net.mlp.0.weight": rng.normal(size=(ACT, HIDDEN)).astype(np.float32),
+             "pi.net.mlp.0.bias": np.zeros(ACT, np.float32), "pi.log_std": np.zeros(ACT, np.float32)}
+    import base64
+    import io
+    import zlib
+
+    def serialized(array):
+        buffer = io.BytesIO()
+        np.save(buffer, array)
+        return base64.b64encode(zlib.compress(buffer.getvalue())).decode("ascii")
+
+    stats = {"num_pushes": 10, "mean_array": serialized(np.zeros(OBS)), "sum_sq_diff_array": serialized(np.ones(OBS) * 9)}
+    config = {"fcnet_hiddens": [HIDDEN], "fcnet_activation": "tanh", "head_fcnet_hiddens": [],
+              "head_fcnet_activation": "tanh", "free_log_std": True, "log_std_clip_param": 5.0, "vf_share_layers": False}
+    box = gym.spaces.Box(-np.inf, np.inf, (OBS,), np.float64)
+    return write_expert_folder(tmp_path / "stand", env_id="mwx/h1-stand-v0", module_state=state, model_config=config,
+                               observation_space=box, action_space=gym.spaces.Box(-1.0, 1.0, (ACT,), np.float32),
+                               filter_agent_state={"shape": np.array([OBS]), "de_mean_to_zero": True,
+                                                   "de_std_to_one": True, "clip_by_value": 10.0,
+                                                   "running_stats": [stats]},
+                               normalize_actions=True, clip_actions=False, source_checkpoint=None)
+
+
+def test_off_by_default_and_smoothing_is_an_ema_of_executed_actions():
+    plain = gym.make("mwx/h1-stand_walk_stand-v0")
+    assert wrap_transitions(plain, {"action_smoothing": 0.0}) is plain
+    env = wrap_transitions(gym.make("mwx/h1-stand_walk_stand-v0"), {"action_smoothing": 0.75})
+    env.reset(seed=0)
+    first, second = np.full(ACT, 0.4), np.full(ACT, -0.4)
+    env.step(first)
+    np.testing.assert_allclose(env.unwrapped.ctx.action, first, atol=1e-6)  # nothing to smooth on step 1
+    env.step(second)
+    np.testing.assert_allclose(env.unwrapped.ctx.action, 0.75 * first + 0.25 * second, atol=1e-6)
+    env.reset(seed=0)
+    env.step(second)
+    np.testing.assert_allclose(env.unwrapped.ctx.action, second, atol=1e-6)  # a reset forgets the history
+
+
+def test_fallback_expert_acts_alone_while_the_robot_is_falling(tmp_path):
+    folder = stand_expert(tmp_path)
+    settings = {"fallback_expert": "stand", "fallback_torso_zz_below": 0.85, "fallback_head_below_m": 1.3}
+    env = wrap_transitions(gym.make("mwx/h1-stand_walk_stand-v0"), settings, str(folder))
+    obs, _ = env.reset(seed=0)
+    router_action = np.full(ACT, 0.3)
+    _, _, _, _, info = env.step(router_action)
+    assert info["router/fallback"] == 0.0  # upright: the router's action
+    np.testing.assert_allclose(env.unwrapped.ctx.action, router_action, atol=1e-6)
+    data, model = env.unwrapped.data, env.unwrapped.model
+    data.qpos[3:7] = [np.cos(0.5), 0.0, np.sin(0.5), 0.0]  # pitched 57°: torso zz ≈ 0.54
+    mujoco.mj_forward(model, data)
+    obs = env.unwrapped._observation()
+    env._obs = obs  # the observation the router saw in this state
+    assert env.at_risk()
+    _, _, _, _, info = env.step(router_action)
+    assert info["router/fallback"] == 1.0
+    expected = ExpertPolicy.load(folder).act(obs[:OBS])
+    np.testing.assert_allclose(env.unwrapped.ctx.action, np.clip(expected, -1, 1), atol=1e-5)
+    assert not np.allclose(expected, router_action)
+
+
+def test_fallback_needs_its_folder():
+    with pytest.raises(ValueError, match="has no folder"):
+        wrap_transitions(gym.make("mwx/h1-stand-v0"), {"fallback_expert": "stand"})
+
+
+def test_transition_metrics_count_falls_after_switches_and_jerk_around_them():
+    stages = np.array([0] * 30 + [1] * 20)
+    actions = np.zeros((50, 2), np.float32)
+    actions[30:] = 1.0  # a step change exactly at the switch: jerk concentrated there
+    fell = RouterEpisode(10.0, 50, False, {}, np.zeros((50, 0)), stages, actions, terminated=True)
+    fine = RouterEpisode(10.0, 50, True, {}, np.zeros((50, 0)), stages, np.zeros((50, 2)), terminated=False)
+    metrics = transition_metrics([fell, fine])
+    assert metrics["transition/switches"] == 1.0
+    assert metrics["transition/fall_rate"] == 0.5  # one of two switches ended in a fall within 1 s
+    assert metrics["transition/jerk_ratio"] > 1.0
