@@ -31,6 +31,10 @@ def register(subparsers) -> None:
     parser.add_argument("--config", help="config whose tracking settings locate the MLflow store")
     add_overrides_argument(parser)
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the report to MLflow")
+    parser.add_argument("--export", help="also save the runs the report was built from (a small folder that "
+                                         "regenerates it without the store)")
+    parser.add_argument("--from-export", action="store_true", help="TARGET is such a folder: rebuild its report "
+                                                                   "without a tracking store")
 
 
 def run(args) -> int:
@@ -38,6 +42,14 @@ def run(args) -> int:
     from analysis.loaders import client_for, resolve_target
     from analysis.report import make_report
 
+    if args.from_export:
+        from analysis.report import write_report
+        from analysis.study_export import load_study_export
+
+        study = load_study_export(args.target)
+        outcome = write_report(study, Path(args.out) if args.out else Path(args.target).parent / "report")
+        print(f"report: {outcome.folder / 'report.md'} (from the export {args.target})")
+        return 0
     config = load_config(args.config, args.overrides).config
     uri = tracking_uri(config)
     try:
@@ -47,7 +59,7 @@ def run(args) -> int:
         return 2
     out = Path(args.out) if args.out else Path(config.run.root_dir) / "reports" / target.label
     outcome = make_report(uri, args.target, out, experiment_prefix=config.tracking.experiment_prefix,
-                          log_to_mlflow=not args.no_mlflow)
+                          log_to_mlflow=not args.no_mlflow, export_dir=args.export)
     print(f"report: {outcome.folder / 'report.md'}")
     print(f"  {len(outcome.tables)} tables (CSV) in {outcome.folder / 'tables'}")
     print(f"  {len(outcome.figures)} figures (PNG) in {outcome.folder / 'figures'}")

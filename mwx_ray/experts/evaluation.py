@@ -45,8 +45,9 @@ class EvalResult:
 
     def metrics(self) -> dict[str, float]:
         """The metric names the sweep reports: ``hb/return``, ``hb/return_std``, ``hb/success``,
-        ``reward_terms/<term>``."""
-        out = {"hb/return": self.return_mean, "hb/return_std": self.return_std, "hb/success": self.success_rate}
+        ``eval/episode_length`` (control steps: how long the robot lasted), ``reward_terms/<term>``."""
+        out = {"hb/return": self.return_mean, "hb/return_std": self.return_std, "hb/success": self.success_rate,
+               "eval/episode_length": float(np.mean(self.episode_lengths))}
         out.update({f"{REWARD_TERM_PREFIX}{term}": value for term, value in self.reward_term_means.items()})
         return out
 

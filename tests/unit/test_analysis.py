@@ -367,3 +367,15 @@ def test_schema_names_match_the_stages_that_write_them():
     from mwx_ray.tracking.run_values import STEP_KEY
 
     assert REWARD_TERM_PREFIX == schema.PREFIX_REWARD_TERMS and STEP_KEY == schema.METRIC_ENV_STEPS
+
+
+def test_a_study_export_regenerates_the_same_report_without_the_store(experts_study, tmp_path):
+    from analysis.study_export import load_study_export, save_study
+
+    direct = report.write_report(experts_study, tmp_path / "direct")
+    export = save_study(experts_study, tmp_path / "export")
+    again = report.write_report(load_study_export(export), tmp_path / "again")
+    strip = lambda text: "\n".join(line for line in text.splitlines() if "generated" not in line)  # noqa: E731
+    assert strip((again.folder / "report.md").read_text()) == strip((direct.folder / "report.md").read_text())
+    for name, path in direct.tables.items():
+        assert (again.folder / "tables" / path.name).read_text() == path.read_text(), name

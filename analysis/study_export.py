@@ -1,0 +1,54 @@
+"""A recorded MLflow export: the runs and metric histories a report was built from, as small files in a folder.
+
+``mwx report <target> --export <folder>`` writes it next to the report; ``mwx report --from-export <folder>``
+rebuilds the same report without the tracking store (the results page in ``docs/results`` is regenerated this
+way, and a test checks that it still is). Files: ``study.json`` (target, tracking URI), ``runs.parquet`` and
+``histories.parquet`` (parquet keeps every column's dtype, so the rebuilt tables are identical).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.loaders import ReportTarget, Study
+from mwx_ray.atomic_io import atomic_write_text
+
+STUDY_FILE, RUNS_FILE, HISTORIES_FILE = "study.json", "runs.parquet", "histories.parquet"
+
+
+def save_study(study: Study, folder: str | Path) -> Path:
+    """Write ``study`` to ``folder`` (each file atomically; the study file last marks the export complete)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_frame(study.runs, folder / RUNS_FILE)
+    _write_frame(study.histories, folder / HISTORIES_FILE)
+    meta = {"target": asdict(study.target), "tracking_uri": study.tracking_uri}
+    atomic_write_text(folder / STUDY_FILE, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return folder
+
+
+def load_study_export(folder: str | Path) -> Study:
+    """The :class:`Study` saved by :func:`save_study`."""
+    folder = Path(folder)
+    if not (folder / STUDY_FILE).is_file():
+        raise FileNotFoundError(f"{folder} holds no study export ({STUDY_FILE})")
+    meta = json.loads((folder / STUDY_FILE).read_text())
+    target = meta["target"]
+    return Study(ReportTarget(tuple(target["experiment_ids"]), tuple(target["experiment_names"]),
+                              target["parent_run_id"], target["label"]),
+                 _read_frame(folder / RUNS_FILE), _read_frame(folder / HISTORIES_FILE), meta["tracking_uri"])
+
+
+def _write_frame(frame: pd.DataFrame, path: Path) -> None:
+    from mwx_ray.atomic_io import atomic_path
+
+    with atomic_path(path) as tmp:
+        frame.reset_index(drop=True).to_parquet(tmp, index=False)
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path)
