@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mwx_ray.motion.errors import MotionError
-from mwx_ray.motion.skeleton import CANONICAL_KEYPOINTS, NAME_MAPS, _normalize
+from mwx_ray.motion.skeleton import CANONICAL_KEYPOINTS, NAME_MAPS, _normalize, sided
 
 
 @dataclass(frozen=True)
@@ -48,19 +48,6 @@ class JointConvention:
     aliases: dict[str, tuple[str, ...]]
     markers: tuple[str, ...] = ()
     description: str = ""
-
-
-def _sided(template: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-    """Expand ``{side}`` keys into left/right; aliases may use ``{side}``, ``{Side}``, ``{S}`` (L/R), ``{s}`` (l/r)."""
-    out: dict[str, tuple[str, ...]] = {}
-    for key, aliases in template.items():
-        if "{side}" not in key:
-            out[key] = aliases
-            continue
-        for side, word, letter in (("left", "Left", "L"), ("right", "Right", "R")):
-            out[key.format(side=side)] = tuple(a.format(side=side, Side=word, S=letter, s=letter.lower())
-                                               for a in aliases)
-    return out
 
 
 def _limbs(hip: str, knee: str, ankle: str, toe: str, shoulder: str, elbow: str, wrist: str) -> dict:
@@ -73,26 +60,26 @@ _BVH_LIMBS = _limbs("{Side}UpLeg", "{Side}Leg", "{Side}Foot", "{Side}ToeBase", "
 CONVENTIONS: dict[str, JointConvention] = {
     c.name: c
     for c in (
-        JointConvention("cmu", _sided({"pelvis": ("Hips",), "spine": ("Spine",), "chest": ("Spine1",),
+        JointConvention("cmu", sided({"pelvis": ("Hips",), "spine": ("Spine",), "chest": ("Spine1",),
                                        "neck": ("Neck1",), "head": ("Head",), **_BVH_LIMBS}),
                         ("LHipJoint", "RHipJoint", "LowerBack", "Neck1", "LThumb", "RThumb"),
                         "CMU mocap database, cgspeed BVH release"),
-        JointConvention("lafan1", _sided({"pelvis": ("Hips",), "spine": ("Spine",), "chest": ("Spine2",),
+        JointConvention("lafan1", sided({"pelvis": ("Hips",), "spine": ("Spine",), "chest": ("Spine2",),
                                           "neck": ("Neck",), "head": ("Head",),
                                           **_BVH_LIMBS, "{side}_toe": ("{Side}Toe",)}),
                         ("LeftToe", "RightToe"), "ubisoft LAFAN1"),
-        JointConvention("mixamo", _sided({"pelvis": ("Hips",), "spine": ("Spine",), "chest": ("Spine2", "Spine1"),
+        JointConvention("mixamo", sided({"pelvis": ("Hips",), "spine": ("Spine",), "chest": ("Spine2", "Spine1"),
                                           "neck": ("Neck",), "head": ("Head",), **_BVH_LIMBS}),
                         ("mixamorig:Hips", "HeadTop_End", "LeftToe_End"), "Adobe Mixamo"),
         JointConvention("bvh", NAME_MAPS["bvh"], (), "generic MotionBuilder/HumanIK-style BVH names"),
         JointConvention("smpl", NAME_MAPS["smpl"], ("left_collar", "spine3", "left_foot"), "SMPL / AMASS"),
         JointConvention("holosoma_smplh", NAME_MAPS["holosoma_smplh"], ("L_Hip", "Torso"), "holosoma SMPL-H"),
-        JointConvention("games105", _sided({
+        JointConvention("games105", sided({
             "pelvis": ("RootJoint",), "spine": ("pelvis_lowerback",), "chest": ("lowerback_torso",),
             "neck": ("torso_head",), "head": ("torso_head_end",),
             **_limbs("{s}Hip", "{s}Knee", "{s}Ankle", "{s}ToeJoint", "{s}Shoulder", "{s}Elbow", "{s}Wrist")}),
             ("RootJoint", "lToeJoint", "lTorso_Clavicle"), "GAMES-105 course data"),
-        JointConvention("iclone", _sided({
+        JointConvention("iclone", sided({
             "pelvis": ("CC_Base_Hip", "CC_Base_Pelvis"), "spine": ("CC_Base_Waist",), "chest": ("CC_Base_Spine02",),
             "neck": ("CC_Base_NeckTwist01",), "head": ("CC_Base_Head",),
             **_limbs("CC_Base_{S}_Thigh", "CC_Base_{S}_Calf", "CC_Base_{S}_Foot", "CC_Base_{S}_ToeBase",

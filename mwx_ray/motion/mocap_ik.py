@@ -24,14 +24,12 @@ from dataclasses import dataclass
 import mink
 import mujoco
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from mwx_ray.motion.clip import H1_JOINT_NAMES
 from mwx_ray.motion.contacts import GroundGeoms, geom_lowest_points
-from mwx_ray.motion.retarget import KeypointPositionTask
+from mwx_ray.motion.retarget import KeypointPositionTask, initial_qpos
 from mwx_ray.motion.retarget_scale import H1_KEYPOINT_FRAMES, kinematic_h1_model, site_ids
 from mwx_ray.motion.skeleton import CANONICAL_KEYPOINTS
-from mwx_ray.robots.h1 import H1_KEYFRAME_QPOS
 
 # Joint speed limits, rad/s, from Unitree's URDF (unitree_ros, robots/h1_description/urdf/h1.urdf, <limit
 # velocity=...>): hips and torso 23, knees 14, ankles 9, shoulder pitch/roll 9, shoulder yaw and elbows 20.
@@ -113,14 +111,6 @@ class IkSolution:
     relaxed_frames: tuple[int, ...]
 
 
-def _initial_qpos(model: mujoco.MjModel, pelvis_pos: np.ndarray, pelvis_rot: np.ndarray) -> np.ndarray:
-    qpos = np.zeros(model.nq)
-    qpos[: len(H1_KEYFRAME_QPOS)] = H1_KEYFRAME_QPOS
-    qpos[0:3] = pelvis_pos
-    qpos[3:7] = Rotation.from_matrix(pelvis_rot).as_quat(scalar_first=True)
-    return qpos
-
-
 def _before(qpos: np.ndarray, history: list[np.ndarray], frame: int, k: int) -> np.ndarray | None:
     """The solution k frames before ``frame``: this pass's, else the loop end's (``history``), else None."""
     if frame >= k:
@@ -153,7 +143,7 @@ def solve_mocap_frames(targets: np.ndarray, contact_weights: np.ndarray, pelvis_
     if options.floor_constraint:
         limits.append(FloorLimit(model))
     pelvis_offset = np.asarray(H1_KEYPOINT_FRAMES["pelvis"][1])
-    configuration = mink.Configuration(model, _initial_qpos(model, targets[0, 0] - pelvis_rot[0] @ pelvis_offset,
+    configuration = mink.Configuration(model, initial_qpos(model, targets[0, 0] - pelvis_rot[0] @ pelvis_offset,
                                                             pelvis_rot[0]))
     posture_task.set_target(configuration.q.copy())
     base_costs = np.repeat(options.keypoint_costs, 3)

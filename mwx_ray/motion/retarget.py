@@ -153,7 +153,7 @@ def _canonical_keypoints(human: HumanMotion) -> np.ndarray:
     return np.asarray(human.keypoints[:, [human.index(k) for k in CANONICAL_KEYPOINTS]], dtype=np.float64)
 
 
-def _initial_qpos(model: mujoco.MjModel, pelvis_pos: np.ndarray, pelvis_rot: np.ndarray) -> np.ndarray:
+def initial_qpos(model: mujoco.MjModel, pelvis_pos: np.ndarray, pelvis_rot: np.ndarray) -> np.ndarray:
     qpos = np.zeros(model.nq)
     qpos[: len(H1_KEYFRAME_QPOS)] = H1_KEYFRAME_QPOS
     qpos[0:3] = pelvis_pos
@@ -182,7 +182,7 @@ def solve_frames(targets: np.ndarray, pelvis_rot: np.ndarray, torso_rot: np.ndar
 
     # Initial guess: the home keyframe with the pelvis body placed so that its kp_pelvis site is on the target.
     pelvis_offset = np.asarray(H1_KEYPOINT_FRAMES["pelvis"][1])
-    configuration = mink.Configuration(model, _initial_qpos(model, targets[0, 0] - pelvis_rot[0] @ pelvis_offset,
+    configuration = mink.Configuration(model, initial_qpos(model, targets[0, 0] - pelvis_rot[0] @ pelvis_offset,
                                                             pelvis_rot[0]))
     posture_task.set_target(configuration.q.copy())
     num_frames = len(targets)

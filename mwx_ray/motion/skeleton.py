@@ -97,15 +97,16 @@ SMPL_JOINT_NAMES_24: tuple[str, ...] = (
 SMPL_JOINT_NAMES_22: tuple[str, ...] = SMPL_JOINT_NAMES_24[:22]
 
 
-def _sided(template: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-    """Expand ``{side}``/``{Side}``/``{S}`` placeholders into left and right entries."""
+def sided(template: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Expand ``{side}`` keys into left/right; aliases may use ``{side}``, ``{Side}``, ``{S}`` (L/R), ``{s}`` (l/r)."""
     out: dict[str, tuple[str, ...]] = {}
     for key, aliases in template.items():
         if "{side}" not in key:
             out[key] = aliases
             continue
-        for side, cap, short in (("left", "Left", "L"), ("right", "Right", "R")):
-            out[key.format(side=side)] = tuple(a.format(side=side, Side=cap, S=short) for a in aliases)
+        for side, word, letter in (("left", "Left", "L"), ("right", "Right", "R")):
+            out[key.format(side=side)] = tuple(a.format(side=side, Side=word, S=letter, s=letter.lower())
+                                               for a in aliases)
     return out
 
 
@@ -114,7 +115,7 @@ NAME_MAPS: dict[str, dict[str, tuple[str, ...]]] = {
     "canonical": {name: (name,) for name in CANONICAL_KEYPOINTS},
     # CMU (cgspeed BVH): Hips, LowerBack, Spine, Spine1, Neck, Neck1, Head, LeftUpLeg, LeftLeg, LeftFoot,
     # LeftToeBase, LeftShoulder, LeftArm, LeftForeArm, LeftHand. LAFAN1: Spine, Spine1, Spine2, LeftToe.
-    "bvh": _sided(
+    "bvh": sided(
         {
             "pelvis": ("Hips", "Pelvis", "Root"),
             "spine": ("Spine", "LowerBack", "Spine1"),
@@ -130,7 +131,7 @@ NAME_MAPS: dict[str, dict[str, tuple[str, ...]]] = {
             "{side}_wrist": ("{Side}Hand", "{Side}Wrist"),
         }
     ),
-    "smpl": _sided(
+    "smpl": sided(
         {
             "pelvis": ("pelvis",),
             "spine": ("spine1",),
@@ -147,7 +148,7 @@ NAME_MAPS: dict[str, dict[str, tuple[str, ...]]] = {
         }
     ),
     # holosoma_retargeting's SMPL-H demo names (config_types/data_type.py: Pelvis, L_Hip, Torso, Spine, Chest...)
-    "holosoma_smplh": _sided(
+    "holosoma_smplh": sided(
         {
             "pelvis": ("Pelvis",),
             "spine": ("Torso", "Spine1"),
