@@ -125,7 +125,8 @@ def _outcome(result, group_key: str, metric: str, mode: str) -> TrialOutcome:
     row = _best_row(result, metric, mode)
     best: dict[str, Any] = {}
     if row is not None:
-        best = {key: value for key, value in row.items() if isinstance(value, int | float | str)}
+        plain = {key: value.item() if hasattr(value, "item") else value for key, value in row.items()}  # numpy scalars
+        best = {key: value for key, value in plain.items() if isinstance(value, int | float | str)}
         best["score"] = float(row[metric])
     checkpoint = result.get_best_checkpoint(metric, mode) if (row is not None and result.best_checkpoints) else None
     config = dict(result.config or {})
