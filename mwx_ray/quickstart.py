@@ -42,6 +42,7 @@ class Quickstart:
 
     loaded: LoadedConfig
     out: Path
+    experts: str = "zoo"  # which experts the rollouts and the router use: "zoo" (pretrained) or "trained" (this run's)
     state: dict = field(default_factory=dict)
 
     # ---------------------------------------------------------------- paths shared by the stages
@@ -57,12 +58,17 @@ class Quickstart:
     def labels(self) -> Path:
         return self.out / "labels"
 
+    @property
+    def routed_experts(self) -> str:
+        """The expert source of the rollouts and the router: the zoo, or this run's exported registry."""
+        return "zoo" if self.experts == "zoo" else str(self.registry)
+
     def stage_config(self) -> LoadedConfig:
         """The budget config with the paths that tie the stages together set (typed, validated)."""
         return self.loaded.with_values({
-            "labeling.rollouts.experts_dir": str(self.registry), "labeling.rollouts.out_dir": str(self.rollouts),
+            "labeling.rollouts.experts_dir": self.routed_experts, "labeling.rollouts.out_dir": str(self.rollouts),
             "labeling.shards_dir": str(self.rollouts), "labeling.out_dir": str(self.labels),
-            "router.experts_dir": str(self.registry), "router.labels.dataset_dir": str(self.labels),
+            "router.experts_dir": self.routed_experts, "router.labels.dataset_dir": str(self.labels),
             "router.labels.shards_dir": str(self.rollouts)}, source="quickstart")
 
     # ---------------------------------------------------------------- state

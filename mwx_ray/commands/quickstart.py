@@ -13,6 +13,7 @@ EXAMPLES = """  mwx quickstart                      default budget: ≤ 20 min o
   mwx quickstart --budget smoke       every stage for real on a tiny budget (a few minutes)
   mwx quickstart --budget long        experts 1M env steps each: hours on a laptop, minutes on a cluster
   mwx quickstart --fresh              start over instead of skipping the stages already done
+  mwx quickstart --experts trained    route the experts this run trains instead of the pretrained zoo
   mwx quickstart --set experts.seeds=[0,1]
 """
 
@@ -24,6 +25,9 @@ def register(subparsers) -> None:
                         help="tune_configs/quickstart/<budget>.yaml")
     parser.add_argument("--out", help="output folder (default runs/quickstart/<budget>)")
     parser.add_argument("--fresh", action="store_true", help="ignore the stages recorded as done and start over")
+    parser.add_argument("--experts", choices=("zoo", "trained"), default="zoo",
+                        help="experts the rollouts and the router use: the pretrained zoo (default; the expert "
+                             "stage still trains a short sweep to show that path) or the ones this run trains")
     add_overrides_argument(parser)
 
 
@@ -38,10 +42,14 @@ def run(args) -> int:
     loaded = load_config(budget_file, args.overrides)  # config errors surface before anything runs
     out = output_folder(args.budget, args.out)
     out.mkdir(parents=True, exist_ok=True)
-    qs = Quickstart(loaded=loaded, out=out)
+    qs = Quickstart(loaded=loaded, out=out, experts=args.experts)
     qs.load_state()
     if args.fresh:
         qs.state = {"done": {}}
+    if qs.state.get("experts", args.experts) != args.experts:  # another expert source: redo what used it
+        print(f"experts source changed ({qs.state['experts']} -> {args.experts}): redoing rollouts onwards")
+        qs.state["done"] = {k: v for k, v in qs.state["done"].items() if k in ("experts", "export")}
+    qs.state["experts"] = args.experts
     elapsed: dict[str, float] = {}
     with ray_session(loaded.config, stages=("experts",)):  # one Ray session for every stage
         for index, stage in enumerate(STAGES, start=1):
