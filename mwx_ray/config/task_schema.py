@@ -42,6 +42,21 @@ class DynamicWeightsSection:
 
 
 @dataclass
+class StartPerturbationSection:
+    """Training starts that are already in motion (HumanoidBench-reset episodes only; training only).
+
+    A hand-over between experts starts the next expert in whatever state the previous one left: drifting, still
+    stepping, carrying speed. With probability ``probability`` a keyframe reset gets a random pelvis velocity
+    (uniform in ±``root_velocity_mps`` per horizontal axis, world frame) and joint velocities (±``joint_velocity_rad_s``),
+    so the expert learns to take over from such states.
+    """
+
+    probability: float = setting(0.0, ge=0, le=1, help="share of keyframe resets that start in motion (0 = off)")
+    root_velocity_mps: float = setting(0.5, ge=0, help="max |pelvis velocity| per horizontal axis, m/s")
+    joint_velocity_rad_s: float = setting(0.5, ge=0, help="max |joint velocity|, rad/s")
+
+
+@dataclass
 class ReferenceStateInitSection:
     """Reference state initialization (RSI): training episodes start inside the clip, in its pose and velocity.
 
@@ -114,6 +129,7 @@ class ImitationSection:
     residual_scale: float = setting(0.5, gt=0, le=2, help="range of the residual action around the reference, "
                                                            "in normalized action units (1 = half a joint's range)")
     reference_state_init: ReferenceStateInitSection = setting(factory=ReferenceStateInitSection)
+    start_perturbation: StartPerturbationSection = setting(factory=StartPerturbationSection)
     tracking_termination: TrackingTerminationSection = setting(factory=TrackingTerminationSection)
     failure_weighted_starts: FailureWeightedStartsSection = setting(factory=FailureWeightedStartsSection)
 
@@ -179,6 +195,7 @@ class TaskSection:
         return replace(self, imitation=replace(
             imitation, random_start_phase=False,
             reference_state_init=replace(imitation.reference_state_init, probability=0.0),
+            start_perturbation=replace(imitation.start_perturbation, probability=0.0),
             tracking_termination=replace(imitation.tracking_termination, enabled=False),
             failure_weighted_starts=replace(imitation.failure_weighted_starts, enabled=False)))
 

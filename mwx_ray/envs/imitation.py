@@ -166,6 +166,8 @@ class ImitationTask(Task):
             self.tracker.reset(rng, root_pos, root_quat, start_frame=start)
         else:
             self.tracker.reset(rng, root_pos, root_quat)
+        if not self._reference_start:
+            self._perturb_start(ctx, rng)
         self._episode_running = True
         self._tracking_lost = False
 
@@ -182,6 +184,15 @@ class ImitationTask(Task):
         np.multiply(action, s.residual_scale, out=self._executed)
         self._executed += self.reference_actions[frame]
         return np.clip(self._executed, -1.0, 1.0, out=self._executed)
+
+    def _perturb_start(self, ctx: StepContext, rng: np.random.Generator) -> None:
+        """``start_perturbation``: a keyframe start already in motion (pelvis and joint velocities)."""
+        perturb = self.settings.start_perturbation
+        if perturb.probability <= 0 or float(rng.random()) >= perturb.probability:
+            return
+        joints = len(self._joint_qvel)
+        ctx.data.qvel[0:2] += rng.uniform(-1.0, 1.0, 2) * perturb.root_velocity_mps
+        ctx.data.qvel[6 : 6 + joints] += rng.uniform(-1.0, 1.0, joints) * perturb.joint_velocity_rad_s
 
     def _keyframe_start_span(self) -> int:
         """Frames a keyframe (HumanoidBench) start may begin at: the whole loop, or the clip's allowed prefix."""
