@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
+from mwx_ray.intervals import wilson_interval
 from mwx_ray.quickstart import Quickstart, QuickstartError, reporter
 
 
@@ -99,16 +99,6 @@ def evaluate(qs: Quickstart) -> dict:
                          "weights_plot": result.plot_path,
                          **{k: v for k, v in metrics.items() if k.startswith("stage_success/")}}
     return {"results": figures}
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """95% Wilson score interval of a success rate (well-behaved at 0 and n successes, unlike the normal one)."""
-    if n <= 0:
-        return (math.nan, math.nan)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def report(qs: Quickstart) -> dict:

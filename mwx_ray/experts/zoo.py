@@ -31,6 +31,7 @@ import numpy as np
 from mwx_ray.atomic_io import atomic_write_text
 from mwx_ray.experts.policy import MANIFEST_FILE
 from mwx_ray.experts.registry import REGISTRY_FORMAT, ExpertRegistry, zoo_root
+from mwx_ray.intervals import mean_ci95
 
 UNSEEN_SEED = 5_000_003
 UNSEEN_EPISODES = 10
@@ -39,17 +40,6 @@ CHECK_TOLERANCE = 0.05  # a re-evaluated expert may score at most 5% below its r
 CURVE_FILE = "curve.csv"
 CONFIG_FILE = "config.yaml"
 CURVE_KEYS = ("env_steps", "time/wall_s", "hb/return", "hb/success")
-T95 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306, 10: 2.262}  # t(0.975, n-1)
-
-
-def mean_ci95(values: list[float]) -> tuple[float, float, float]:
-    """``(mean, low, high)``: the mean and its 95% Student-t interval (n ≤ 10 from the table, else z)."""
-    arr = np.asarray(values, dtype=np.float64)
-    mean = float(arr.mean())
-    if arr.size < 2:
-        return mean, math.nan, math.nan
-    half = T95.get(arr.size, 1.96) * float(arr.std(ddof=1)) / math.sqrt(arr.size)
-    return mean, mean - half, mean + half
 
 
 def evaluate_unseen(folder: Path, episodes: int, seed: int = UNSEEN_SEED) -> dict[str, Any]:

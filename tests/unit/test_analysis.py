@@ -275,7 +275,7 @@ def test_report_writes_every_table_and_figure_and_logs_them_to_the_parent_run(st
     expected_tables = {"results", "comparison_with_published", "ablations", "stage_success", "router_usage",
                        "reward_terms", "labels", "run_summary", "runs", "published_humanoidbench",
                        "published_metaworldx_skills", "published_metaworldx_complex_tasks",
-                       "published_metaworldx_door_ablation", "published_1m_steps"}
+                       "published_metaworldx_door_ablation", "published_1m_steps", "composite_success"}
     assert {p.stem for p in (folder / "tables").glob("*.csv")} == expected_tables == set(outcome.tables)
     assert {p.name for p in outcome.figures} == {"learning_curve_h1-walk.png", "learning_curve_h1-stand.png"}
     for figure in outcome.figures:
@@ -379,3 +379,18 @@ def test_a_study_export_regenerates_the_same_report_without_the_store(experts_st
     assert strip((again.folder / "report.md").read_text()) == strip((direct.folder / "report.md").read_text())
     for name, path in direct.tables.items():
         assert (again.folder / "tables" / path.name).read_text() == path.read_text(), name
+
+
+def test_composite_success_pools_episodes_with_wilson_intervals_and_fisher_tests(store):
+    from analysis import composite
+
+    _, ids = store
+    study = loaders.load_study(ids["uri"], "ablations")
+    table = composite.composite_success_table(study.runs, tables.run_summary(study.runs, study.histories))
+    assert not table.empty and set(table["task"]) == {"h1-walk_to_chair_sit"}
+    for _, row in table.iterrows():
+        assert row["episodes"] >= row["successes"] >= 0
+        assert 0.0 <= row["success_ci95_low"] <= row["success_rate"] <= row["success_ci95_high"] <= 1.0
+    low, high = composite.wilson_interval(0, 20)
+    assert low == 0.0 and 0.15 < high < 0.18  # 0/20: the interval still admits ~16%
+    assert composite.fisher_p(20, 20, 0, 20) < 1e-6 and composite.fisher_p(10, 20, 10, 20) == 1.0
