@@ -69,7 +69,7 @@ def evaluate(qs: Quickstart) -> dict:
     from mwx_ray.envs import resolve_env_id
     from mwx_ray.experts.evaluation import evaluate_policy, expert_eval_env_kwargs
     from mwx_ray.experts.registry import ExpertRegistry
-    from mwx_ray.router.checkpoint import load_router_policy, read_router_manifest, transition_settings_of
+    from mwx_ray.router.checkpoint import load_router_policy, read_router_manifest, router_env_options
     from mwx_ray.router.evaluation import evaluate_router
 
     config = qs.loaded.config
@@ -84,13 +84,12 @@ def evaluate(qs: Quickstart) -> dict:
     folder = qs.outputs("router")["checkpoint"]
     policy = load_router_policy(folder)
     manifest = read_router_manifest(folder)
-    transitions, fallback_folder = transition_settings_of(manifest)
     episodes = config.router.eval.episodes
     result = evaluate_router(policy.act_with_weights, manifest["task_env_id"], episodes=episodes,
                              seed=0, expert_names=policy.names, video_path=videos / "router.mp4",
                              plot_path=videos / "router_weights.png",
-                             env_kwargs=config.env.task.for_evaluation().env_kwargs(), transitions=transitions,
-                             fallback_folder=fallback_folder)
+                             env_kwargs=config.env.task.for_evaluation().env_kwargs(),
+                             **router_env_options(manifest))
     metrics = result.metrics()
     successes = round(metrics["hb/success"] * episodes)
     low, high = wilson_interval(successes, episodes)

@@ -19,7 +19,7 @@ def run_router_checkpoint(args) -> int:
     """``args``: ``expert`` (the checkpoint folder), ``task``, ``episodes``, ``seed``, ``video``,
     ``video_steps``, ``no_video`` (the options of ``mwx eval``)."""
     from mwx_ray.envs import resolve_env_id
-    from mwx_ray.router.checkpoint import load_router_policy, read_router_manifest, transition_settings_of
+    from mwx_ray.router.checkpoint import load_router_policy, read_router_manifest, router_env_options
     from mwx_ray.router.evaluation import evaluate_router
 
     folder = Path(args.expert)
@@ -31,10 +31,9 @@ def run_router_checkpoint(args) -> int:
     plot = (video.with_suffix(".png") if video else Path(f"runs/videos/eval-router-{name}.png"))
     print(f"router {name} ({folder}, {manifest['gating']} gating over {policy.names}) on {env_id}: "
           f"{args.episodes} episodes from seed {args.seed}")
-    transitions, fallback_folder = transition_settings_of(manifest)
     result = evaluate_router(policy.act_with_weights, env_id, episodes=args.episodes, seed=args.seed,
                              expert_names=policy.names, video_path=video, video_steps=args.video_steps,
-                             plot_path=plot, transitions=transitions, fallback_folder=fallback_folder)
+                             plot_path=plot, **router_env_options(manifest))
     metrics = result.metrics()
     print(f"return {metrics['hb/return']:.2f} ± {metrics['hb/return_std']:.2f} (HumanoidBench episode return)")
     print(f"overall success {metrics['hb/success']:.0%}; mean episode length {metrics['eval/episode_length']:.0f}")

@@ -52,12 +52,11 @@ def save_router_checkpoint(policy: RouterPolicy, out_dir: str | Path, *, task_en
     return out
 
 
-def transition_settings_of(manifest: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-    """``(router.transitions, fallback expert folder)`` a checkpoint was trained with (None: none recorded)."""
-    transitions = manifest.get("transitions")
-    fallback = (transitions or {}).get("fallback_expert")
-    folders = {e["name"]: e["folder"] for e in manifest.get("experts", [])}
-    return transitions, folders.get(fallback) if fallback else None
+def router_env_options(manifest: dict[str, Any]) -> dict[str, Any]:
+    """How the checkpoint's router saw the composite task (``evaluate_router`` keywords): hand-over options,
+    fallback expert folder and the clock feature, as recorded at training time."""
+    return {key: manifest.get(key) for key in ("transitions", "fallback_folder")} | {
+        "time_feature": bool(manifest.get("time_feature", False))}
 
 
 def read_router_manifest(folder: str | Path) -> dict[str, Any]:

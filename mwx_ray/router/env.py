@@ -11,11 +11,12 @@ from typing import Any
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 from mwx_ray.experts.env_registration import make_seeded_env
-from mwx_ray.router.transitions import wrap_transitions
+from mwx_ray.router.transitions import wrap_router_env
 
 AGENT_ID = "robot"
 TRANSITIONS_KEY = "mwx_transitions"  # env_config: router.transitions (plain) for mwx_ray.router.transitions
 FALLBACK_KEY = "mwx_fallback_folder"  # env_config: the fallback expert's folder
+TIME_FEATURE_KEY = "mwx_time_feature"  # env_config: router.time_feature
 ENV_NAME_PREFIX = "mwx-router/"
 
 
@@ -28,10 +29,11 @@ class SingleAgentTaskEnv(MultiAgentEnv):
         config = dict(config or {})
         env_id = config.pop("task_env_id")
         transitions, fallback_folder = config.pop(TRANSITIONS_KEY, None), config.pop(FALLBACK_KEY, None)
+        time_feature = bool(config.pop(TIME_FEATURE_KEY, False))
         if env_id.startswith("mwx/"):
             import mwx_ray.envs  # noqa: F401 - registers the mwx gymnasium ids in this process
-        self.env = wrap_transitions(make_seeded_env(env_id, _EnvContextLike(config, worker_index)), transitions,
-                                    fallback_folder)
+        self.env = wrap_router_env(make_seeded_env(env_id, _EnvContextLike(config, worker_index)), transitions,
+                                   fallback_folder, time_feature)
         self.agents = self.possible_agents = [AGENT_ID]
         self.observation_spaces = {AGENT_ID: self.env.observation_space}
         self.action_spaces = {AGENT_ID: self.env.action_space}

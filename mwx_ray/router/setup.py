@@ -14,6 +14,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 from mwx_ray.config.router_schema import RouterSection
 from mwx_ray.config.schema import MwxConfig
@@ -21,6 +22,7 @@ from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.router.experts_frozen import FrozenExpertPool, resolve_expert_folders
 from mwx_ray.router.labels import LabelSource, build_label_source
 from mwx_ray.router.network import router_spec
+from mwx_ray.router.transitions import TIME_FEATURE_MEAN, TIME_FEATURE_STD, TimeFeatureWrapper
 
 
 @dataclass
@@ -50,6 +52,12 @@ class RouterSetup:
     def expert_indices(self) -> dict[str, list[int]]:
         return dict(zip(self.experts.names, self.experts.index_lists, strict=True))
 
+    def env_options(self) -> dict[str, Any]:
+        """How every env of the run wraps the composite task (``router.evaluation.evaluate_router`` keywords)."""
+        transitions, fallback_folder = self.transition_settings()
+        return {"transitions": transitions, "fallback_folder": fallback_folder,
+                "time_feature": self.router.time_feature}
+
     def transition_settings(self) -> tuple[dict[str, Any], str | None]:
         """``(router.transitions as plain data, the fallback expert's folder or None)``."""
         from mwx_ray.config.typed import to_plain
@@ -65,11 +73,22 @@ class RouterSetup:
     def router_model_config(self) -> dict[str, Any]:
         """Plain-data model config of the router RLModule (travels to every EnvRunner and the Learner)."""
         obs_mean, obs_std = self.experts.pooled_normalizer()
+        if self.router.time_feature:  # the clock is uniform on [0, 1]: fixed statistics, no running filter
+            obs_mean = torch.cat([obs_mean, torch.tensor([TIME_FEATURE_MEAN])])
+            obs_std = torch.cat([obs_std, torch.tensor([TIME_FEATURE_STD])])
         gating = self.router.gating
         return {"spec": self.network_spec(), "instruction": self.instruction.tolist(),
                 "obs_mean": obs_mean.tolist(), "obs_std": obs_std.tolist(), "experts": self.expert_names,
                 "gating": {"kind": gating.kind, "temperature": gating.temperature,
                            "gumbel_temperature": gating.gumbel_temperature}}
+
+
+class _SpaceOnly(gym.Env):
+    """Just an observation space, to derive a wrapper's space without building an env."""
+
+    def __init__(self, observation_space: gym.spaces.Box):
+        self.observation_space = observation_space
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (1,))
 
 
 def task_spaces(task_env_id: str, settings: TaskSection) -> tuple[Any, gym.spaces.Box, gym.spaces.Box]:
@@ -90,10 +109,12 @@ def prepare_router(config: MwxConfig, *, label_source: bool = True) -> RouterSet
 
     router = config.router
     task_env_id = resolve_env_id(config.env.task.name)
-    task, obs_space, act_space = task_spaces(task_env_id, config.env.task)
+    task, task_obs_space, act_space = task_spaces(task_env_id, config.env.task)
+    obs_space = TimeFeatureWrapper(_SpaceOnly(task_obs_space), 1).observation_space if router.time_feature \
+        else task_obs_space
     folders = resolve_expert_folders(router.experts_dir, router.experts, router.expert_dirs)
     pool = FrozenExpertPool.load({k: Path(v) for k, v in folders.items()}, task_env_id=task_env_id,
-                                 task_obs_dim=int(obs_space.shape[0]))
+                                 task_obs_dim=int(task_obs_space.shape[0]))
     if pool.act_dim != int(act_space.shape[0]):
         raise ValueError(f"experts act in {pool.act_dim} dims but {task_env_id} has {act_space.shape[0]}")
     text = router.instruction.text or getattr(task, "instruction", type(task).description)

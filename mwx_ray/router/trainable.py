@@ -65,11 +65,10 @@ def evaluate_on_task(act_with_weights, task: TaskSection, *, expert_names: list[
     env_id = resolve_env_id(task.name)
     video = artifacts / "final_episode.mp4" if artifacts and video_steps else None
     plot = artifacts / "final_weights.png" if artifacts and expert_names else None
-    transitions, fallback_folder = setup.transition_settings() if setup is not None else (None, None)
     return evaluate_router(act_with_weights, env_id, episodes=episodes, seed=EVAL_SEED, expert_names=expert_names,
                            video_path=video, video_steps=video_steps, plot_path=plot, max_steps=max_steps,
-                           env_kwargs=task.for_evaluation().env_kwargs(), transitions=transitions,
-                           fallback_folder=fallback_folder)
+                           env_kwargs=task.for_evaluation().env_kwargs(),
+                           **(setup.env_options() if setup is not None else {}))
 
 
 class RouterHooks:
@@ -117,7 +116,7 @@ class RouterHooks:
             instruction_text=self.setup.instruction_text,
             extra={"variant": self.config.router.variant, "labels": self.setup.label_source.provenance,
                    "env_steps": int(metrics.get("env_steps", 0)), "frozen_check": frozen["copies_checked"],
-                   "transitions": self.setup.transition_settings()[0]})
+                   **self.setup.env_options()})
         return {"router/experts_frozen": 1.0, "artifacts/frozen_check": str(frozen_file),
                 "artifacts/router_checkpoint": str(checkpoint), **_artifacts(evaluation)}
 
@@ -190,7 +189,7 @@ def fixed_weights_trial(config: MwxConfig, trial_dir: Path) -> None:
     checkpoint = save_router_checkpoint(policy, trial_dir / "router", task_env_id=setup.task_env_id,
                                         instruction_text=setup.instruction_text,
                                         extra={"variant": router.variant, "fixed": best,
-                                               "transitions": setup.transition_settings()[0]})
+                                               **setup.env_options()})
     metrics = {"env_steps": 0, "training_iteration": 1, **evaluation.metrics(), "tags/chosen_expert_mixture": best,
                "artifacts/router_checkpoint": str(checkpoint), **_artifacts(evaluation)}
     if router.mode == "single":

@@ -46,7 +46,7 @@ def map_agent_to_router(agent_id, episode=None, **kwargs) -> str:
 def build_router_ppo_config(setup: RouterSetup, *, seed: int, resources: ResourcesSection,
                             plugins: Sequence[str] = ()) -> PPOConfig:
     """RLlib PPO config of the router run: one agent → ``router``; ``expert_*`` modules frozen."""
-    from mwx_ray.router.env import FALLBACK_KEY, TRANSITIONS_KEY, register_router_env
+    from mwx_ray.router.env import FALLBACK_KEY, TIME_FEATURE_KEY, TRANSITIONS_KEY, register_router_env
 
     router, ppo = setup.router, setup.router.ppo
     transitions, fallback_folder = setup.transition_settings()
@@ -67,7 +67,8 @@ def build_router_ppo_config(setup: RouterSetup, *, seed: int, resources: Resourc
         .framework("torch")
         .environment(env=env_name, env_config={**setup.task_settings.env_kwargs(), BASE_SEED_KEY: int(seed),
                                                PLUGINS_KEY: list(plugins), TRANSITIONS_KEY: transitions,
-                                               FALLBACK_KEY: fallback_folder})
+                                               FALLBACK_KEY: fallback_folder,
+                                               TIME_FEATURE_KEY: router.time_feature})
         .multi_agent(policies=set(spec.rl_module_specs), policy_mapping_fn=map_agent_to_router,
                      policies_to_train=[ROUTER_MODULE_ID])
         .rl_module(rl_module_spec=spec)

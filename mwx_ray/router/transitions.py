@@ -84,3 +84,45 @@ def wrap_transitions(env: gym.Env, settings: Mapping[str, Any] | None, fallback_
     return TransitionWrapper(env, action_smoothing=smoothing, fallback=fallback,
                              torso_zz_below=float(settings.get("fallback_torso_zz_below", 0.85)),
                              head_below_m=float(settings.get("fallback_head_below_m", 1.3)))
+
+
+class TimeFeatureWrapper(gym.ObservationWrapper):
+    """Appends the elapsed fraction of the episode, ``t / T`` in [0, 1], to the observation (the router's clock).
+
+    A memoryless router cannot tell "standing for a moment" from "about to stand for a moment": composite stages
+    that end after a hold (stand still for 1 s, then walk) need a clock. Time-aware observations are the standard
+    fix for time-limited tasks (Pardo et al., ICML 2018). The experts never see it: their slices index the
+    observation prefix.
+    """
+
+    def __init__(self, env: gym.Env, horizon: int):
+        super().__init__(env)
+        self.horizon = int(horizon)
+        low, high = env.observation_space.low, env.observation_space.high
+        self.observation_space = gym.spaces.Box(np.append(low, 0.0), np.append(high, 1.0),
+                                                dtype=env.observation_space.dtype)
+        self._steps = 0
+
+    def reset(self, **kwargs):
+        self._steps = 0
+        return super().reset(**kwargs)
+
+    def step(self, action):
+        self._steps += 1
+        return super().step(action)
+
+    def observation(self, observation):
+        return np.append(observation, min(self._steps / self.horizon, 1.0)).astype(observation.dtype)
+
+
+# The clock feature's fixed normalization for the router (uniform on [0, 1]: mean 1/2, std 1/sqrt(12)).
+TIME_FEATURE_MEAN, TIME_FEATURE_STD = 0.5, 0.2887
+
+
+def wrap_router_env(env: gym.Env, transitions: Mapping[str, Any] | None = None, fallback_folder: str | None = None,
+                    time_feature: bool = False) -> gym.Env:
+    """The composite task as the router acts on it: hand-over options, then the clock (``router.time_feature``)."""
+    env = wrap_transitions(env, transitions, fallback_folder)
+    if time_feature:
+        env = TimeFeatureWrapper(env, env.unwrapped.task.episode_steps)
+    return env

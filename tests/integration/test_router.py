@@ -156,6 +156,7 @@ def test_router_stage_trains_logs_everything_and_proves_experts_frozen(experts_d
 
 def test_crashed_router_trial_resumes_from_its_checkpoint(experts_dir, tmp_path):
     loaded = router_stage_config(experts_dir, tmp_path, "router.stop.max_iters=3", "router.stop.env_steps=768",
+                                 "router.time_feature=true", "router.transitions.action_smoothing=0.5",
                                  "router.checkpoint_every_iters=1", "router.max_failures=1", "router.eval.video=false")
     result = train_router(loaded, run_dir=tmp_path / "run", param_overrides={"fail_at_iteration": 2})
     (trial,) = result.trials

@@ -96,3 +96,15 @@ def test_transition_metrics_count_falls_after_switches_and_jerk_around_them():
     assert metrics["transition/switches"] == 1.0
     assert metrics["transition/fall_rate"] == 0.5  # one of two switches ended in a fall within 1 s
     assert metrics["transition/jerk_ratio"] > 1.0
+
+
+def test_time_feature_appends_the_elapsed_fraction_for_the_router_only():
+    from mwx_ray.router.transitions import wrap_router_env
+
+    env = wrap_router_env(gym.make("mwx/h1-stand_walk_stand-v0"), time_feature=True)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (52,) and obs[-1] == 0.0 and env.observation_space.shape == (52,)
+    for step in range(1, 4):
+        obs, *_ = env.step(np.zeros(ACT, np.float32))
+        assert obs[-1] == pytest.approx(step / 1000)  # stand_walk_stand lasts 1000 control steps
+    assert np.array_equal(obs[:51], env.unwrapped._observation())  # the task's observation, unchanged
