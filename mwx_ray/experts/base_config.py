@@ -1,13 +1,14 @@
 """What every expert algorithm's RLlib config shares: env, seeding, MeanStdFilter, resources, one local Learner.
 
-``build_ppo_config`` (ppo.py) and ``build_sac_config`` (sac.py) start from :func:`common_settings` and add only
-their algorithm's training and model settings, so both algorithms see the same env, seeds, normalization and
-resource request.
+``build_ppo_config`` (ppo.py), ``build_sac_config`` (sac.py) and ``build_fastsac_config`` (fastsac/) start from
+:func:`common_settings` and add only their algorithm's training and model settings, so every algorithm sees the
+same env, seeds, normalization, connector pipelines and resource request.
 
 RLlib 2.60 facts relied on (checked in the installed sources under ``ray/rllib/``):
 - New stack is the default (``algorithms/algorithm_config.py``: ``enable_rl_module_and_learner`` and
   ``enable_env_runner_and_connector_v2`` are True); ``.api_stack(...)`` below only makes it explicit.
-- Observation normalization: ``connectors/env_to_module/mean_std_filter.py`` ``MeanStdFilter`` added through
+- Observation normalization: ``connectors/env_to_module/mean_std_filter.py`` ``MeanStdFilter`` (our batched
+  subclass of it, ``connectors.py``, which also builds the module's obs batch) added through
   ``.env_runners(env_to_module_connector=fn(env, spaces, device))``. It rewrites the episodes' observations
   in place (the final observation of a finished episode too: ``env/single_agent_env_runner.py`` runs the
   env-to-module pipeline on every ongoing episode after each step), so the Learner trains on the normalized
@@ -20,7 +21,8 @@ RLlib 2.60 facts relied on (checked in the installed sources under ``ray/rllib/`
   ``s + worker_index`` (``env/env_runner.py``); sub-env seeds are made independent by
   ``env_registration.PerEnvSeedWrapper`` (see that module for why RLlib's own scheme collides).
 - Actions: ``normalize_actions=True`` (default) means the module acts in [-1, 1] and the module-to-env
-  connector maps to the Box bounds, then clips (``utils/spaces/space_utils.py`` ``unsquash_action``).
+  connector maps to the Box bounds, then clips (``utils/spaces/space_utils.py`` ``unsquash_action``; done on the
+  whole batch by ``connectors.BatchedNormalizeAndClipActions``, same arithmetic).
 """
 
 from __future__ import annotations

@@ -79,14 +79,10 @@ _PICKLE_ALLOWLIST = {
     ("mwx_ray.experts.sac", "SquashedModeCatalog"),
     ("mwx_ray.experts.fastsac.module", "FastSACTorchRLModule"),
 }
-# RLlib module class -> expert algorithm.
-MODULE_ALGORITHMS = {"DefaultPPOTorchRLModule": "ppo", "DefaultSACTorchRLModule": "sac",
-                     "FastSACTorchRLModule": "fastsac"}
-# Algorithms whose actor is RLlib's SAC actor (pi_encoder + pi head, tanh-squashed Gaussian); fastsac builds it
-# with the same catalog (mwx_ray/experts/fastsac/module.py), so it exports and runs exactly like SAC's.
-SAC_ACTOR_ALGORITHMS = ("sac", "fastsac")
-NETWORK_KINDS = {"ppo": "rllib.DefaultPPOTorchRLModule.actor", "sac": "rllib.DefaultSACTorchRLModule.actor",
-                 "fastsac": "mwx.FastSACTorchRLModule.actor"}
+# RLlib module class -> expert algorithm. fastsac's actor is RLlib's SAC actor (same catalog, fastsac/module.py).
+MODULE_ALGORITHMS = {"DefaultPPOTorchRLModule": "ppo", "DefaultSACTorchRLModule": "sac", "FastSACTorchRLModule": "fastsac"}
+SAC_ACTOR_ALGORITHMS = ("sac", "fastsac")  # pi_encoder + pi head -> tanh-squashed Gaussian
+NETWORK_KINDS = {"ppo": "rllib.DefaultPPOTorchRLModule.actor", "sac": "rllib.DefaultSACTorchRLModule.actor", "fastsac": "mwx.FastSACTorchRLModule.actor"}
 # TorchSquashedGaussian.from_logits clamps SAC's log-std to [MIN_LOG_NN_OUTPUT, MAX_LOG_NN_OUTPUT]
 # (ray/rllib/utils/numpy.py: -5, 2); repeated here because this module must not need Ray to import.
 SAC_LOG_STD_BOUNDS = (-5.0, 2.0)

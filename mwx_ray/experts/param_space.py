@@ -44,6 +44,7 @@ from mwx_ray.tune.task_space import split_search_space, task_space
 
 TRIAL_RESOURCE_FIELDS = (
     "env_runners_per_trial", "envs_per_env_runner", "cpus_per_env_runner", "cpus_per_learner", "gpus_per_learner",
+    "torch_threads_per_learner",
 )
 
 

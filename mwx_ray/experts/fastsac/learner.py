@@ -68,6 +68,7 @@ class FastSACTorchLearner(TorchLearner):
         self.rng.manual_seed(int(self.config.seed or 0))
         self.num_updates = 0
         self.update_credit = 0.0  # fractional updates owed by the replay ratio, carried between calls
+        self.stored = 0  # transitions added to this learner's buffer (a restored learner starts again at 0)
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         module = self._module[module_id].unwrapped()
@@ -91,10 +92,12 @@ class FastSACTorchLearner(TorchLearner):
         new = len(data["rewards"])
         if new:
             self.replay.add(data)
+            self.stored += new
         batch_size = int(self.config.train_batch_size_per_learner)
         if num_updates is None:
-            if self.replay.size >= max(batch_size, int(self.config.num_steps_sampled_before_learning_starts)):
-                self.update_credit += new * float(self.config.replay_ratio)
+            start = max(batch_size, int(self.config.num_steps_sampled_before_learning_starts))
+            eligible = min(new, max(0, self.stored - start))  # only transitions past the learning start count
+            self.update_credit += eligible * float(self.config.replay_ratio)
             num_updates = int(self.update_credit)
             self.update_credit -= num_updates
         stats: dict[str, Any] = {"replay_size": self.replay.size, "num_updates": 0,
