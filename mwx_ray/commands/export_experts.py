@@ -9,17 +9,20 @@ from mwx_ray.commands.common import add_subcommand
 EXAMPLES = """  mwx export-experts runs/experts/smoke-20261121-120000/tune/smoke
   mwx export-experts /mnt/shared/mwx/experts-sweep --out runs/registry/v1
   mwx export-experts <experiment> --no-mlflow     do not log the exported folders to the trials' MLflow runs
+  mwx export-experts <experiment> --select latest the most trained kept checkpoint (robustness fine-tuning)
 """
 
 
 def register(subparsers) -> None:
     parser = add_subcommand(subparsers, "export-experts",
-                            "export the best checkpoint per skill (by hb/return, ties by hb/success) to a registry",
+                            "export one checkpoint per skill (best by hb/return, or --select latest) to a registry",
                             EXAMPLES, run)
     parser.add_argument("experiment", help="Tune experiment folder (contains experiment_state-*.json)")
     parser.add_argument("--out", help="registry folder (default: <experiment parent>/registry)")
     parser.add_argument("--no-mlflow", action="store_true",
                         help="skip logging each exported expert to its trial's MLflow child run")
+    parser.add_argument("--select", choices=("best", "latest"), default="best",
+                        help="which kept checkpoint per skill: best by hb/return (default) or the most trained")
 
 
 def run(args) -> int:
@@ -30,7 +33,7 @@ def run(args) -> int:
         print(f"mwx export-experts: no experiment folder at {experiment}")
         return 2
     out = Path(args.out) if args.out else experiment.resolve().parent / "registry"
-    outcome = export_registry(experiment, out, log_to_mlflow=not args.no_mlflow)
+    outcome = export_registry(experiment, out, log_to_mlflow=not args.no_mlflow, selection=args.select)
     print(f"expert registry: {outcome.registry.root} ({len(outcome.registry.skills)} skills)")
     for skill, entry in outcome.registry.entries.items():
         metrics = entry.metrics

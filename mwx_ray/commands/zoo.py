@@ -6,6 +6,7 @@ from mwx_ray.commands.common import add_subcommand
 
 EXAMPLES = """  mwx zoo list                                         skills, unseen-seed returns, provenance
   mwx zoo publish runs/experts/walk-20261205-130000/tune/walk --skill walk
+  mwx zoo publish runs/experts/handover-20261205-150000/tune/handover --skill walk --select latest
   mwx zoo check                                        re-evaluate every entry (fails on a >5% drop)
   mwx eval zoo:walk --episodes 10                      any command takes zoo:<skill> as an expert
 """
@@ -17,6 +18,8 @@ def register(subparsers) -> None:
     parser.add_argument("experiment", nargs="?", help="publish: the Tune experiment folder of a finished sweep")
     parser.add_argument("--skill", help="publish: the skill to publish")
     parser.add_argument("--episodes", type=int, help="evaluation episodes (publish: 10, check: 5)")
+    parser.add_argument("--select", choices=("best", "latest"), default="best",
+                        help="publish: the best checkpoint by hb/return (default) or the most trained one")
 
 
 def run(args) -> int:
@@ -26,7 +29,8 @@ def run(args) -> int:
         if not args.experiment or not args.skill:
             print("mwx zoo publish: needs the experiment folder and --skill")
             return 2
-        entry = zoo.publish(args.experiment, args.skill, episodes=args.episodes or zoo.UNSEEN_EPISODES)
+        entry = zoo.publish(args.experiment, args.skill, episodes=args.episodes or zoo.UNSEEN_EPISODES,
+                            selection=args.select)
         unseen = entry["zoo"]["unseen"]
         low, high = unseen["hb_return_ci95"]
         print(f"zoo:{args.skill}: hb/return {unseen['hb_return_mean']:.1f} (95% CI {low:.1f}-{high:.1f}) on "

@@ -146,6 +146,11 @@ class RouterSection:
     experts_config: str | None = setting(None, help="expert config (relative to this file) whose sweep trains "
                                                     "this variant's own experts; the router stage trains and "
                                                     "exports them first, into the run folder")
+    labels_config: str | None = setting(None, help="labeling config (relative to this file) whose teacher labels "
+                                                   "this variant's supervision: the router stage collects its "
+                                                   "rollouts over this variant's experts and labels them first, "
+                                                   "into the run folder, then trains on them (labels.source: "
+                                                   "dataset)")
     sweep: list[str] = setting(factory=list, help="config files (relative to this file) run as one Tune sweep, "
                                                   "one trial each (ablations)")
 
@@ -166,6 +171,9 @@ class RouterSection:
             probs = self.labels.constant
             if len(probs) != len(self.experts) or min(probs) < 0 or abs(sum(probs) - 1.0) > 1e-4:
                 return {"labels.constant": f"needs {len(self.experts)} non-negative values summing to 1, got {probs}"}
-        if self.labels.source == "dataset" and not self.labels.dataset_dir:
-            return {"labels.dataset_dir": "labels.source=dataset needs a label folder"}
+        if self.labels.source == "dataset" and not (self.labels.dataset_dir or self.labels_config):
+            return {"labels.dataset_dir": "labels.source=dataset needs a label folder (or router.labels_config)"}
+        if self.labels_config and self.labels.source != "dataset":
+            return {"labels.source": f"router.labels_config produces a label dataset: set labels.source: dataset "
+                                     f"(got {self.labels.source!r})"}
         return {}

@@ -162,6 +162,27 @@ class HurdleSection:
 
 
 @dataclass
+class HandoverStartSection:
+    """Training episodes that begin where another expert leaves the robot: after the reset, that expert acts for
+    a random number of steps, then the episode starts from the state it reached (a composite task hands the robot
+    over in exactly such states). Applied by the training env creator (``experts/handover.py``: running an
+    expert is above the envs layer); evaluation never uses it."""
+
+    probability: float = setting(0.0, ge=0, le=1, help="share of training episodes that start this way")
+    expert: str | None = setting(None, help="the expert that acts first: zoo:<skill>, <registry>:<skill> or an "
+                                            "expert folder (same robot observation as this task)")
+    steps: list[int] = setting(factory=lambda: [25, 150], help="[min, max] control steps it acts (50 Hz: "
+                                                               "0.5-3 s by default), drawn uniformly")
+
+    def field_problems(self) -> dict[str, str]:
+        if len(self.steps) != 2 or not 1 <= self.steps[0] <= self.steps[1]:
+            return {"steps": f"expected [min, max] with 1 <= min <= max, got {self.steps}"}
+        if self.probability > 0 and not self.expert:
+            return {"expert": "handover starts (probability > 0) need the expert that acts first"}
+        return {}
+
+
+@dataclass
 class TaskSection:
     """One task and its settings. ``name`` is a task name (``walk``) or env id (``mwx/h1-walk-v0``)."""
 
@@ -174,6 +195,7 @@ class TaskSection:
     imitation: ImitationSection = setting(factory=ImitationSection)
     observation: ObservationSection = setting(factory=ObservationSection)
     hurdle: HurdleSection = setting(factory=HurdleSection)
+    handover_start: HandoverStartSection = setting(factory=HandoverStartSection)
     frame_skip: int = setting(10, ge=1, help="mj_step calls per control step (HumanoidBench: 10 × 2 ms = 50 Hz)")
     reset_noise_scale: float = setting(0.01, ge=0, help="uniform ± noise on every qpos entry at reset "
                                                         "(HumanoidBench: 0.01)")
@@ -190,9 +212,9 @@ class TaskSection:
     def for_evaluation(self) -> TaskSection:
         """These settings with the training-only tricks off: HumanoidBench's reset (no reference-state starts),
         the plain task's termination (no tracking termination), and the clip from frame 0 (an expert's phase
-        clock starts when it is activated). Rewards and observations are unchanged."""
+        clock starts when it is activated), no handover starts. Rewards and observations are unchanged."""
         imitation = self.imitation
-        return replace(self, imitation=replace(
+        return replace(self, handover_start=replace(self.handover_start, probability=0.0), imitation=replace(
             imitation, random_start_phase=False,
             reference_state_init=replace(imitation.reference_state_init, probability=0.0),
             start_perturbation=replace(imitation.start_perturbation, probability=0.0),

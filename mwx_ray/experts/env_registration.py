@@ -85,7 +85,8 @@ def make_seeded_env(env_id: str, env_config: dict[str, Any]) -> gym.Env:
     """RLlib env creator body: ``gymnasium.make(env_id, **kwargs)`` plus per-env seeding.
 
     ``env_config`` is RLlib's ``EnvContext`` (a dict with ``worker_index``); ``PLUGINS_KEY`` modules are imported
-    first; every key except ``BASE_SEED_KEY`` and ``PLUGINS_KEY`` is forwarded to ``gymnasium.make``.
+    first; every key except ``BASE_SEED_KEY`` and ``PLUGINS_KEY`` is forwarded to ``gymnasium.make``. Training
+    episodes that start after another expert (``task.handover_start``) are wrapped here (``handover.py``).
     """
     quiet_known_deprecations()  # env runners build their env before their RLModule
     kwargs = {k: v for k, v in dict(env_config).items() if k not in (BASE_SEED_KEY, PLUGINS_KEY)}
@@ -93,7 +94,9 @@ def make_seeded_env(env_id: str, env_config: dict[str, Any]) -> gym.Env:
         from mwx_ray.envs.plugins import import_plugins
 
         import_plugins(env_config[PLUGINS_KEY])
-    env = gym.make(env_id, **kwargs)
+    from mwx_ray.experts.handover import wrap_handover_start
+
+    env = wrap_handover_start(gym.make(env_id, **kwargs), kwargs.get("task"))
     base_seed = env_config.get(BASE_SEED_KEY)
     if base_seed is None:
         return env

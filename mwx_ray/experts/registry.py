@@ -10,8 +10,11 @@ A registry entry records the skill, algorithm (ppo | sac), robot, env id, observ
 evaluation metrics of the chosen checkpoint, where it came from (experiment, trial, checkpoint, MLflow
 run) and package versions. Routers and ``mwx eval`` use :class:`ExpertRegistry` or :func:`load_expert`.
 
-Selection rule (:func:`select_best`): per skill, the checkpoint with the highest ``hb/return`` from
-deterministic evaluation; ties go to the higher ``hb/success``, then to the smaller trial id (stable).
+Selection rules (:data:`SELECTIONS`): ``best`` (:func:`select_best`, the default): per skill, the checkpoint with the
+highest ``hb/return`` from deterministic evaluation; ties go to the higher ``hb/success``, then to the smaller trial
+id (stable). ``latest`` (:func:`select_latest`): per skill, the most trained kept checkpoint (most env steps; Tune
+always keeps a trial's latest checkpoint, whatever ``keep_best``) —
+for fine-tuning that trains for robustness past the bar, where the first checkpoint over the bar is not the goal.
 """
 
 from __future__ import annotations
@@ -75,6 +78,24 @@ def select_best(candidates: Iterable[Candidate]) -> dict[str, Candidate]:
         if current is None or candidate.rank_key() > current.rank_key():
             best[candidate.skill] = candidate
     return dict(sorted(best.items()))
+
+
+def select_latest(candidates: Iterable[Candidate]) -> dict[str, Candidate]:
+    """The most trained candidate per skill (most env steps, then training iterations); ties as select_best."""
+    def progress(candidate: Candidate) -> tuple[float, float, tuple[float, float]]:
+        metrics = candidate.metrics
+        return (_finite_or_minus_inf(metrics.get("env_steps")),
+                _finite_or_minus_inf(metrics.get("training_iteration")), candidate.rank_key())
+
+    latest: dict[str, Candidate] = {}
+    for candidate in sorted(candidates, key=lambda c: (c.trial_id, c.checkpoint)):
+        current = latest.get(candidate.skill)
+        if current is None or progress(candidate) > progress(current):
+            latest[candidate.skill] = candidate
+    return dict(sorted(latest.items()))
+
+
+SELECTIONS = {"best": select_best, "latest": select_latest}
 
 
 @dataclass(frozen=True)

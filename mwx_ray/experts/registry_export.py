@@ -25,11 +25,11 @@ from mwx_ray.experts.policy import MANIFEST_FILE, ExpertPolicy
 from mwx_ray.experts.registry import (
     RANK_METRIC,
     REGISTRY_FORMAT,
+    SELECTIONS,
     TIE_BREAK_METRIC,
     Candidate,
     ExpertRegistry,
     robot_of,
-    select_best,
 )
 from mwx_ray.tracking.guarded_client import GuardedMlflow, TrackingReport
 from mwx_ray.tracking.run_record import package_versions
@@ -153,11 +153,13 @@ def registry_entry(skill: str, candidate: Candidate, folder: Path, experiment: s
     }
 
 
-def export_registry(experiment_path: str | Path, out_dir: str | Path, *, log_to_mlflow: bool = True) -> ExportOutcome:
-    """Export the best checkpoint per skill of ``experiment_path`` into the registry ``out_dir``."""
+def export_registry(experiment_path: str | Path, out_dir: str | Path, *, log_to_mlflow: bool = True,
+                    selection: str = "best") -> ExportOutcome:
+    """Export one checkpoint per skill of ``experiment_path`` into the registry ``out_dir``: the best by
+    ``hb/return``, or with ``selection="latest"`` the most trained one (``registry.SELECTIONS``)."""
     experiment = str(Path(experiment_path).resolve())
     out_dir = Path(out_dir)
-    best = select_best(sweep_candidates(experiment_path))
+    best = SELECTIONS[selection](sweep_candidates(experiment_path))
     if not best:
         raise ValueError(f"{experiment_path}: no trial has a checkpoint to export")
     run_ids = find_run_ids(experiment_path)
@@ -176,7 +178,8 @@ def export_registry(experiment_path: str | Path, out_dir: str | Path, *, log_to_
         "format": REGISTRY_FORMAT,
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "source_experiment": experiment,
-        "selection": {"metric": RANK_METRIC, "mode": "max", "tie_break": TIE_BREAK_METRIC},
+        "selection": ({"metric": RANK_METRIC, "mode": "max", "tie_break": TIE_BREAK_METRIC} if selection == "best"
+                      else {"rule": selection}),
         "versions": package_versions(),
         "experts": entries,
     }

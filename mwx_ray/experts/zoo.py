@@ -70,10 +70,10 @@ def write_curve(trial_dir: Path, out: Path) -> int:
 
 
 def publish(experiment_path: str | Path, skill: str, *, zoo: Path | None = None,
-            episodes: int = UNSEEN_EPISODES) -> dict[str, Any]:
-    """Export the best checkpoint of ``skill`` in a Tune expert experiment into the zoo, with its provenance and
-    its unseen-seed evaluation; returns the zoo entry."""
-    from mwx_ray.experts.registry import select_best
+            episodes: int = UNSEEN_EPISODES, selection: str = "best") -> dict[str, Any]:
+    """Export the best (or, ``selection="latest"``, the most trained) checkpoint of ``skill`` in a Tune expert
+    experiment into the zoo, with its provenance and its unseen-seed evaluation; returns the zoo entry."""
+    from mwx_ray.experts.registry import SELECTIONS
     from mwx_ray.experts.registry_export import export_registry, sweep_candidates
     from mwx_ray.tune.stage import SWEEP_CONFIG_FILE, SWEEP_RECORD_FILE
 
@@ -82,10 +82,11 @@ def publish(experiment_path: str | Path, skill: str, *, zoo: Path | None = None,
     candidates = [c for c in sweep_candidates(experiment) if c.skill == skill]
     if not candidates:
         raise ValueError(f"{experiment}: no checkpoint of skill {skill!r}")
-    best = select_best(candidates)[skill]
+    best = SELECTIONS[selection](candidates)[skill]
     with tempfile.TemporaryDirectory(prefix="mwx_zoo_", dir=zoo.parent) as tmp:
         staged = Path(tmp)
-        registry = export_registry(experiment, staged / "registry", log_to_mlflow=False).registry
+        registry = export_registry(experiment, staged / "registry", log_to_mlflow=False,
+                                   selection=selection).registry
         entry = dict(registry.entry(skill).record)
         folder = staged / "registry" / skill
         trial_dir = Path(best.checkpoint).parent
@@ -100,7 +101,8 @@ def publish(experiment_path: str | Path, skill: str, *, zoo: Path | None = None,
             "seed": best.seed, "env_steps": int(metrics.get("env_steps", 0)),
             "wall_s": float(metrics.get("time/wall_s", math.nan)), "curve_points": rows,
             "git_sha": run_record.get("git_sha"), "config_hash": sweep.get("config_hash"),
-            "experiment": str(experiment), "trial_id": best.trial_id,
+            "experiment": str(experiment), "trial_id": best.trial_id, "selection": selection,
+            "init_from": _init_lineage(folder / CONFIG_FILE, skill, zoo),
             "command": f"mwx train-experts mwx_ray/zoo/{skill}/{CONFIG_FILE} --set experts.skills=[{skill}] "
                        f"--set experts.seeds=[{best.seed}]",
             "published_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -112,6 +114,26 @@ def publish(experiment_path: str | Path, skill: str, *, zoo: Path | None = None,
         shutil.move(str(folder), str(target))
     _write_manifest(zoo, {skill: entry})
     return entry
+
+
+def _init_lineage(config_file: Path, skill: str, zoo: Path) -> dict[str, Any] | None:
+    """Where a warm-started entry started: its ``init_from`` and, for a zoo source, that entry's provenance as it
+    was before this publish (a later publish may replace it, so reproducing needs this record)."""
+    import yaml
+
+    experts = (yaml.safe_load(config_file.read_text()) or {}).get("experts") or {}
+    source = ((experts.get("per_skill") or {}).get(skill) or {}).get("init_from")
+    if not source:
+        return None
+    lineage: dict[str, Any] = {"source": source}
+    if str(source).startswith("zoo:") and (zoo / MANIFEST_FILE).is_file():
+        entry = json.loads((zoo / MANIFEST_FILE).read_text())["experts"].get(str(source)[4:])
+        if entry:
+            record = entry["zoo"]
+            lineage.update({key: record.get(key) for key in ("command", "git_sha", "published_utc", "env_steps",
+                                                             "init_from")},
+                           hb_return_unseen=record["unseen"]["hb_return_mean"])
+    return lineage
 
 
 def _write_manifest(zoo: Path, entries: dict[str, dict[str, Any]]) -> None:

@@ -8,6 +8,8 @@ it lists in ``router.owns``: overriding one of them from the command line is an 
 silently become another one (the "no motion prior" row run over motion-prior experts). A variant that names
 ``router.experts_config`` gets its own experts: the stage trains that expert sweep and exports its best
 checkpoints into ``<run folder>/experts-<variant>/registry`` before any router trial starts (reused on a rerun).
+A variant that names ``router.labels_config`` gets its own labels the same way: rollouts over its experts, labeled
+by that config's teacher on a Ray Data actor pool, into ``<run folder>/labels-<variant>/`` (resumable by shard).
 
 MLflow: experiment ``router`` (one variant) or ``ablations`` (a sweep): a parent run per stage run, a child run
 per trial, from the driver (``mwx_ray.tracking.sweep_callback``), with every artifact the trial reports (router
@@ -64,28 +66,59 @@ def _refuse_owned_overrides(variant: LoadedConfig, overrides: Sequence[str]) -> 
                                             "this variant what it is; change the variant file, or run another one")
 
 
-def prepare_owned_experts(variants: dict[str, LoadedConfig], overrides: Sequence[str], run_dir: Path
-                          ) -> dict[str, LoadedConfig]:
-    """Train and export the experts of every variant that names ``router.experts_config`` (once per run folder),
-    and point that variant's ``router.experts_dir`` at them."""
+def prepare_owned_inputs(variants: dict[str, LoadedConfig], overrides: Sequence[str], run_dir: Path
+                         ) -> dict[str, LoadedConfig]:
+    """Produce the inputs every variant owns (``router.experts_config``: train and export its experts;
+    ``router.labels_config``: collect and label its rollouts), once per run folder, and point the variant's
+    config at them."""
+    out = dict(variants)
+    for name, variant in variants.items():
+        router = variant.config.router
+        values: list[str] = []
+        if router.experts_config:
+            values.append(f"router.experts_dir={_owned_experts(name, variant, run_dir)}")
+        if router.labels_config:
+            experts_dir = values[0].partition("=")[2] if values else router.experts_dir
+            labels, shards = _owned_labels(name, variant, experts_dir, run_dir)
+            values += [f"router.labels.dataset_dir={labels}", f"router.labels.shards_dir={shards}"]
+        if values:
+            out[name] = load_config(variant.path, [*overrides, *values])
+    return out
+
+
+def _owned_experts(name: str, variant: LoadedConfig, run_dir: Path) -> Path:
     from mwx_ray.experts.registry_export import export_registry
     from mwx_ray.experts.stage import train_experts
 
-    out = dict(variants)
-    for name, variant in variants.items():
-        experts_file = variant.config.router.experts_config
-        if not experts_file:
-            continue
-        registry = run_dir / f"experts-{name}" / OWNED_EXPERTS_DIR
-        if not (registry / "manifest.json").is_file():
-            expert_config = load_config(Path(variant.path).parent / experts_file)
-            print(f"variant {name}: training its own experts ({expert_config.path})")
-            result = train_experts(expert_config, run_dir=run_dir / f"experts-{name}")
-            if not result.ok:
-                raise RuntimeError(f"variant {name}: its expert sweep failed ({result.experiment_path})")
-            export_registry(result.experiment_path, registry)
-        out[name] = load_config(variant.path, [*overrides, f"router.experts_dir={registry}"])
-    return out
+    registry = run_dir / f"experts-{name}" / OWNED_EXPERTS_DIR
+    if not (registry / "manifest.json").is_file():
+        expert_config = load_config(Path(variant.path).parent / variant.config.router.experts_config)
+        print(f"variant {name}: training its own experts ({expert_config.path})")
+        result = train_experts(expert_config, run_dir=run_dir / f"experts-{name}")
+        if not result.ok:
+            raise RuntimeError(f"variant {name}: its expert sweep failed ({result.experiment_path})")
+        export_registry(result.experiment_path, registry)
+    return registry
+
+
+def _owned_labels(name: str, variant: LoadedConfig, experts_dir: str | Path, run_dir: Path) -> tuple[Path, Path]:
+    """Rollouts of the variant's composite task over its experts, labeled by its labeling config's teacher."""
+    from mwx_ray.labeling.stage import collect_stage_rollouts, label_stage
+
+    folder = run_dir / f"labels-{name}"
+    shards, labels = folder / "rollouts", folder / "labels"
+    router = variant.config.router
+    labeling = load_config(Path(variant.path).parent / router.labels_config, [
+        f"env.task={variant.config.env.task.name}", f"labeling.rollouts.experts_dir={experts_dir}",
+        f"labeling.experts={list(router.experts)}", f"labeling.rollouts.out_dir={shards}",
+        f"labeling.shards_dir={shards}", f"labeling.out_dir={labels}"])
+    print(f"variant {name}: labeling its own rollouts with {labeling.config.labeling.teacher.backend} "
+          f"({labeling.path})")
+    collect_stage_rollouts(labeling, shards)
+    outcome = label_stage(labeling, shards, labels)
+    if outcome.result.frames_total == 0:
+        raise RuntimeError(f"variant {name}: its teacher produced no labels ({labels})")
+    return labels, shards
 
 
 def describe_trial(trial_config) -> tuple[dict[str, str], dict[str, str]]:
@@ -154,6 +187,6 @@ def train_router(loaded: LoadedConfig, overrides: Sequence[str] = (), *, run_dir
     stage = "ablations" if config.router.sweep else "router"
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config.run.root_dir, stage, config.run.name)
     write_run_record(run_dir, loaded, {"stage": stage, "variants": list(variants)})
-    variants = prepare_owned_experts(variants, overrides, run_dir)
+    variants = prepare_owned_inputs(variants, overrides, run_dir)
     spec = router_stage_spec(loaded, variants, run_dir=run_dir)
     return run_stage(loaded, spec, run_dir=run_dir, param_overrides=param_overrides)

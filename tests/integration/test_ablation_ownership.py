@@ -1,6 +1,8 @@
-"""Ablation variants own their inputs: a sweep with the real ``full`` and ``no_motion_prior`` variant files (at a
-smoke budget) routes ``full`` over the registry it is given and ``no_motion_prior`` over experts it trains itself
-without the motion prior; overriding a key a variant owns is refused before anything runs."""
+"""Ablation variants own their inputs: a sweep with the real ``full``, ``no_motion_prior`` and ``labels_tiny_vlm``
+variant files (at a smoke budget) routes ``full`` over the registry it is given, ``no_motion_prior`` over experts it
+trains itself without the motion prior, and the labels variant on labels its own teacher wrote (the oracle here:
+the tiny VLM's own path is tested in the labeling tests); overriding a key a variant owns is refused before
+anything runs."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ pytestmark = pytest.mark.ray
 ABLATIONS = Path(__file__).resolve().parents[2] / "tune_configs" / "ablations"
 SMOKE_ROUTER = Path(__file__).resolve().parents[2] / "tune_configs" / "router" / "smoke.yaml"
 SMOKE_EXPERTS = Path(__file__).resolve().parents[2] / "tune_configs" / "experts" / "smoke.yaml"
+LABELING = Path(__file__).resolve().parents[2] / "tune_configs" / "labeling"
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +55,15 @@ def write_sweep(folder: Path, registry: Path) -> Path:
         f"extends: [{ABLATIONS / 'no_motion_prior.yaml'}, base.yaml]\n"
         "router: {variant: no_motion_prior, experts_config: experts_tiny.yaml, "
         "owns: [router.experts_dir, router.experts_config]}\n")
+    (folder / "labeling_tiny.yaml").write_text(
+        f"extends: {LABELING / 'oracle.yaml'}\nlabeling:\n  actors: 1\n  cpus_per_actor: 0.5\n"
+        "  rollouts: {episodes: 1, max_steps: 40, keyframe_every: 10}\n")
+    (folder / "labels_owned.yaml").write_text(
+        f"extends: [{ABLATIONS / 'labels_tiny_vlm.yaml'}, base.yaml]\n"
+        "router: {variant: labels_owned, labels: {source: dataset}, labels_config: labeling_tiny.yaml}\n")
     sweep = folder / "sweep.yaml"
-    sweep.write_text("extends: base.yaml\nrun: {name: ablations}\nrouter:\n  sweep: [full.yaml, no_motion_prior.yaml]\n")
+    sweep.write_text("extends: base.yaml\nrun: {name: ablations}\n"
+                     "router:\n  sweep: [full.yaml, no_motion_prior.yaml, labels_owned.yaml]\n")
     return sweep
 
 
@@ -75,8 +85,16 @@ def test_each_variant_uses_the_inputs_it_declares(given_experts, tmp_path):
     result = train_router(loaded, common, run_dir=tmp_path / "run")
     assert result.ok and result.stage == "ablations"
     trials = {t.group: t for t in result.trials}
-    assert set(trials) == {"full", "no_motion_prior"}
+    assert set(trials) == {"full", "no_motion_prior", "labels_owned"}
     assert routed_expert_tasks(trials["full"]) == {"stand": "stand_imitation", "walk": "walk_imitation"}
     assert routed_expert_tasks(trials["no_motion_prior"]) == {"stand": "stand", "walk": "walk"}
     own = tmp_path / "run" / "experts-no_motion_prior" / "registry"
     assert (own / "manifest.json").is_file(), "the variant trained and exported its own experts"
+    labels = tmp_path / "run" / "labels-labels_owned"
+    assert sorted(p.name for p in (labels / "labels").glob("*.parquet")), "the variant labeled its own rollouts"
+    trained_on = load_config(sweep.parent / "labels_owned.yaml", common).config.router.labels.dataset_dir
+    assert trained_on is None, "the file names no dataset: the stage must have produced and set it"
+    import yaml
+
+    variant = yaml.safe_load(trials["labels_owned"].config["configs"]["labels_owned"])
+    assert Path(variant["router"]["labels"]["dataset_dir"]) == labels / "labels"

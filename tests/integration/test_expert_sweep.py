@@ -196,3 +196,27 @@ def test_an_over_budget_sweep_is_refused_before_any_trial_starts(tmp_path, capsy
     assert code == 2
     assert "needs 4 CPU at once but the cluster has 2" in capsys.readouterr().err
     assert not list((tmp_path / "experts").glob("*/tune/*/train_expert_*")), "no trial may have started"
+
+
+def test_a_finished_sweep_publishes_into_a_zoo(tmp_path, ray_runtime):
+    """`mwx zoo publish --select latest` on a real sweep: the most trained checkpoint, its unseen-seed evaluation,
+    provenance (config, curve, command, warm-start lineage) in a zoo other commands can name."""
+    from mwx_ray.experts import zoo
+    from mwx_ray.experts.registry import ExpertRegistry
+
+    result = train_experts(one_skill_config(tmp_path, 3), run_dir=tmp_path / "run")
+    assert result.ok
+    experiment = Path(json.loads((tmp_path / "run" / SWEEP_RECORD_FILE).read_text())["experiment_path"])
+    (tmp_path / "zoo").mkdir()
+    entry = zoo.publish(experiment, "walk", zoo=tmp_path / "zoo", episodes=2, selection="latest")
+    record = entry["zoo"]
+    assert record["env_steps"] == 3 * STEPS_PER_ITER and record["selection"] == "latest"
+    assert record["unseen"]["episodes"] == 2 and len(record["unseen"]["episode_returns"]) == 2
+    assert record["init_from"] is None and record["command"].startswith("mwx train-experts ")
+    registry = ExpertRegistry.load(tmp_path / "zoo")
+    folder = registry.entry("walk").folder
+    assert {p.name for p in folder.iterdir()} >= {"config.yaml", "curve.csv", "manifest.json", "weights.safetensors"}
+    assert len((folder / "curve.csv").read_text().splitlines()) == 1 + 3, "header + one row per evaluation"
+    registry.entry("walk").load_policy()  # parameter hash verified on load
+    rows = zoo.check(tmp_path / "zoo", episodes=2)
+    assert [row["skill"] for row in rows] == ["walk"] and rows[0]["ok"], rows

@@ -3,7 +3,9 @@ does on a seeded rollout (observations, rewards, terminations), or the task obje
 
 The table lists, per field, a changed value and the other settings it needs to show (a noise level needs
 reference-state starts to be on, a bound needs tracking termination on). A test checks that the table covers every
-field of the schema, so a new field without an effect on the env fails here.
+field of the schema, so a new field without an effect on the env fails here. Handover starts run an exported
+expert, so they act in the training env creator (``experts.env_registration.make_seeded_env``), which builds the
+envs of those rows.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ TIGHT = {**TT, "imitation.tracking_termination.root_height_m": 0.05}
 FWS = {**TIGHT, "imitation.failure_weighted_starts.enabled": True}
 RSI = {"imitation.reference_state_init.probability": 1.0}
 FF = {"imitation.phase_clock": True, "imitation.reference_feedforward": True}
+HANDOVER = {"handover_start.probability": 1.0, "handover_start.expert": "zoo:stand", "handover_start.steps": [20, 40]}
 # field -> (changed value, context settings, task); None value = set at test time (the clip file)
 EFFECTS: dict[str, tuple] = {
     "clip": (None, {}, "walk_imitation"),
@@ -73,6 +76,9 @@ EFFECTS: dict[str, tuple] = {
     "observation.exclude_root_xy": (True, {}, "walk"),
     "frame_skip": (5, {}, "walk"),
     "reset_noise_scale": (0.1, {}, "walk"),
+    "handover_start.probability": (1.0, {"handover_start.expert": "zoo:stand"}, "walk_imitation"),
+    "handover_start.expert": ("zoo:walk", HANDOVER, "walk_imitation"),
+    "handover_start.steps": ([5, 5], HANDOVER, "walk_imitation"),
 }
 # Fields whose effect is on the configured task object rather than on a short random rollout.
 TASK_ATTRIBUTES = {"hurdle.discount_hurdle_contact": ("hurdle", True, "discount_hurdle_contact")}
@@ -82,7 +88,9 @@ EPISODES, STEPS = 3, 50
 def signature(task: str, settings: dict) -> np.ndarray:
     """Observations, rewards and terminations of a seeded multi-episode rollout (same action sequence), and the
     start-phase distribution the env will draw its next episode from (imitation tasks)."""
-    env = make_env(task, task=unflatten(settings))
+    from mwx_ray.experts.env_registration import make_seeded_env  # the training envs' creator
+
+    env = make_seeded_env(f"mwx/h1-{task}-v0", {"task": unflatten(settings)})
     rng = np.random.default_rng(0)
     rows = []
     obs, _ = env.reset(seed=1)

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import pickle
+from dataclasses import replace
 
 import gymnasium as gym
 import numpy as np
@@ -18,11 +19,13 @@ from mwx_ray.experts.export import write_expert_folder
 from mwx_ray.experts.policy import ExpertPolicy
 from mwx_ray.experts.registry import (
     REGISTRY_FORMAT,
+    SELECTIONS,
     Candidate,
     ExpertRegistry,
     load_expert,
     robot_of,
     select_best,
+    select_latest,
 )
 from mwx_ray.tracking.guarded_client import GuardedMlflow
 from mwx_ray.tracking.run_values import (
@@ -154,6 +157,17 @@ def test_best_checkpoint_per_skill():
     tie = [_candidate("run", "tb", 1.0, 1.0), _candidate("run", "ta", 1.0, 1.0)]
     assert select_best(tie)["run"].trial_id == select_best(tie[::-1])["run"].trial_id == "ta"
     assert select_best([_candidate("x", "t", None)])["x"].trial_id == "t", "a lone unscored checkpoint is kept"
+
+
+def test_latest_checkpoint_per_skill():
+    def at(skill, trial, steps, ret, ckpt):
+        return replace(_candidate(skill, trial, ret, ckpt=ckpt), metrics={"hb/return": ret, "env_steps": steps})
+
+    candidates = [at("walk", "t1", 100, 900.0, "a"), at("walk", "t1", 600, 800.0, "b"), at("stand", "t2", 50, 1.0, "c")]
+    latest = select_latest(candidates)
+    assert latest["walk"].checkpoint == "t1/b", "the most trained checkpoint, not the best scored"
+    assert select_best(candidates)["walk"].checkpoint == "t1/a"
+    assert SELECTIONS["latest"] is select_latest and SELECTIONS["best"] is select_best
 
 
 def _tiny_expert(folder):

@@ -1,0 +1,68 @@
+"""Handover starts: training episodes that begin where another expert leaves the robot.
+
+A composite task hands the robot from one expert to the next in whatever state the first one left it (a stand
+expert swaying backwards, a walker at 1 m/s). An expert trained only from HumanoidBench's keyframe reset has never
+seen those states, so the hand-over is where routed episodes fall. With ``env.task.handover_start`` a share of the
+training episodes first runs the named expert (deterministically) for a random number of control steps and then
+starts the episode from the state it reached; the episode's own rewards and termination apply from there on.
+
+This is a wrapper applied by the RLlib env creator (``env_registration.make_seeded_env``) rather than part of the
+task, because running an exported expert belongs to this layer, not to ``mwx_ray.envs``. Evaluation never uses
+it (``TaskSection.for_evaluation``), so ``hb/return`` keeps HumanoidBench's reset protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+HANDOVER_INFO_KEY = "handover_steps"  # reset info: control steps the first expert acted (0 = a plain start)
+
+
+class HandoverStartWrapper(gym.Wrapper):
+    """On reset, with probability ``probability``, let ``policy`` act ``steps`` control steps (uniform in
+    ``[min, max]``) before the episode starts. If the robot falls (or the episode ends) during that prelude,
+    the episode starts from a plain reset instead, so a weak first expert costs starts, not training data."""
+
+    def __init__(self, env: gym.Env, policy, *, probability: float, steps: tuple[int, int]):
+        super().__init__(env)
+        obs_dim = int(np.prod(env.observation_space.shape))
+        if policy.obs_dim != obs_dim:
+            raise ValueError(f"handover_start: the first expert observes {policy.obs_dim} values, this task "
+                             f"{obs_dim}; it must be trained on the same robot observation")
+        self.policy = policy
+        self.probability = float(probability)
+        self.steps = (int(steps[0]), int(steps[1]))
+        self._rng = np.random.default_rng()
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if seed is not None:  # the prelude's draws follow the env's seed, from their own stream
+            self._rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(7,)))
+        obs, info = self.env.reset(seed=seed, options=options)
+        if self._rng.random() >= self.probability:
+            return obs, {**info, HANDOVER_INFO_KEY: 0}
+        steps = int(self._rng.integers(self.steps[0], self.steps[1] + 1))
+        for _ in range(steps):
+            obs, _, terminated, truncated, info = self.env.step(self.policy.act(obs))
+            if terminated or truncated:
+                obs, info = self.env.reset(options=options)
+                return obs, {**info, HANDOVER_INFO_KEY: 0}
+        return obs, {**info, HANDOVER_INFO_KEY: steps}
+
+
+def wrap_handover_start(env: gym.Env, task: Mapping[str, Any] | None) -> gym.Env:
+    """``env`` wrapped for the ``handover_start`` of ``task`` (``env.task`` settings, plain or partial) when its
+    probability is > 0."""
+    from mwx_ray.envs.registry import task_settings
+
+    settings = task_settings(task).handover_start
+    if settings.probability <= 0 or settings.expert is None:
+        return env
+    from mwx_ray.experts.registry import load_expert
+
+    policy, _ = load_expert(settings.expert)
+    return HandoverStartWrapper(env, policy, probability=settings.probability,
+                                steps=(settings.steps[0], settings.steps[1]))
