@@ -22,27 +22,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from mwx_ray.config.sac_schema import Activation, SoftActorCriticCore
 from mwx_ray.config.typed import setting
-
-# The activations RLlib's MLPs (models/utils.py get_activation_fn) and ExpertPolicy both build; a unit test pins
-# this set equal to experts_schema.Activation (kept separate to avoid a circular import, as sac_schema does).
-Activation = Literal["tanh", "relu", "silu", "swish", "elu"]
 
 
 @dataclass
-class FastSACSection:
+class FastSACSection(SoftActorCriticCore):
     """Hyperparameters of one fastsac expert (SAC's names where RLlib has one; see the module docstring)."""
 
-    actor_lr: float = setting(3e-4, gt=0, le=1, help="policy Adam lr (cleanrl, SB3)")
-    critic_lr: float = setting(1e-3, gt=0, le=1, help="Q-networks Adam lr (cleanrl 1e-3; SB3 3e-4)")
-    alpha_lr: float = setting(3e-4, gt=0, le=1, help="entropy-temperature Adam lr")
-    gamma: float = setting(0.99, gt=0, le=1)
-    tau: float = setting(0.005, gt=0, le=1, help="Polyak factor of the target critics, every update")
-    initial_alpha: float = setting(1.0, gt=0, help="initial entropy temperature (SB3 'auto': 1.0)")
-    target_entropy: float | Literal["auto"] = setting("auto", help="entropy target; auto = -act_dim (-19 on H1)")
-    train_batch_size_per_learner: int = setting(256, ge=1, help="transitions per gradient update")
-    num_steps_sampled_before_learning_starts: int = setting(5000, ge=0, help="env steps before the first update")
-    replay_ratio: float = setting(1.0, gt=0, le=64, help="gradient updates per sampled env step (update-to-data)")
     # Flat float32 arrays: (2 x obs_dim + act_dim + 2) x 4 bytes per transition = 0.5 kB on H1 (51-dim obs),
     # so cleanrl's 1M transitions take ~0.5 GB (RLlib's episode buffer needs ~1.9 kB per step, sac_schema.py).
     replay_buffer_capacity: int = setting(1_000_000, ge=1, help="transitions kept in the replay buffer")

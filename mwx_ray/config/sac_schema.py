@@ -30,20 +30,28 @@ Activation = Literal["tanh", "relu", "silu", "swish", "elu"]
 
 
 @dataclass
-class SACSection:
-    """SAC and network hyperparameters of one expert (RLlib's field names; see the module docstring)."""
+class SoftActorCriticCore:
+    """The SAC objective's hyperparameters, shared by RLlib's SAC (``experts.sac``) and fastsac
+    (``experts.fastsac``): the same names and defaults (cleanrl's; RLlib's where cleanrl has none)."""
 
-    actor_lr: float = setting(3e-4, gt=0, le=1, help="policy Adam lr (cleanrl 3e-4; RLlib's default 3e-5)")
-    critic_lr: float = setting(1e-3, gt=0, le=1, help="Q-network Adam lr (cleanrl 1e-3; RLlib's 3e-4)")
+    actor_lr: float = setting(3e-4, gt=0, le=1, help="policy Adam lr (cleanrl, SB3; RLlib's default 3e-5)")
+    critic_lr: float = setting(1e-3, gt=0, le=1, help="Q-network Adam lr (cleanrl 1e-3; RLlib's and SB3's 3e-4)")
     alpha_lr: float = setting(3e-4, gt=0, le=1, help="entropy-temperature Adam lr (RLlib's default)")
     gamma: float = setting(0.99, gt=0, le=1)
     tau: float = setting(0.005, gt=0, le=1, help="Polyak factor of the target Q networks, every update")
-    initial_alpha: float = setting(1.0, gt=0, help="initial entropy temperature (RLlib's default)")
+    initial_alpha: float = setting(1.0, gt=0, help="initial entropy temperature (RLlib's default, SB3's 'auto')")
     target_entropy: float | Literal["auto"] = setting("auto", help="entropy target; auto = -act_dim (-19 on H1)")
     train_batch_size_per_learner: int = setting(256, ge=1, help="transitions per gradient update")
     num_steps_sampled_before_learning_starts: int = setting(5000, ge=0, help="env steps before the first update")
-    replay_ratio: float = setting(1.0, gt=0, le=64, help="gradient updates per sampled env step (cleanrl: 1); "
-                                                         "turned into RLlib's training_intensity")
+    replay_ratio: float = setting(1.0, gt=0, le=64, help="gradient updates per sampled env step (update-to-data; "
+                                                         "cleanrl: 1)")
+
+
+@dataclass
+class SACSection(SoftActorCriticCore):
+    """SAC and network hyperparameters of one expert (RLlib's field names; see the module docstring).
+    ``replay_ratio`` is turned into RLlib's training_intensity."""
+
     # RLlib's EpisodeReplayBuffer keeps whole episodes: normalized obs, actions, rewards and each step's info
     # dict (the H1 tasks report ~15 reward terms): measured ~1.9 kB per step on h1-walk_imitation (RSS growth
     # over 20k buffered steps), so 300k steps ≈ 0.6 GB per trial; cleanrl's 1M would be ~1.9 GB.

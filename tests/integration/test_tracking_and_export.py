@@ -28,7 +28,7 @@ from mwx_ray.experts.registry_export import export_registry, rllib_checkpoint_di
 from mwx_ray.experts.stage import train_experts  # noqa: E402
 from mwx_ray.tracking.run_values import RUNS_FILE, RunIds  # noqa: E402
 from mwx_ray.tracking.sweep_callback import REPORT_FILE, MlflowSweepCallback, make_sweep_callbacks  # noqa: E402
-from mwx_ray.tune.resume import resume_sweep  # noqa: E402
+from mwx_ray.tune.resume import resume_stage  # noqa: E402
 from tests.integration.rllib_reference import checkpoint_reference_inference, h1_observations  # noqa: E402  (tests/integration helper)
 
 pytestmark = pytest.mark.ray
@@ -157,7 +157,7 @@ def test_resumed_sweep_continues_the_same_runs(ray_runtime, tmp_path):
     _, children = sweep_runs(client, "test-experts")
     assert [c.info.status for c in children] == ["FAILED"]
 
-    second = resume_sweep(str(experiment))  # the callbacks pickled in tuner.pkl + Tune's saved callback state
+    second = resume_stage(str(experiment))  # the callbacks pickled in tuner.pkl + Tune's saved callback state
     assert not second.errors and second[0].metrics["training_iteration"] == 3
     parents, children = sweep_runs(client, "test-experts")
     assert [p.info.run_id for p in parents] == [ids_before.parent_run_id]
