@@ -59,7 +59,13 @@ def sweep_candidates(experiment_path: str | Path) -> list[Candidate]:
         config = trial.config
         if "skill" not in config or "env_id" not in config:
             raise ValueError(f"trial {trial.trial_id} config has no skill/env_id: not an expert sweep")
-        for result in trial.run_metadata.checkpoint_manager.best_checkpoint_results:
+        manager = trial.run_metadata.checkpoint_manager
+        kept = list(manager.best_checkpoint_results)
+        latest = manager.latest_checkpoint_result
+        # Tune keeps the latest checkpoint on disk beside the num_to_keep best but lists it only here.
+        if latest is not None and all(r.checkpoint.path != latest.checkpoint.path for r in kept):
+            kept.append(latest)
+        for result in kept:
             path = result.checkpoint.path
             if not Path(path).exists():  # experiment moved since: same checkpoint name under the new trial dir
                 path = str(Path(trial.storage.trial_fs_path) / Path(path).name)

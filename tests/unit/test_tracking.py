@@ -170,6 +170,33 @@ def test_latest_checkpoint_per_skill():
     assert SELECTIONS["latest"] is select_latest and SELECTIONS["best"] is select_best
 
 
+
+def test_sweep_candidates_include_the_latest_checkpoint_tune_keeps_beside_the_best(tmp_path, monkeypatch):
+    """Tune keeps a trial's latest checkpoint on disk even when it is not among the ``num_to_keep`` best, but
+    lists it only as ``latest_checkpoint_result``: ``--select latest`` must still see it."""
+    from types import SimpleNamespace
+
+    import ray.tune
+
+    from mwx_ray.experts import registry_export
+
+    def result(name, steps, ret):
+        (tmp_path / name).mkdir()
+        return SimpleNamespace(checkpoint=SimpleNamespace(path=str(tmp_path / name)),
+                               metrics={"env_steps": steps, "hb/return": ret})
+
+    best, latest = result("checkpoint_000001", 100, 900.0), result("checkpoint_000009", 900, 700.0)
+    manager = SimpleNamespace(best_checkpoint_results=[best], latest_checkpoint_result=latest)
+    trial = SimpleNamespace(trial_id="t1", config={"skill": "stand", "env_id": "mwx/h1-stand-v0"},
+                            run_metadata=SimpleNamespace(checkpoint_manager=manager),
+                            storage=SimpleNamespace(trial_fs_path=str(tmp_path), storage_filesystem=None))
+    monkeypatch.setattr(ray.tune, "ExperimentAnalysis", lambda path: SimpleNamespace(trials=[trial]))
+    candidates = registry_export.sweep_candidates(tmp_path)
+    assert [c.checkpoint for c in candidates] == [best.checkpoint.path, latest.checkpoint.path]
+    assert select_latest(candidates)["stand"].metrics["env_steps"] == 900
+    manager.latest_checkpoint_result = best  # the best is the latest: listed once
+    assert len(registry_export.sweep_candidates(tmp_path)) == 1
+
 def _tiny_expert(folder):
     """A 3 -> 4 -> 2 PPO actor with a MeanStdFilter, written like an RLlib export."""
     import base64
