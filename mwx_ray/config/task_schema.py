@@ -162,6 +162,23 @@ class HurdleSection:
 
 
 @dataclass
+class StandSection:
+    """Training-only shaping of the ``stand`` reward (``for_evaluation`` drops it, so ``hb/return`` stays
+    HumanoidBench's). HumanoidBench's ``dont_move`` has a 2 m/s margin and still pays 95% at 0.3 m/s, so stand
+    experts at the success bar drift or shuffle at 0.2-0.4 m/s; a composite task's stand stage asks for rest
+    (< 0.3 m/s, ``envs/stages.py``). With ``rest_margin_mps`` set, the reward is also multiplied by a gaussian of
+    the horizontal CoM speed that falls to 0.1 at that margin."""
+
+    rest_margin_mps: float | None = setting(None, help="margin of the extra at-rest term, m/s (e.g. 0.5: pays "
+                                                       "0.44 at 0.3 m/s); null = HumanoidBench's reward only")
+
+    def field_problems(self) -> dict[str, str]:
+        if self.rest_margin_mps is not None and not self.rest_margin_mps > 0:
+            return {"rest_margin_mps": f"must be > 0 m/s (or null), got {self.rest_margin_mps}"}
+        return {}
+
+
+@dataclass
 class HandoverStartSection:
     """Training episodes that begin where another expert leaves the robot: after the reset, that expert acts for
     a random number of steps, then the episode starts from the state it reached (a composite task hands the robot
@@ -195,6 +212,7 @@ class TaskSection:
     imitation: ImitationSection = setting(factory=ImitationSection)
     observation: ObservationSection = setting(factory=ObservationSection)
     hurdle: HurdleSection = setting(factory=HurdleSection)
+    stand: StandSection = setting(factory=StandSection)
     handover_start: HandoverStartSection = setting(factory=HandoverStartSection)
     frame_skip: int = setting(10, ge=1, help="mj_step calls per control step (HumanoidBench: 10 × 2 ms = 50 Hz)")
     reset_noise_scale: float = setting(0.01, ge=0, help="uniform ± noise on every qpos entry at reset "
@@ -212,9 +230,10 @@ class TaskSection:
     def for_evaluation(self) -> TaskSection:
         """These settings with the training-only tricks off: HumanoidBench's reset (no reference-state starts),
         the plain task's termination (no tracking termination), and the clip from frame 0 (an expert's phase
-        clock starts when it is activated), no handover starts. Rewards and observations are unchanged."""
+        clock starts when it is activated), no handover starts, no stand shaping. Observations are unchanged."""
         imitation = self.imitation
-        return replace(self, handover_start=replace(self.handover_start, probability=0.0), imitation=replace(
+        return replace(self, handover_start=replace(self.handover_start, probability=0.0),
+                       stand=StandSection(), imitation=replace(
             imitation, random_start_phase=False,
             reference_state_init=replace(imitation.reference_state_init, probability=0.0),
             start_perturbation=replace(imitation.start_perturbation, probability=0.0),

@@ -79,6 +79,7 @@ EFFECTS: dict[str, tuple] = {
     "handover_start.probability": (1.0, {"handover_start.expert": "zoo:stand"}, "walk_imitation"),
     "handover_start.expert": ("zoo:walk", HANDOVER, "walk_imitation"),
     "handover_start.steps": ([5, 5], HANDOVER, "walk_imitation"),
+    "stand.rest_margin_mps": (0.5, {}, "stand_imitation"),
 }
 # Fields whose effect is on the configured task object rather than on a short random rollout.
 TASK_ATTRIBUTES = {"hurdle.discount_hurdle_contact": ("hurdle", True, "discount_hurdle_contact")}

@@ -9,11 +9,14 @@ All terminate when the pelvis height ``qpos[2] < 0.2`` m and last 1000 steps (20
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
+from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.envs.context import StepContext
 from mwx_ray.envs.task import Task
 from mwx_ray.rewards import humanoid_terms as terms
+from mwx_ray.rewards.kernels import tolerance
 
 FALL_PELVIS_HEIGHT_M = 0.2  # HumanoidBench: terminated when qpos[2] < 0.2
 
@@ -38,16 +41,22 @@ class StandTask(_FlatGroundTask):
     description = "Stand still and upright on flat ground without moving."
     success_bar = 800.0
 
+    def __init__(self, rest_margin_mps: float | None = None):
+        self.rest_margin_mps = rest_margin_mps  # training-only shaping (TaskSection.stand); None = HumanoidBench
+
+    @classmethod
+    def from_config(cls, settings: TaskSection) -> StandTask:
+        return cls(rest_margin_mps=settings.stand.rest_margin_mps)
+
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         standing, upright, small_control = self._stand_terms(ctx)
         dont_move = terms.dont_move(ctx.com_velocity[:2])
         reward = small_control * standing * upright * dont_move
-        return reward, {
-            "standing": standing,
-            "upright": upright,
-            "small_control": small_control,
-            "dont_move": dont_move,
-        }
+        parts = {"standing": standing, "upright": upright, "small_control": small_control, "dont_move": dont_move}
+        if self.rest_margin_mps is not None:
+            parts["at_rest"] = tolerance(math.hypot(*ctx.com_velocity[:2]), margin=self.rest_margin_mps)
+            reward *= parts["at_rest"]
+        return reward, parts
 
 
 class _MoveForwardTask(_FlatGroundTask):
