@@ -166,11 +166,11 @@ class StandSection:
     """Training-only shaping of the ``stand`` reward (``for_evaluation`` drops it, so ``hb/return`` stays
     HumanoidBench's). HumanoidBench's ``dont_move`` has a 2 m/s margin and still pays 95% at 0.3 m/s, so stand
     experts at the success bar drift or shuffle at 0.2-0.4 m/s; a composite task's stand stage asks for rest
-    (< 0.3 m/s, ``envs/stages.py``). With ``rest_margin_mps`` set, the reward is also multiplied by a gaussian of
-    the horizontal CoM speed that falls to 0.1 at that margin."""
+    (< 0.3 m/s, ``envs/stages.py``). With ``rest_margin_mps`` set, the reward is also multiplied by
+    ``(at_rest + 1) / 2``, ``at_rest`` a gaussian of the horizontal CoM speed that falls to 0.1 at that margin."""
 
-    rest_margin_mps: float | None = setting(None, help="margin of the extra at-rest term, m/s (e.g. 0.5: pays "
-                                                       "0.44 at 0.3 m/s); null = HumanoidBench's reward only")
+    rest_margin_mps: float | None = setting(None, help="margin of the extra at-rest term, m/s (e.g. 0.5: the "
+                                                       "reward keeps 72% at 0.3 m/s); null = HumanoidBench's only")
 
     def field_problems(self) -> dict[str, str]:
         if self.rest_margin_mps is not None and not self.rest_margin_mps > 0:
