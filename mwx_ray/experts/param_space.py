@@ -170,6 +170,7 @@ def build_param_space(
     tasks = {skill: skill_task_settings(experts, skill, config.env.task) for skill in experts.skills}
     space.update({
         "init_from": tune.sample_from(PerSkill(warm_starts(experts, source_of))),
+        "init_lineage": tune.sample_from(PerSkill(warm_start_lineages(experts))),
         "task": task_space(tasks, split_search_space(experts.search_space)[1], source_of=source_of),
         "stop": tune.sample_from(PerSkill(rules)),
         "eval": to_plain(experts.eval),
@@ -198,6 +199,15 @@ def warm_starts(experts: ExpertsSection, source_of: SourceOf = _no_source) -> di
         except (FileNotFoundError, ValueError, KeyError) as err:
             raise ConfigError(source_of(key), key, str(err)) from None
     return folders
+
+
+def warm_start_lineages(experts: ExpertsSection) -> dict[str, dict[str, Any] | None]:
+    """``{skill: provenance of its init_from source as it is now}``, kept in the trial config for ``mwx zoo
+    publish`` (the zoo entry a trial started from may be replaced before its result is published)."""
+    from mwx_ray.experts.zoo import init_lineage
+
+    return {skill: init_lineage(experts.per_skill[skill].init_from if skill in experts.per_skill else None)
+            for skill in experts.skills}
 
 
 def trial_count(experts: ExpertsSection, param_space: Mapping[str, Any]) -> int:

@@ -62,6 +62,7 @@ class Candidate:
     storage_filesystem: Any = field(default=None, compare=False, repr=False)  # pyarrow fs of the checkpoint
     task: Mapping[str, Any] | None = field(default=None, compare=False)  # the trial's plain env.task settings
     plugins: list[str] = field(default_factory=list, compare=False)  # the trial's run.plugins
+    init_lineage: Mapping[str, Any] | None = field(default=None, compare=False)  # warm start, as the sweep began
 
     def rank_key(self) -> tuple[float, float]:
         """Larger is better: (``hb/return``, ``hb/success``); missing or NaN values rank last."""

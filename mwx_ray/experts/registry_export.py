@@ -73,7 +73,7 @@ def sweep_candidates(experiment_path: str | Path) -> list[Candidate]:
                 skill=str(config["skill"]), trial_id=trial.trial_id, env_id=str(config["env_id"]),
                 checkpoint=path, metrics=dict(result.metrics), seed=config.get("seed"),
                 storage_filesystem=trial.storage.storage_filesystem, task=config.get("task"),
-                plugins=list(config.get("plugins") or []),
+                plugins=list(config.get("plugins") or []), init_lineage=config.get("init_lineage"),
             ))
     return candidates
 

@@ -102,7 +102,8 @@ def publish(experiment_path: str | Path, skill: str, *, zoo: Path | None = None,
             "wall_s": float(metrics.get("time/wall_s", math.nan)), "curve_points": rows,
             "git_sha": run_record.get("git_sha"), "config_hash": sweep.get("config_hash"),
             "experiment": str(experiment), "trial_id": best.trial_id, "selection": selection,
-            "init_from": _init_lineage(folder / CONFIG_FILE, skill, zoo),
+            "init_from": (dict(best.init_lineage) if best.init_lineage is not None
+                          else _init_lineage_at_publish(folder / CONFIG_FILE, skill, zoo)),
             "command": f"mwx train-experts mwx_ray/zoo/{skill}/{CONFIG_FILE} --set experts.skills=[{skill}] "
                        f"--set experts.seeds=[{best.seed}]",
             "published_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -116,24 +117,32 @@ def publish(experiment_path: str | Path, skill: str, *, zoo: Path | None = None,
     return entry
 
 
-def _init_lineage(config_file: Path, skill: str, zoo: Path) -> dict[str, Any] | None:
-    """Where a warm-started entry started: its ``init_from`` and, for a zoo source, that entry's provenance as it
-    was before this publish (a later publish may replace it, so reproducing needs this record)."""
-    import yaml
-
-    experts = (yaml.safe_load(config_file.read_text()) or {}).get("experts") or {}
-    source = ((experts.get("per_skill") or {}).get(skill) or {}).get("init_from")
+def init_lineage(source: str | None, zoo: Path | None = None) -> dict[str, Any] | None:
+    """Where a warm start comes from: ``source`` (``init_from``) and, for a zoo source, that entry's provenance
+    as it is now. Expert sweeps record this in each trial's config when they start, because a later publish may
+    replace the zoo entry the trial started from."""
     if not source:
         return None
     lineage: dict[str, Any] = {"source": source}
+    zoo = zoo if zoo is not None else zoo_root()
     if str(source).startswith("zoo:") and (zoo / MANIFEST_FILE).is_file():
         entry = json.loads((zoo / MANIFEST_FILE).read_text())["experts"].get(str(source)[4:])
         if entry:
             record = entry["zoo"]
             lineage.update({key: record.get(key) for key in ("command", "git_sha", "published_utc", "env_steps",
                                                              "init_from")},
-                           hb_return_unseen=record["unseen"]["hb_return_mean"])
+                           hb_return_unseen=record["unseen"]["hb_return_mean"],
+                           tensors_sha256=entry.get("tensors_sha256"))
     return lineage
+
+
+def _init_lineage_at_publish(config_file: Path, skill: str, zoo: Path) -> dict[str, Any] | None:
+    """For sweeps that predate the record in the trial config: the lineage read at publish time (marked so)."""
+    import yaml
+
+    experts = (yaml.safe_load(config_file.read_text()) or {}).get("experts") or {}
+    lineage = init_lineage(((experts.get("per_skill") or {}).get(skill) or {}).get("init_from"), zoo)
+    return None if lineage is None else {**lineage, "recorded": "at publish (the sweep predates the record)"}
 
 
 def _write_manifest(zoo: Path, entries: dict[str, dict[str, Any]]) -> None:

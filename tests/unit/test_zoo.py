@@ -25,11 +25,28 @@ def test_every_shipped_entry_has_its_provenance_and_files():
 def test_a_warm_started_entry_records_its_source_as_it_was(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text("experts:\n  per_skill:\n    walk:\n      init_from: zoo:stand\n")
-    (tmp_path / "manifest.json").write_text(json.dumps({"experts": {"stand": {"zoo": {
+    (tmp_path / "manifest.json").write_text(json.dumps({"experts": {"stand": {"tensors_sha256": "f00", "zoo": {
         "command": "mwx train-experts stand.yaml", "git_sha": "abc", "published_utc": "2026-12-05T12:00:00+00:00",
         "env_steps": 1000, "init_from": None, "unseen": {"hb_return_mean": 848.3}}}}}))
-    lineage = zoo._init_lineage(config, "walk", tmp_path)
+    lineage = zoo.init_lineage("zoo:stand", tmp_path)
     assert lineage == {"source": "zoo:stand", "command": "mwx train-experts stand.yaml", "git_sha": "abc",
                        "published_utc": "2026-12-05T12:00:00+00:00", "env_steps": 1000, "init_from": None,
-                       "hb_return_unseen": 848.3}
-    assert zoo._init_lineage(config, "stand", tmp_path) is None, "stand was not warm-started"
+                       "hb_return_unseen": 848.3, "tensors_sha256": "f00"}
+    assert zoo._init_lineage_at_publish(config, "walk", tmp_path)["recorded"].startswith("at publish")
+    assert zoo._init_lineage_at_publish(config, "stand", tmp_path) is None, "stand was not warm-started"
+
+
+def test_a_sweep_records_the_warm_start_it_began_from():
+    """The trial config carries the source entry's provenance as the sweep starts: publishing later, after that
+    zoo entry was replaced, still names the expert the trial really started from."""
+    from mwx_ray.config import load_config
+    from mwx_ray.experts.param_space import warm_start_lineages
+
+    experts = load_config(None, ["experts.skills=[stand,walk]", "experts.per_skill.walk.init_from=zoo:stand"]
+                          ).config.experts
+    lineages = warm_start_lineages(experts)
+    shipped = ExpertRegistry.load(zoo_root()).entry("stand").record
+    assert lineages["stand"] is None
+    assert lineages["walk"]["source"] == "zoo:stand"
+    assert lineages["walk"]["tensors_sha256"] == shipped["tensors_sha256"]
+    assert lineages["walk"]["env_steps"] == shipped["zoo"]["env_steps"]
