@@ -23,6 +23,10 @@ def register(subparsers) -> None:
     parser.add_argument("--video", help="mp4 of the last episode (default runs/videos/eval-<expert>-<task>.mp4)")
     parser.add_argument("--video-steps", type=int, default=250, help="env steps filmed (50 per second on H1)")
     parser.add_argument("--no-video", action="store_true", help="do not render a video")
+    parser.add_argument("--action-smoothing", type=float, help="router checkpoints: evaluate with this "
+                        "router.transitions.action_smoothing instead of the trained one (its effect, no retraining)")
+    parser.add_argument("--fallback", help="router checkpoints: evaluate with this expert as the stabiliser "
+                        "fallback (router.transitions.fallback_expert; 'none' turns it off)")
 
 
 def _env_id(task: str) -> str:

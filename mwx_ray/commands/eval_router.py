@@ -31,9 +31,12 @@ def run_router_checkpoint(args) -> int:
     plot = (video.with_suffix(".png") if video else Path(f"runs/videos/eval-router-{name}.png"))
     print(f"router {name} ({folder}, {manifest['gating']} gating over {policy.names}) on {env_id}: "
           f"{args.episodes} episodes from seed {args.seed}")
+    options = with_transition_overrides(router_env_options(manifest), manifest, args.action_smoothing, args.fallback)
+    if options["transitions"] != manifest.get("transitions"):
+        print(f"hand-over options changed for this evaluation: {options['transitions']}")
     result = evaluate_router(policy.act_with_weights, env_id, episodes=args.episodes, seed=args.seed,
                              expert_names=policy.names, video_path=video, video_steps=args.video_steps,
-                             plot_path=plot, **router_env_options(manifest))
+                             plot_path=plot, **options)
     metrics = result.metrics()
     print(f"return {metrics['hb/return']:.2f} ± {metrics['hb/return_std']:.2f} (HumanoidBench episode return)")
     print(f"overall success {metrics['hb/success']:.0%}; mean episode length {metrics['eval/episode_length']:.0f}")
@@ -44,3 +47,22 @@ def run_router_checkpoint(args) -> int:
     print(f"weights timeline: {result.plot_path}")
     print(f"video: {result.video_path}" if result.video_path else "video: none (--no-video)")
     return 0
+
+
+def with_transition_overrides(options: dict, manifest: dict, action_smoothing: float | None,
+                              fallback: str | None) -> dict:
+    """``router_env_options`` with ``router.transitions`` changed as asked (``mwx eval --action-smoothing`` /
+    ``--fallback``): the same trained router, evaluated with another hand-over option."""
+    transitions = dict(options.get("transitions") or {})
+    if action_smoothing is not None:
+        if not 0 <= action_smoothing < 1:
+            raise ValueError(f"--action-smoothing {action_smoothing}: must be in [0, 1)")
+        transitions["action_smoothing"] = action_smoothing
+    folder = options.get("fallback_folder")
+    if fallback is not None:
+        experts = {e["name"]: e["folder"] for e in manifest["experts"]}
+        if fallback != "none" and fallback not in experts:
+            raise ValueError(f"--fallback {fallback!r}: not one of the router's experts {sorted(experts)}")
+        transitions["fallback_expert"] = None if fallback == "none" else fallback
+        folder = None if fallback == "none" else experts[fallback]
+    return {**options, "transitions": transitions, "fallback_folder": folder}

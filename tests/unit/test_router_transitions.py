@@ -108,3 +108,21 @@ def test_time_feature_appends_the_elapsed_fraction_for_the_router_only():
         obs, *_ = env.step(np.zeros(ACT, np.float32))
         assert obs[-1] == pytest.approx(step / 1000)  # stand_walk_stand lasts 1000 control steps
     assert np.array_equal(obs[:51], env.unwrapped._observation())  # the task's observation, unchanged
+
+
+def test_mwx_eval_can_change_a_trained_routers_hand_over_options():
+    from mwx_ray.commands.eval_router import with_transition_overrides
+
+    manifest = {"experts": [{"name": "stand", "folder": "/zoo/stand"}, {"name": "walk", "folder": "/zoo/walk"}]}
+    trained = {"transitions": {"action_smoothing": 0.0, "fallback_expert": None}, "fallback_folder": None,
+               "time_feature": True}
+    changed = with_transition_overrides(trained, manifest, 0.5, "stand")
+    assert changed["transitions"] == {"action_smoothing": 0.5, "fallback_expert": "stand"}
+    assert changed["fallback_folder"] == "/zoo/stand" and changed["time_feature"] is True
+    off = with_transition_overrides(changed, manifest, None, "none")
+    assert off["transitions"]["fallback_expert"] is None and off["fallback_folder"] is None
+    assert with_transition_overrides(trained, manifest, None, None) == trained
+    with pytest.raises(ValueError, match="not one of the router's experts"):
+        with_transition_overrides(trained, manifest, None, "run")
+    with pytest.raises(ValueError, match="must be in"):
+        with_transition_overrides(trained, manifest, 1.0, None)
