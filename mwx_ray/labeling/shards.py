@@ -220,3 +220,7 @@ class ShardIndex:
     def iter_shards(self) -> Iterator[tuple[dict[str, Any], Shard]]:
         for entry in self.shards:
             yield entry, read_shard(self.path_of(entry))
+
+    def episode_summaries(self) -> list[dict[str, Any]]:
+        """Every episode's summary (return, steps, success, stages completed), as the collector recorded it."""
+        return [summary for _, shard in self.iter_shards() for summary in shard.meta.get("episodes", [])]

@@ -45,6 +45,9 @@ def test_collection_writes_complete_shards_with_keyframes_and_state(collected):
     assert [s["skill"] for s in shard.meta["stages"]] == ["stand", "walk", "stand"]
     assert shard.meta["frame_rate_hz"] == pytest.approx(12.5)
     assert index.num_frames == 9 and ShardIndex.load(out).shards == index.shards
+    summaries = index.episode_summaries()
+    assert [s["episode_id"] for s in summaries] == [0, 1, 2] and [s["steps"] for s in summaries] == [12, 12, 12]
+    assert all(s["success"] is None for s in summaries), "cut at max_steps: the task has not judged success"
 
 
 def test_collection_is_reproducible_and_resumes_at_the_first_missing_shard(collected, tmp_path):
