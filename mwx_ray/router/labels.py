@@ -162,9 +162,13 @@ def _infer_order_from_rows(frame) -> list[str] | None:
     return [pairs[i] for i in range(k)] if set(pairs) == set(range(k)) else None
 
 
-def load_labeled_states(dataset_dir: str | Path, shards_dir: str | Path | None,
-                        experts: Sequence[str]) -> LabeledStates:
-    """Join the label parquet rows with their rollout shards by ``(episode_id, step)``; reorder to ``experts``."""
+def load_labeled_states(dataset_dir: str | Path, shards_dir: str | Path | None, experts: Sequence[str], *,
+                        time_feature_horizon: int | None = None) -> LabeledStates:
+    """Join the label parquet rows with their rollout shards by ``(episode_id, step)``; reorder to ``experts``.
+
+    ``time_feature_horizon``: a router with the clock (``router.time_feature``) observes ``min(step / T, 1)``
+    after the task observation (``router/transitions.py::TimeFeatureWrapper``); the shards store the task
+    observation and the step, so the clock is appended here the same way."""
     import pandas as pd
 
     from mwx_ray.labeling.shards import ShardIndex
@@ -201,6 +205,9 @@ def load_labeled_states(dataset_dir: str | Path, shards_dir: str | Path | None,
     probs = np.stack([np.asarray(p, dtype=np.float32) for p in frame["probs"]])[:, [order.index(e) for e in experts]]
     probs = probs / np.clip(probs.sum(axis=1, keepdims=True), 1e-9, None)
     obs = np.stack([rows[key] for key in keys]).astype(np.float64)
+    if time_feature_horizon:
+        clock = np.minimum(np.asarray([step for _, step in keys], dtype=np.float64) / time_feature_horizon, 1.0)
+        obs = np.concatenate([obs, clock[:, None]], axis=1)
     provenance = {"dataset_dir": str(folder), "shards_dir": str(shards_dir), "rows": len(keys),
                   "dataset_experts": order}
     return LabeledStates(obs=obs, probs=probs.astype(np.float32), provenance=provenance)

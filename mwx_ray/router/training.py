@@ -58,7 +58,9 @@ def build_router_ppo_config(setup: RouterSetup, *, seed: int, resources: Resourc
     learner_cfg = {"lambda0": router.supervision.lambda0, "eta": router.supervision.eta,
                    "entropy_beta": router.supervision.entropy_beta, "temperature": router.gating.temperature,
                    "experts": setup.expert_names, "labels": labels.to_plain(),
-                   "offline_batch_size": router.labels.batch_size, "seed": int(seed)}
+                   "offline_batch_size": router.labels.batch_size, "seed": int(seed),
+                   # labeled dataset states get the router's clock appended, as the env wrapper does online
+                   "time_feature_horizon": int(setup.task.episode_steps) if router.time_feature else None}
     connector = (functools.partial(stage_label_connector, stage_table=labels.stage_table.tolist())
                  if labels.online else None)
     config = (

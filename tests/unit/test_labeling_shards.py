@@ -118,3 +118,23 @@ def test_label_parts_are_checked_for_count_duplicates_and_provenance(collected, 
         verify_label_dataset(tmp_path, index)
     write_part(tmp_path, entry1, _rows(read_frame_records(out / entry1["file"])), prov, experts)
     assert verify_label_dataset(tmp_path, index) == 9
+
+
+def test_labeled_states_carry_the_routers_clock_when_it_has_one(collected, tmp_path):
+    """A router with ``router.time_feature`` observes ``step / T`` after the task observation; its supervision on
+    a label dataset must see the same vector (the quickstart's dataset labels once failed on 51 vs 52 values)."""
+    import pandas as pd
+
+    from mwx_ray.router.labels import load_labeled_states
+
+    shards, _section, _index = collected
+    (tmp_path / "labels.json").write_text(json.dumps({"experts": ["stand", "walk"], "shards_dir": str(shards)}))
+    steps = [0, 4, 8]
+    pd.DataFrame({"episode_id": [0, 0, 0], "step": steps, "probs": [[0.9, 0.1]] * 3}).to_parquet(
+        tmp_path / "part.parquet")
+    plain = load_labeled_states(tmp_path, None, ["walk", "stand"])
+    timed = load_labeled_states(tmp_path, None, ["walk", "stand"], time_feature_horizon=1000)
+    assert plain.obs.shape == (3, 51) and timed.obs.shape == (3, 52)
+    np.testing.assert_array_equal(timed.obs[:, :51], plain.obs)
+    np.testing.assert_allclose(timed.obs[:, 51], np.asarray(steps) / 1000)
+    np.testing.assert_allclose(plain.probs, [[0.1, 0.9]] * 3)  # reordered to the router's experts
