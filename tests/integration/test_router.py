@@ -63,11 +63,15 @@ def router_config(experts_dir, tmp_path, *overrides):
         "router.eval.video_steps=20", "router.eval.max_steps=40", *overrides]).config
 
 
-def visited_observations(n: int = 60) -> np.ndarray:
-    """Task observations ``[n, 51]`` from a zero-action rollout (states the router really sees early on)."""
+def visited_observations(n: int = 60, *, time_feature: bool = False) -> np.ndarray:
+    """Router observations ``[n, 51 (+1 clock)]`` from a zero-action rollout (states the router really sees early
+    on; with ``router.time_feature`` the clock is appended as in training)."""
     import mwx_ray.envs  # noqa: F401
+    from mwx_ray.router.transitions import TimeFeatureWrapper
 
     env = gym.make(f"mwx/h1-{TASK}-v0")
+    if time_feature:
+        env = TimeFeatureWrapper(env, env.unwrapped.task.episode_steps)
     obs, _ = env.reset(seed=0)
     rows = []
     for _ in range(n):
@@ -88,7 +92,8 @@ def train_and_read_weights(config, *, supervision_step: int = 0, iterations: int
     for _ in range(iterations):
         algo.train()
     policy = router_policy_from_algorithm(algo, setup)
-    weights = policy.weights(torch.as_tensor(visited_observations())).mean(0).numpy()
+    observations = visited_observations(time_feature=config.router.time_feature)
+    weights = policy.weights(torch.as_tensor(observations)).mean(0).numpy()
     return weights, algo, setup
 
 
@@ -121,7 +126,8 @@ def test_router_stage_trains_logs_everything_and_proves_experts_frozen(experts_d
                 "router/supervision_loss", "router/usage/stand", "router/usage/walk", "router/top1/stand",
                 "hb/return", "hb/success", "stage_success/walk", "eval/usage/stand"):
         assert key in metrics, key
-    assert metrics["router/lambda"] == pytest.approx(20.0 * 0.99)  # λ(1) = λ0·η on the second iteration
+    eta = loaded.config.router.supervision.eta
+    assert metrics["router/lambda"] == pytest.approx(20.0 * eta)  # λ(1) = λ0·η on the second iteration
     assert 0 < metrics["router/entropy"] <= np.log(2) + 1e-6
     assert metrics["router/usage/stand"] + metrics["router/usage/walk"] == pytest.approx(1.0, abs=1e-5)
 
@@ -150,7 +156,7 @@ def test_router_stage_trains_logs_everything_and_proves_experts_frozen(experts_d
     for key in ("router/lambda", "router/kl", "router/entropy", "router/usage/walk", "loss/policy"):
         assert key in child.data.metrics, key
     history = client.get_metric_history(child.info.run_id, "router/lambda")
-    assert sorted(m.value for m in history) == pytest.approx([20.0 * 0.99, 20.0])
+    assert sorted(m.value for m in history) == pytest.approx([20.0 * eta, 20.0])
     assert {a.path for a in client.list_artifacts(child.info.run_id)} >= {"router", "videos", "plots", "checks"}
 
 
