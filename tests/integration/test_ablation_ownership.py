@@ -91,7 +91,7 @@ def test_each_variant_uses_the_inputs_it_declares(given_experts, tmp_path):
     own = tmp_path / "run" / "experts-no_motion_prior" / "registry"
     assert (own / "manifest.json").is_file(), "the variant trained and exported its own experts"
     labels = tmp_path / "run" / "labels-labels_owned"
-    assert sorted(p.name for p in (labels / "labels").glob("*.parquet")), "the variant labeled its own rollouts"
+    assert sorted(p.name for p in (labels / "labels").rglob("*.parquet")), "the variant labeled its own rollouts"
     trained_on = load_config(sweep.parent / "labels_owned.yaml", common).config.router.labels.dataset_dir
     assert trained_on is None, "the file names no dataset: the stage must have produced and set it"
     import yaml
