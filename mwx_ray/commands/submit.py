@@ -188,6 +188,27 @@ def wait_for_job(client, job_id: str, poll_s: float = 2.0) -> int:
     return exit_code(info.status.value, info.driver_exit_code)
 
 
+# Ray's head answers "No available agent to submit job" (HTTP 500) until its job agent has registered, which
+# takes a few seconds after `ray start --head` and longer on a loaded machine: a transient state, not an error.
+AGENT_NOT_READY = "No available agent to submit job"
+AGENT_WAIT_S, AGENT_POLL_S = 60.0, 2.0
+
+
+def submit_when_agent_ready(client, *, wait_s: float = AGENT_WAIT_S, poll_s: float = AGENT_POLL_S,
+                            sleep=time.sleep, clock=time.monotonic, **job) -> str:
+    """``client.submit_job(**job)``, retried while the head's job agent is not up yet (up to ``wait_s``)."""
+    deadline = clock() + wait_s
+    while True:
+        try:
+            return client.submit_job(**job)
+        except RuntimeError as err:
+            if AGENT_NOT_READY not in str(err) or clock() >= deadline:
+                raise
+            print(f"mwx submit: the cluster's job agent is not ready yet; retrying for up to {wait_s:.0f} s",
+                  file=sys.stderr, flush=True)
+            sleep(poll_s)
+
+
 def run(args) -> int:
     mwx_args = split_command_line(args)
     if not mwx_args:
@@ -198,8 +219,8 @@ def run(args) -> int:
     command = job_command(mwx_args, args.root_parser)
     env = runtime_env(args.working_dir, command, os.environ)
     client = JobSubmissionClient(dashboard_url(args.address))
-    job_id = client.submit_job(entrypoint=entrypoint(command), runtime_env=env,
-                               metadata={"mwx_command": shlex.join(command)})
+    job_id = submit_when_agent_ready(client, entrypoint=entrypoint(command), runtime_env=env,
+                                     metadata={"mwx_command": shlex.join(command)})
     print(f"job id: {job_id}", flush=True)
     print(f"entrypoint: {entrypoint(command)}", flush=True)
     if args.no_wait:

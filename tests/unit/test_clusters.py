@@ -271,3 +271,35 @@ def test_override_value_reads_both_set_spellings_last_wins():
     assert submit.override_value(words, "tracking.uri") == "http://b:2"
     assert submit.override_value(words[:4], "tracking.uri") == "http://a:1"
     assert submit.override_value(["doctor", "--set"], "tracking.uri") is None
+
+
+def test_submit_waits_for_the_heads_job_agent_and_not_for_real_errors():
+    from mwx_ray.commands.submit import AGENT_NOT_READY, submit_when_agent_ready
+
+    class Client:
+        def __init__(self, failures, message=AGENT_NOT_READY):
+            self.failures, self.message, self.calls = failures, message, 0
+
+        def submit_job(self, **job):
+            self.calls += 1
+            if self.calls <= self.failures:
+                raise RuntimeError(f"Request failed with status code 500: {self.message}, please try again later..")
+            return "raysubmit_1"
+
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    def clock():
+        return now[0]
+
+    client = Client(failures=3)
+    assert submit_when_agent_ready(client, entrypoint="mwx doctor", sleep=sleep, clock=clock) == "raysubmit_1"
+    assert client.calls == 4 and now[0] == 6.0
+    with pytest.raises(RuntimeError, match="no agent for you"):
+        submit_when_agent_ready(Client(failures=1, message="no agent for you"), sleep=sleep, clock=clock)
+    now[0] = 0.0
+    with pytest.raises(RuntimeError, match=AGENT_NOT_READY):  # gives up after wait_s
+        submit_when_agent_ready(Client(failures=100), wait_s=10.0, sleep=sleep, clock=clock)
+    assert now[0] == 10.0
