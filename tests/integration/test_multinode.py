@@ -143,7 +143,10 @@ def cluster(tmp_path_factory):
                  "--port", str(port), "--num-cpus", "1", "--num-gpus", "0",
                  "--object-store-memory", str(OBJECT_STORE_BYTES), "--temp-dir", str(root / "head"),
                  "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash_port),
-                 "--include-dashboard", "true" if with_dashboard else "false", "--disable-usage-stats"]
+                 "--include-dashboard", "true" if with_dashboard else "false", "--disable-usage-stats",
+                 # Ray's default agent port (52365) is taken by any other Ray on this machine (and by node 2):
+                 # a head whose job agent cannot bind never accepts a job submission.
+                 "--dashboard-agent-listen-port", str(free_port())]
     logs = [root / "head.log", root / "node2.log"]
     started = LocalCluster(gcs_address=f"127.0.0.1:{port}",
                            dashboard_url=f"http://127.0.0.1:{dash_port}" if with_dashboard else None,
@@ -154,7 +157,7 @@ def cluster(tmp_path_factory):
         started.processes.append(start_blocking(
             [str(BIN / "ray"), "start", "--block", "--address", started.gcs_address, "--node-ip-address",
              "127.0.0.1", "--num-cpus", "1", "--num-gpus", "0", "--object-store-memory", str(OBJECT_STORE_BYTES),
-             "--temp-dir", str(root / "node2")], logs[1], env))
+             "--temp-dir", str(root / "node2"), "--dashboard-agent-listen-port", str(free_port())], logs[1], env))
         wait_until(lambda: len(started.probe()["nodes"]) == 2, NODE_START_TIMEOUT_S, "the second node", logs)
         if with_dashboard:
             # Token auth is on: an unauthenticated request gets 401, so probe with the cluster's token.
