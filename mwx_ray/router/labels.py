@@ -206,7 +206,9 @@ def load_labeled_states(dataset_dir: str | Path, shards_dir: str | Path | None, 
     probs = probs / np.clip(probs.sum(axis=1, keepdims=True), 1e-9, None)
     obs = np.stack([rows[key] for key in keys]).astype(np.float64)
     if time_feature_horizon:
-        clock = np.minimum(np.asarray([step for _, step in keys], dtype=np.float64) / time_feature_horizon, 1.0)
+        from mwx_ray.router.transitions import elapsed_fraction
+
+        clock = elapsed_fraction([step for _, step in keys], time_feature_horizon)
         obs = np.concatenate([obs, clock[:, None]], axis=1)
     provenance = {"dataset_dir": str(folder), "shards_dir": str(shards_dir), "rows": len(keys),
                   "dataset_experts": order}

@@ -112,7 +112,13 @@ class TimeFeatureWrapper(gym.ObservationWrapper):
         return super().step(action)
 
     def observation(self, observation):
-        return np.append(observation, min(self._steps / self.horizon, 1.0)).astype(observation.dtype)
+        return np.append(observation, elapsed_fraction(self._steps, self.horizon)).astype(observation.dtype)
+
+
+def elapsed_fraction(steps, horizon: int):
+    """The router's clock after ``steps`` control steps of a ``horizon``-step episode: ``min(steps / T, 1)``
+    (scalar or array; label datasets rebuild it from their stored step numbers)."""
+    return np.minimum(np.asarray(steps, dtype=np.float64) / horizon, 1.0)
 
 
 # The clock feature's fixed normalization for the router (uniform on [0, 1]: mean 1/2, std 1/sqrt(12)).

@@ -81,7 +81,9 @@ class FastSACTorchLearner(TorchLearner):
                                     optimizer=torch.optim.Adam(params, lr=lr, fused=True), lr_or_lr_schedule=lr)
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
-        raise NotImplementedError("fastsac trains through FastSACTorchLearner.add_and_update, not Learner.update")
+        # RLlib's abstract loss hook; fastsac's fused update computes its losses itself, so reaching this means a
+        # caller used Learner.update on a fastsac learner: fail loudly instead of training nothing.
+        raise RuntimeError("fastsac trains through FastSACTorchLearner.add_and_update, not Learner.update")
 
     def add_and_update(self, data: dict[str, np.ndarray], num_updates: int | None = None) -> dict[str, Any]:
         """Append transitions (``TRANSITION_KEYS`` arrays, ``[n, ...]``), then run gradient steps on batches of
