@@ -137,6 +137,9 @@ class RouterSection:
     transitions: TransitionSection = setting(factory=TransitionSection)
     time_feature: bool = setting(False, help="the router also observes the elapsed fraction of the episode (a "
                                              "clock; stages that end after a hold need it); experts never see it")
+    stage_feature: bool = setting(False, help="the router also observes the one-hot of the composite task's "
+                                              "active stage (the task-progress signal: which sub-instruction is "
+                                              "current); experts never see it")
     seeds: list[int] = setting(factory=lambda: [0], help="router seeds: one trial per variant × seed")
     checkpoint_every_iters: int = setting(5, ge=1, help="router/monolithic trials checkpoint this often and "
                                                         "resume from the last checkpoint after a crash")

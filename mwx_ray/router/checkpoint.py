@@ -54,9 +54,9 @@ def save_router_checkpoint(policy: RouterPolicy, out_dir: str | Path, *, task_en
 
 def router_env_options(manifest: dict[str, Any]) -> dict[str, Any]:
     """How the checkpoint's router saw the composite task (``evaluate_router`` keywords): hand-over options,
-    fallback expert folder and the clock feature, as recorded at training time."""
+    fallback expert folder, the clock and stage features, as recorded at training time."""
     return {key: manifest.get(key) for key in ("transitions", "fallback_folder")} | {
-        "time_feature": bool(manifest.get("time_feature", False))}
+        key: bool(manifest.get(key, False)) for key in ("time_feature", "stage_feature")}
 
 
 def read_router_manifest(folder: str | Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ AGENT_ID = "robot"
 TRANSITIONS_KEY = "mwx_transitions"  # env_config: router.transitions (plain) for mwx_ray.router.transitions
 FALLBACK_KEY = "mwx_fallback_folder"  # env_config: the fallback expert's folder
 TIME_FEATURE_KEY = "mwx_time_feature"  # env_config: router.time_feature
+STAGE_FEATURE_KEY = "mwx_stage_feature"  # env_config: router.stage_feature
 ENV_NAME_PREFIX = "mwx-router/"
 
 
@@ -30,10 +31,11 @@ class SingleAgentTaskEnv(MultiAgentEnv):
         env_id = config.pop("task_env_id")
         transitions, fallback_folder = config.pop(TRANSITIONS_KEY, None), config.pop(FALLBACK_KEY, None)
         time_feature = bool(config.pop(TIME_FEATURE_KEY, False))
+        stage_feature = bool(config.pop(STAGE_FEATURE_KEY, False))
         if env_id.startswith("mwx/"):
             import mwx_ray.envs  # noqa: F401 - registers the mwx gymnasium ids in this process
         self.env = wrap_router_env(make_seeded_env(env_id, _EnvContextLike(config, worker_index)), transitions,
-                                   fallback_folder, time_feature)
+                                   fallback_folder, time_feature, stage_feature)
         self.agents = self.possible_agents = [AGENT_ID]
         self.observation_spaces = {AGENT_ID: self.env.observation_space}
         self.action_spaces = {AGENT_ID: self.env.action_space}

@@ -126,10 +126,10 @@ def evaluate_router(act: ActWithWeights, env_id: str, *, episodes: int, seed: in
                     video_path: str | Path | None = None, video_steps: int = 500, plot_path: str | Path | None = None,
                     max_steps: int | None = None, env_kwargs: Mapping[str, Any] | None = None,
                     transitions: Mapping[str, Any] | None = None, fallback_folder: str | None = None,
-                    time_feature: bool = False) -> RouterEvalResult:
+                    time_feature: bool = False, stage_feature: bool = False) -> RouterEvalResult:
     """Run ``episodes`` deterministic episodes; video of episode 0 and the weights plot if paths are given.
     ``env_kwargs`` go to ``gymnasium.make`` (the task settings, ``TaskSection.env_kwargs``); ``transitions``
-    (``router.transitions``, ``router.time_feature``) wrap the env as in training (``router/transitions.py``)."""
+    (``router.transitions``, ``router.time_feature``, ``router.stage_feature``) wrap the env as in training (``router/transitions.py``)."""
     import gymnasium as gym
 
     import mwx_ray.envs  # noqa: F401 - registers the mwx ids
@@ -138,7 +138,7 @@ def evaluate_router(act: ActWithWeights, env_id: str, *, episodes: int, seed: in
     kwargs = dict(env_kwargs or {})
     if video_path:
         kwargs.update(render_mode="rgb_array", render_quality="fast")
-    env = wrap_router_env(gym.make(env_id, **kwargs), transitions, fallback_folder, time_feature)
+    env = wrap_router_env(gym.make(env_id, **kwargs), transitions, fallback_folder, time_feature, stage_feature)
     frames: list[np.ndarray] = []
     try:
         runs = [run_router_episode(env, act, seed + i, frames=frames if (video_path and i == 0) else None,

@@ -163,12 +163,14 @@ def _infer_order_from_rows(frame) -> list[str] | None:
 
 
 def load_labeled_states(dataset_dir: str | Path, shards_dir: str | Path | None, experts: Sequence[str], *,
-                        time_feature_horizon: int | None = None) -> LabeledStates:
+                        time_feature_horizon: int | None = None,
+                        stage_feature_count: int | None = None) -> LabeledStates:
     """Join the label parquet rows with their rollout shards by ``(episode_id, step)``; reorder to ``experts``.
 
     ``time_feature_horizon``: a router with the clock (``router.time_feature``) observes ``min(step / T, 1)``
-    after the task observation (``router/transitions.py::TimeFeatureWrapper``); the shards store the task
-    observation and the step, so the clock is appended here the same way."""
+    after the task observation (``router/transitions.py::TimeFeatureWrapper``), and with ``router.stage_feature``
+    the one-hot of the active stage (``StageFeatureWrapper``, ``stage_feature_count`` = S) after that; the shards
+    store the task observation, the step and the stage, so both are appended here the same way."""
     import pandas as pd
 
     from mwx_ray.labeling.shards import ShardIndex
@@ -210,6 +212,16 @@ def load_labeled_states(dataset_dir: str | Path, shards_dir: str | Path | None, 
 
         clock = elapsed_fraction([step for _, step in keys], time_feature_horizon)
         obs = np.concatenate([obs, clock[:, None]], axis=1)
+    if stage_feature_count:
+        from mwx_ray.router.transitions import stage_one_hot
+
+        if "stage" not in frame.columns:
+            raise ValueError(f"label dataset {folder} has no 'stage' column, which router.stage_feature needs")
+        stages = frame["stage"].astype(int).to_numpy()
+        if stages.min() < 0 or stages.max() >= stage_feature_count:
+            raise ValueError(f"label dataset {folder}: stages {stages.min()}..{stages.max()} do not fit a task "
+                             f"with {stage_feature_count} stages")
+        obs = np.concatenate([obs, stage_one_hot(stages, stage_feature_count)], axis=1)
     provenance = {"dataset_dir": str(folder), "shards_dir": str(shards_dir), "rows": len(keys),
                   "dataset_experts": order}
     return LabeledStates(obs=obs, probs=probs.astype(np.float32), provenance=provenance)

@@ -74,7 +74,8 @@ class RouterPPOLearner(PPOTorchLearner):
         self._offline: LabeledStates | None = None
         if self._label_source.kind == "dataset":
             self._offline = load_labeled_states(self._label_source.dataset_dir, self._label_source.shards_dir,
-                                                cfg["experts"], time_feature_horizon=cfg.get("time_feature_horizon"))
+                                                cfg["experts"], time_feature_horizon=cfg.get("time_feature_horizon"),
+                                                stage_feature_count=cfg.get("stage_feature_count"))
         self._offline_rng = np.random.default_rng(int(cfg.get("seed", 0)))
         self._supervision_step = 0
 

@@ -22,7 +22,7 @@ from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.router.experts_frozen import FrozenExpertPool, resolve_expert_folders
 from mwx_ray.router.labels import LabelSource, build_label_source
 from mwx_ray.router.network import router_spec
-from mwx_ray.router.transitions import TIME_FEATURE_MEAN, TIME_FEATURE_STD, TimeFeatureWrapper
+from mwx_ray.router.transitions import TIME_FEATURE_MEAN, TIME_FEATURE_STD
 
 
 @dataclass
@@ -56,7 +56,7 @@ class RouterSetup:
         """How every env of the run wraps the composite task (``router.evaluation.evaluate_router`` keywords)."""
         transitions, fallback_folder = self.transition_settings()
         return {"transitions": transitions, "fallback_folder": fallback_folder,
-                "time_feature": self.router.time_feature}
+                "time_feature": self.router.time_feature, "stage_feature": self.router.stage_feature}
 
     def transition_settings(self) -> tuple[dict[str, Any], str | None]:
         """``(router.transitions as plain data, the fallback expert's folder or None)``."""
@@ -76,6 +76,9 @@ class RouterSetup:
         if self.router.time_feature:  # the clock is uniform on [0, 1]: fixed statistics, no running filter
             obs_mean = torch.cat([obs_mean, torch.tensor([TIME_FEATURE_MEAN])])
             obs_std = torch.cat([obs_std, torch.tensor([TIME_FEATURE_STD])])
+        if self.router.stage_feature:  # one-hot entries enter as they are
+            stages = len(self.task.stages)
+            obs_mean, obs_std = torch.cat([obs_mean, torch.zeros(stages)]), torch.cat([obs_std, torch.ones(stages)])
         gating = self.router.gating
         return {"spec": self.network_spec(), "instruction": self.instruction.tolist(),
                 "obs_mean": obs_mean.tolist(), "obs_std": obs_std.tolist(), "experts": self.expert_names,
@@ -83,12 +86,17 @@ class RouterSetup:
                            "gumbel_temperature": gating.gumbel_temperature}}
 
 
-class _SpaceOnly(gym.Env):
-    """Just an observation space, to derive a wrapper's space without building an env."""
-
-    def __init__(self, observation_space: gym.spaces.Box):
-        self.observation_space = observation_space
-        self.action_space = gym.spaces.Box(-1.0, 1.0, (1,))
+def router_observation_space(task_obs_space: gym.spaces.Box, stage_count: int,
+                             router: RouterSection) -> gym.spaces.Box:
+    """The task observation space with the router's clock and stage features appended, as the env wrappers do."""
+    low, high = task_obs_space.low, task_obs_space.high
+    if router.time_feature:
+        low, high = np.append(low, 0.0), np.append(high, 1.0)
+    if router.stage_feature:
+        if not stage_count:
+            raise ValueError("router.stage_feature needs a composite task with stages (env.task has none)")
+        low, high = np.append(low, np.zeros(stage_count)), np.append(high, np.ones(stage_count))
+    return gym.spaces.Box(low, high, dtype=task_obs_space.dtype)
 
 
 def task_spaces(task_env_id: str, settings: TaskSection) -> tuple[Any, gym.spaces.Box, gym.spaces.Box]:
@@ -110,8 +118,7 @@ def prepare_router(config: MwxConfig, *, label_source: bool = True) -> RouterSet
     router = config.router
     task_env_id = resolve_env_id(config.env.task.name)
     task, task_obs_space, act_space = task_spaces(task_env_id, config.env.task)
-    obs_space = TimeFeatureWrapper(_SpaceOnly(task_obs_space), 1).observation_space if router.time_feature \
-        else task_obs_space
+    obs_space = router_observation_space(task_obs_space, len(getattr(task, "stages", ())), router)
     folders = resolve_expert_folders(router.experts_dir, router.experts, router.expert_dirs)
     pool = FrozenExpertPool.load({k: Path(v) for k, v in folders.items()}, task_env_id=task_env_id,
                                  task_obs_dim=int(task_obs_space.shape[0]))

@@ -46,7 +46,13 @@ def map_agent_to_router(agent_id, episode=None, **kwargs) -> str:
 def build_router_ppo_config(setup: RouterSetup, *, seed: int, resources: ResourcesSection,
                             plugins: Sequence[str] = ()) -> PPOConfig:
     """RLlib PPO config of the router run: one agent → ``router``; ``expert_*`` modules frozen."""
-    from mwx_ray.router.env import FALLBACK_KEY, TIME_FEATURE_KEY, TRANSITIONS_KEY, register_router_env
+    from mwx_ray.router.env import (
+        FALLBACK_KEY,
+        STAGE_FEATURE_KEY,
+        TIME_FEATURE_KEY,
+        TRANSITIONS_KEY,
+        register_router_env,
+    )
 
     router, ppo = setup.router, setup.router.ppo
     transitions, fallback_folder = setup.transition_settings()
@@ -59,8 +65,9 @@ def build_router_ppo_config(setup: RouterSetup, *, seed: int, resources: Resourc
                    "entropy_beta": router.supervision.entropy_beta, "temperature": router.gating.temperature,
                    "experts": setup.expert_names, "labels": labels.to_plain(),
                    "offline_batch_size": router.labels.batch_size, "seed": int(seed),
-                   # labeled dataset states get the router's clock appended, as the env wrapper does online
-                   "time_feature_horizon": int(setup.task.episode_steps) if router.time_feature else None}
+                   # labeled dataset states get the router's clock and stage appended, as the env wrappers do
+                   "time_feature_horizon": int(setup.task.episode_steps) if router.time_feature else None,
+                   "stage_feature_count": len(setup.task.stages) if router.stage_feature else None}
     connector = (functools.partial(stage_label_connector, stage_table=labels.stage_table.tolist())
                  if labels.online else None)
     config = (
@@ -70,7 +77,8 @@ def build_router_ppo_config(setup: RouterSetup, *, seed: int, resources: Resourc
         .environment(env=env_name, env_config={**setup.task_settings.env_kwargs(), BASE_SEED_KEY: int(seed),
                                                PLUGINS_KEY: list(plugins), TRANSITIONS_KEY: transitions,
                                                FALLBACK_KEY: fallback_folder,
-                                               TIME_FEATURE_KEY: router.time_feature})
+                                               TIME_FEATURE_KEY: router.time_feature,
+                                               STAGE_FEATURE_KEY: router.stage_feature})
         .multi_agent(policies=set(spec.rl_module_specs), policy_mapping_fn=map_agent_to_router,
                      policies_to_train=[ROUTER_MODULE_ID])
         .rl_module(rl_module_spec=spec)

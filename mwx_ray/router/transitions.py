@@ -125,10 +125,45 @@ def elapsed_fraction(steps, horizon: int):
 TIME_FEATURE_MEAN, TIME_FEATURE_STD = 0.5, 0.2887
 
 
+class StageFeatureWrapper(gym.ObservationWrapper):
+    """Appends the one-hot of the composite task's active stage (S entries) to the observation.
+
+    A memoryless router cannot tell "still holding the first stand" from "the stand is done, now walk" when the
+    robot looks the same in both: the stage's completion depends on history (a hold counter). The stage indicator
+    is the task-progress signal a task monitor (or the VLM that labels the stages) provides, like the current
+    sub-instruction; the router still decides which experts act and how to blend them at each hand-over.
+    The experts never see it (their slices index the observation prefix).
+    """
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.stage_count = len(env.unwrapped.task.stages)
+        low, high = env.observation_space.low, env.observation_space.high
+        self.observation_space = gym.spaces.Box(np.append(low, np.zeros(self.stage_count)),
+                                                np.append(high, np.ones(self.stage_count)),
+                                                dtype=env.observation_space.dtype)
+
+    def observation(self, observation):
+        return np.append(observation, stage_one_hot(self.env.unwrapped.task.active, self.stage_count)
+                         ).astype(observation.dtype)
+
+
+def stage_one_hot(stages, stage_count: int) -> np.ndarray:
+    """One-hot rows ``[..., S]`` of stage indices (scalar or array; label datasets rebuild the stage feature
+    from their stored stage column)."""
+    return np.eye(stage_count)[np.asarray(stages, dtype=np.int64)]
+
+
 def wrap_router_env(env: gym.Env, transitions: Mapping[str, Any] | None = None, fallback_folder: str | None = None,
-                    time_feature: bool = False) -> gym.Env:
-    """The composite task as the router acts on it: hand-over options, then the clock (``router.time_feature``)."""
+                    time_feature: bool = False, stage_feature: bool = False) -> gym.Env:
+    """The composite task as the router acts on it: hand-over options, then the clock (``router.time_feature``),
+    then the stage indicator (``router.stage_feature``)."""
     env = wrap_transitions(env, transitions, fallback_folder)
     if time_feature:
         env = TimeFeatureWrapper(env, env.unwrapped.task.episode_steps)
+    if stage_feature:
+        if not getattr(env.unwrapped.task, "stages", ()):
+            raise ValueError(f"router.stage_feature needs a composite task with stages; "
+                             f"{type(env.unwrapped.task).__name__} has none")
+        env = StageFeatureWrapper(env)
     return env

@@ -138,3 +138,23 @@ def test_labeled_states_carry_the_routers_clock_when_it_has_one(collected, tmp_p
     np.testing.assert_array_equal(timed.obs[:, :51], plain.obs)
     np.testing.assert_allclose(timed.obs[:, 51], np.asarray(steps) / 1000)
     np.testing.assert_allclose(plain.probs, [[0.1, 0.9]] * 3)  # reordered to the router's experts
+
+
+def test_labeled_states_carry_the_routers_stage_indicator_from_the_stage_column(collected, tmp_path):
+    """``router.stage_feature`` appends the active stage's one-hot after the clock, online and offline alike."""
+    import pandas as pd
+
+    from mwx_ray.router.labels import load_labeled_states
+
+    shards, _section, _index = collected
+    (tmp_path / "labels.json").write_text(json.dumps({"experts": ["stand", "walk"], "shards_dir": str(shards)}))
+    frame = pd.DataFrame({"episode_id": [0, 0, 0], "step": [0, 4, 8], "stage": [0, 1, 2], "probs": [[0.9, 0.1]] * 3})
+    frame.to_parquet(tmp_path / "part.parquet")
+    staged = load_labeled_states(tmp_path, None, ["stand", "walk"], time_feature_horizon=1000, stage_feature_count=3)
+    assert staged.obs.shape == (3, 55)
+    np.testing.assert_array_equal(staged.obs[:, 52:], np.eye(3))
+    with pytest.raises(ValueError, match="do not fit a task with 2 stages"):
+        load_labeled_states(tmp_path, None, ["stand", "walk"], stage_feature_count=2)
+    frame.drop(columns="stage").to_parquet(tmp_path / "part.parquet")
+    with pytest.raises(ValueError, match="no 'stage' column"):
+        load_labeled_states(tmp_path, None, ["stand", "walk"], stage_feature_count=3)

@@ -110,6 +110,24 @@ def test_time_feature_appends_the_elapsed_fraction_for_the_router_only():
     assert np.array_equal(obs[:51], env.unwrapped._observation())  # the task's observation, unchanged
 
 
+def test_stage_feature_appends_the_active_stage_one_hot_after_the_clock():
+    from mwx_ray.router.transitions import wrap_router_env
+
+    env = wrap_router_env(gym.make("mwx/h1-stand_walk_stand-v0"), time_feature=True, stage_feature=True)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == env.observation_space.shape == (55,)  # 51 task + clock + 3 stages
+    np.testing.assert_array_equal(obs[-3:], [1, 0, 0])
+    task = env.unwrapped.task
+    task.active = 1  # as if stand_start had just completed (the hold takes 50 steps)
+    obs, *_ = env.step(np.zeros(ACT, np.float32))
+    np.testing.assert_array_equal(obs[-3:], [0, 1, 0])
+    assert obs[-4] == pytest.approx(1 / 1000)  # the clock stays where it was
+    obs, _ = env.reset(seed=1)
+    np.testing.assert_array_equal(obs[-3:], [1, 0, 0])  # a new episode starts in the first stage
+    with pytest.raises(ValueError, match="needs a composite task with stages"):
+        wrap_router_env(gym.make("mwx/h1-stand-v0"), stage_feature=True)
+
+
 def test_mwx_eval_can_change_a_trained_routers_hand_over_options():
     from mwx_ray.commands.eval_router import with_transition_overrides
 
