@@ -21,6 +21,12 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def success_summary(successes: int, n: int) -> str:
+    """``"k/n = p% (95% Wilson lo%-hi%)"``, how every success rate is printed."""
+    low, high = wilson_interval(successes, n)
+    return f"{successes}/{n} = {successes / max(n, 1):.0%} (95% Wilson {low:.0%}-{high:.0%})"
+
+
 def mean_ci95(values: Sequence[float]) -> tuple[float, float, float]:
     """``(mean, low, high)``: the mean and its 95% Student-t interval (n ≤ 10 from the table, else z)."""
     arr = np.asarray(values, dtype=np.float64)

@@ -95,7 +95,7 @@ def evaluate(qs: Quickstart) -> dict:
     low, high = wilson_interval(successes, episodes)
     figures["router"] = {"task": resolve_env_id(config.env.task.name), "success": metrics["hb/success"],
                          "success_ci95": [low, high], "episodes": episodes, "video": result.video_path,
-                         "weights_plot": result.plot_path,
+                         "frame_strip": result.strip_path, "weights_plot": result.plot_path,
                          **{k: v for k, v in metrics.items() if k.startswith("stage_success/")}}
     return {"results": figures}
 
@@ -142,6 +142,8 @@ def summary_lines(qs: Quickstart, elapsed_s: dict[str, float], budget_file: Path
             low, high = result["success_ci95"]
             lines.append(f"router on {result['task']}: all-stage success {result['success']:.0%} "
                          f"(95% CI {low:.0%}-{high:.0%}, {result['episodes']} episodes); video {result['video']}")
+            if result.get("frame_strip"):
+                lines.append(f"frames of that episode: {result['frame_strip']}")
         else:
             lines.append(f"{name}: hb/return {result['hb/return']} (deterministic); video {result['video']}")
     for name, path in done["report"]["reports"].items():

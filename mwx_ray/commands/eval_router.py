@@ -19,6 +19,7 @@ def run_router_checkpoint(args) -> int:
     """``args``: ``expert`` (the checkpoint folder), ``task``, ``episodes``, ``seed``, ``video``,
     ``video_steps``, ``no_video`` (the options of ``mwx eval``)."""
     from mwx_ray.envs import resolve_env_id
+    from mwx_ray.intervals import success_summary
     from mwx_ray.router.checkpoint import load_router_policy, read_router_manifest, router_env_options
     from mwx_ray.router.evaluation import evaluate_router
 
@@ -39,13 +40,19 @@ def run_router_checkpoint(args) -> int:
                              plot_path=plot, **options)
     metrics = result.metrics()
     print(f"return {metrics['hb/return']:.2f} ± {metrics['hb/return_std']:.2f} (HumanoidBench episode return)")
-    print(f"overall success {metrics['hb/success']:.0%}; mean episode length {metrics['eval/episode_length']:.0f}")
+    wins = sum(e.success for e in result.episodes)
+    print(f"all-stage success {success_summary(wins, len(result.episodes))}; "
+          f"mean episode length {metrics['eval/episode_length']:.0f}")
     for stage in result.stage_names:
         print(f"  stage {stage:<16} success {metrics[f'stage_success/{stage}']:.0%}")
+    print(f"stage switches per episode {metrics['transition/switches']:.2f}; falls within 1 s of a switch "
+          f"{metrics['transition/fall_rate']:.0%} of switches; action jerk around switches "
+          f"{metrics['transition/jerk_ratio']:.2f}x the episode mean")
     usage = ", ".join(f"{n} {metrics.get(f'eval/usage/{n}', float('nan')):.2f}" for n in policy.names)
     print(f"mean router weights: {usage}")
     print(f"weights timeline: {result.plot_path}")
-    print(f"video: {result.video_path}" if result.video_path else "video: none (--no-video)")
+    print(f"video: {result.video_path}, frame strip: {result.strip_path}" if result.video_path
+          else "video: none (--no-video)")
     return 0
 
 

@@ -46,10 +46,8 @@ def run_collect(args) -> int:
           f"{index.meta['policy']['name']} to {out_dir}")
     episodes = [e for e in index.episode_summaries() if e.get("success") is not None]
     if episodes:  # a composite task: how often this policy (e.g. the oracle stage schedule) completed every stage
-        from mwx_ray.intervals import wilson_interval
+        from mwx_ray.intervals import success_summary
 
-        wins = sum(bool(e["success"]) for e in episodes)
-        low, high = wilson_interval(wins, len(episodes))
-        print(f"all-stage success {wins}/{len(episodes)} = {wins / len(episodes):.0%} (95% Wilson {low:.0%}-{high:.0%})")
+        print(f"all-stage success {success_summary(sum(bool(e['success']) for e in episodes), len(episodes))}")
     print(f"next: mwx label {args.config}")
     return 0

@@ -2,8 +2,9 @@
 
 Per episode: HumanoidBench return (``info["hb/return"]``), overall success (all stages completed), per-stage
 success (``info["stage_success/<stage>"]``), and the router weights ``[T, K]`` with the active stage ``[T]``.
-Artifacts: a weights-timeline plot (stacked areas over env steps, stage changes as vertical lines) and a
-video of episode 0 with the K weights drawn as labeled bars over each frame.
+Artifacts: a weights-timeline plot (stacked areas over env steps, stage changes as vertical lines), a
+video of episode 0 with the K weights drawn as labeled bars over each frame, and a strip of frames from that
+video (one per stage change and evenly between, labeled with step and stage) for reports.
 Episode ``i`` resets with seed ``seed + i`` (same initial states across compared policies).
 """
 
@@ -41,6 +42,7 @@ class RouterEvalResult:
     episodes: list[RouterEpisode]
     video_path: str | None = None
     plot_path: str | None = None
+    strip_path: str | None = None
     extra: dict[str, float] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, float]:
@@ -151,6 +153,8 @@ def evaluate_router(act: ActWithWeights, env_id: str, *, episodes: int, seed: in
     result = RouterEvalResult(list(expert_names), stage_names, runs)
     if video_path and frames:
         result.video_path = str(write_mp4(frames, video_path, fps=fps))
+        strip = Path(video_path).with_name(Path(video_path).stem + "_strip.png")
+        result.strip_path = str(save_frame_strip(frames, runs[0], stage_names, strip))
     if plot_path and runs[0].weights.size:
         result.plot_path = str(plot_weight_timeline(runs[0].weights, runs[0].stages, expert_names, stage_names,
                                                     plot_path))
@@ -183,6 +187,50 @@ def plot_weight_timeline(weights: np.ndarray, stages: np.ndarray, names: list[st
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
+    return path
+
+
+STRIP_FRAMES = 6  # frames in a report strip: enough to show every stage of a 3-stage task and a step between
+
+
+def strip_steps(stages: np.ndarray, filmed: int, count: int = STRIP_FRAMES) -> list[int]:
+    """Which of the ``filmed`` steps a strip shows: every stage change (up to ``count − 2``), the rest evenly spaced
+    from the first filmed step to the last."""
+    changes = [int(t) for t in np.flatnonzero(np.diff(np.asarray(stages)[:filmed])) + 1][:max(count - 2, 0)]
+    even = np.linspace(0, filmed - 1, count - len(changes)).astype(int).tolist()
+    return sorted(set(changes) | set(even))
+
+
+def save_frame_strip(frames: list[np.ndarray], episode: RouterEpisode, stage_names: list[str],
+                     path: str | Path, count: int = STRIP_FRAMES) -> Path:
+    """A PNG row of ``count`` frames of the filmed episode, each captioned ``t = <s> s · <stage>``; the title line
+    says whether the episode succeeded."""
+    from PIL import Image, ImageDraw
+
+    steps = strip_steps(episode.stages, len(frames), count)
+    tiles = []
+    for t in steps:
+        tile = Image.fromarray(np.ascontiguousarray(frames[t]))
+        tile = tile.resize((tile.width // 2, tile.height // 2))
+        draw = ImageDraw.Draw(tile)
+        stage = int(episode.stages[t]) if t < len(episode.stages) else -1
+        name = stage_names[stage] if 0 <= stage < len(stage_names) else ""
+        draw.text((4, 4), f"t = {t / 50:.1f} s  {name}", fill=(255, 255, 255))  # H1 control at 50 Hz
+        tiles.append(tile)
+    header = 16
+    strip = Image.new("RGB", (sum(t.width for t in tiles), tiles[0].height + header), (20, 20, 20))
+    x = 0
+    for tile in tiles:
+        strip.paste(tile, (x, header))
+        x += tile.width
+    verdict = "all stages completed" if episode.success else "not all stages completed"
+    ImageDraw.Draw(strip).text((4, 2), f"episode 0: {verdict}, return {episode.episode_return:.0f}",
+                               fill=(255, 255, 255))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    strip.save(tmp)
+    tmp.replace(path)
     return path
 
 

@@ -163,6 +163,8 @@ def _artifacts(evaluation: RouterEvalResult) -> dict[str, str]:
         out["artifacts/eval_video"] = evaluation.video_path
     if evaluation.plot_path:
         out["artifacts/weights_plot"] = evaluation.plot_path
+    if evaluation.strip_path:
+        out["artifacts/frame_strip"] = evaluation.strip_path
     return out
 
 

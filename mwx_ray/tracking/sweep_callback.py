@@ -61,7 +61,7 @@ ARTIFACT_PREFIX = "artifacts/"
 TAG_PREFIX = "tags/"
 # MLflow artifact folder per reported artifact name (others go to a folder named after the artifact).
 ARTIFACT_FOLDERS = {"eval_video": "videos", "router_checkpoint": "router", "weights_plot": "plots",
-                    "frozen_check": "checks", "policy": "policy"}
+                    "frame_strip": "plots", "frozen_check": "checks", "policy": "policy"}
 # Trial-config keys copied to child-run tags when present.
 TAG_KEYS = ("skill", "variant", "seed", "env_id")
 VERSION_PACKAGES = ("mwx_ray", "ray", "mujoco", "torch", "gymnasium", "mlflow")

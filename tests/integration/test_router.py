@@ -63,15 +63,13 @@ def router_config(experts_dir, tmp_path, *overrides):
         "router.eval.video_steps=20", "router.eval.max_steps=40", *overrides]).config
 
 
-def visited_observations(n: int = 60, *, time_feature: bool = False) -> np.ndarray:
-    """Router observations ``[n, 51 (+1 clock)]`` from a zero-action rollout (states the router really sees early
-    on; with ``router.time_feature`` the clock is appended as in training)."""
+def visited_observations(n: int = 60, *, time_feature: bool = False, stage_feature: bool = False) -> np.ndarray:
+    """Router observations ``[n, 51 (+1 clock) (+3 stages)]`` from a zero-action rollout (states the router really
+    sees early on; ``router.time_feature`` / ``router.stage_feature`` append their entries as in training)."""
     import mwx_ray.envs  # noqa: F401
-    from mwx_ray.router.transitions import TimeFeatureWrapper
+    from mwx_ray.router.transitions import wrap_router_env
 
-    env = gym.make(f"mwx/h1-{TASK}-v0")
-    if time_feature:
-        env = TimeFeatureWrapper(env, env.unwrapped.task.episode_steps)
+    env = wrap_router_env(gym.make(f"mwx/h1-{TASK}-v0"), time_feature=time_feature, stage_feature=stage_feature)
     obs, _ = env.reset(seed=0)
     rows = []
     for _ in range(n):
@@ -92,7 +90,8 @@ def train_and_read_weights(config, *, supervision_step: int = 0, iterations: int
     for _ in range(iterations):
         algo.train()
     policy = router_policy_from_algorithm(algo, setup)
-    observations = visited_observations(time_feature=config.router.time_feature)
+    observations = visited_observations(time_feature=config.router.time_feature,
+                                        stage_feature=config.router.stage_feature)
     weights = policy.weights(torch.as_tensor(observations)).mean(0).numpy()
     return weights, algo, setup
 

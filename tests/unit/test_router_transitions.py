@@ -10,7 +10,7 @@ import pytest
 import mwx_ray.envs  # noqa: F401 - registers the ids
 from mwx_ray.experts.export import write_expert_folder
 from mwx_ray.experts.policy import ExpertPolicy
-from mwx_ray.router.evaluation import RouterEpisode, transition_metrics
+from mwx_ray.router.evaluation import RouterEpisode, save_frame_strip, strip_steps, transition_metrics
 from mwx_ray.router.transitions import wrap_transitions
 
 OBS, ACT, HIDDEN = 51, 19, 16
@@ -96,6 +96,21 @@ def test_transition_metrics_count_falls_after_switches_and_jerk_around_them():
     assert metrics["transition/switches"] == 1.0
     assert metrics["transition/fall_rate"] == 0.5  # one of two switches ended in a fall within 1 s
     assert metrics["transition/jerk_ratio"] > 1.0
+
+
+def test_frame_strip_shows_every_stage_change_and_says_whether_the_episode_succeeded(tmp_path):
+    from PIL import Image
+
+    stages = np.repeat([0, 1, 2], [50, 150, 100])
+    assert strip_steps(stages, 300) == [0, 50, 99, 199, 200, 299]  # both switches, then evenly spaced
+    assert strip_steps(stages, 40) == [0, 7, 15, 23, 31, 39]  # nothing switches in the filmed part
+    frames = [np.full((60, 80, 3), t % 256, np.uint8) for t in range(300)]
+    episode = RouterEpisode(900.0, 300, True, {}, np.zeros((300, 0)), stages)
+    path = save_frame_strip(frames, episode, ["stand_start", "walk", "stand_end"], tmp_path / "strip.png")
+    image = np.asarray(Image.open(path))
+    assert image.shape == (30 + 16, 6 * 40, 3)  # six half-size tiles under a title line
+    assert image[16 + 20, 40 * 2 + 30, 0] == 99  # the third tile is step 99 (its pixel value), below its caption
+    assert not list(tmp_path.glob("*.tmp*"))
 
 
 def test_time_feature_appends_the_elapsed_fraction_for_the_router_only():
