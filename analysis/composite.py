@@ -1,5 +1,7 @@
 """The ablation table of composite tasks: all-stage success with a 95% Wilson interval, per-stage success,
-return, budget and wall clock per (task, variant), and whether each variant differs from the full method.
+the transition measures (stage switches per episode, share of switches followed by a fall within 1 s, action
+jerk around switches against the episode mean; ``mwx_ray/router/evaluation.py``), return, budget and wall clock
+per (task, variant), and whether each variant differs from the full method.
 
 Success counts pool every evaluation episode of every seed of a variant (each router run evaluates
 ``router.eval.episodes`` episodes at its end, all on the same seeds). A difference to the full method is called
@@ -36,7 +38,8 @@ def composite_success_table(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.Dat
     episodes = pd.to_numeric(params.get(f"params.{PARAM_EPISODES}", pd.Series(dtype="object")), errors="coerce")
     router["episodes"] = router["run_id"].map(episodes).fillna(1).astype(int)
     router["successes"] = (router["final_success"].fillna(0) * router["episodes"]).round().astype(int)
-    stage_columns = [c for c in params.columns if c.startswith(f"metrics.{schema.PREFIX_STAGE_SUCCESS}")]
+    mean_columns = [c for c in params.columns
+                     if c.startswith((f"metrics.{schema.PREFIX_STAGE_SUCCESS}", f"metrics.{schema.PREFIX_TRANSITION}"))]
     rows = []
     for (task, variant), group in router.groupby(["task", "ablation"], sort=True):
         n, k = int(group["episodes"].sum()), int(group["successes"].sum())
@@ -45,7 +48,7 @@ def composite_success_table(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.Dat
                "success_rate": k / n if n else math.nan, "success_ci95_low": low, "success_ci95_high": high,
                "return_mean": group["final_return"].mean(), "env_steps_mean": group["env_steps"].mean(),
                "wall_clock_s_mean": group["wall_clock_s"].mean()}
-        for column in stage_columns:
+        for column in mean_columns:
             row[column.removeprefix("metrics.")] = float(params.loc[group["run_id"], column].mean())
         rows.append(row)
     table = pd.DataFrame(rows)

@@ -80,6 +80,8 @@ PREFIX_REWARD_TERMS = "reward_terms/"
 METRIC_ROUTER_ENTROPY = "router/entropy"
 PREFIX_ROUTER_USAGE = "router/usage/"
 PREFIX_STAGE_SUCCESS = "stage_success/"
+# router evaluation at stage switches: switches per episode, share followed by a fall within 1 s, action jerk ratio
+PREFIX_TRANSITION = "transition/"
 PREFIX_LABELS = "labels/"  # labeling runs: labels/frames, labels/fallback_rate, labels/share/<expert>, ...
 
 # Histories a report loads (a key ending in "/" is a prefix).

@@ -103,7 +103,8 @@ def populate(root: Path) -> dict:
             reach_walk, reach_sit = STAGE_SUCCESS[variant][seed]
             _log(client, run_id, {"hb/return": returns, "router/usage/walk": list(walk),
                                   "router/usage/stand": list(stand), "router/entropy": entropy,
-                                  "stage_success/walk": [0.0, reach_walk], "stage_success/sit": [0.0, reach_sit]},
+                                  "stage_success/walk": [0.0, reach_walk], "stage_success/sit": [0.0, reach_sit],
+                                  "transition/fall_rate": [0.0, 0.5 * seed]},
                  [5000, 10000])
             client.set_terminated(run_id)
             ids["ablation"][(variant, seed)] = run_id
@@ -388,6 +389,9 @@ def test_composite_success_pools_episodes_with_wilson_intervals_and_fisher_tests
     study = loaders.load_study(ids["uri"], "ablations")
     table = composite.composite_success_table(study.runs, tables.run_summary(study.runs, study.histories))
     assert not table.empty and set(table["task"]) == {"h1-walk_to_chair_sit"}
+    seeds = {seed for _variant, seed in ids["ablation"]}
+    # the transition measures are averaged over seeds like the per-stage success (last value of each run)
+    assert table["transition/fall_rate"].tolist() == pytest.approx([0.5 * sum(seeds) / len(seeds)] * len(table))
     for _, row in table.iterrows():
         assert row["episodes"] >= row["successes"] >= 0
         assert 0.0 <= row["success_ci95_low"] <= row["success_rate"] <= row["success_ci95_high"] <= 1.0
