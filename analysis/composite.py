@@ -34,7 +34,7 @@ def composite_success_table(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.Dat
     if router.empty:
         return pd.DataFrame(columns=["task", "variant", "seeds", "episodes", "successes", "success_rate",
                                      "success_ci95_low", "success_ci95_high", "p_vs_full", "significant"])
-    params = runs.set_index("run_id")
+    params = _without_stale_switch_measures(runs.set_index("run_id"))
     episodes = pd.to_numeric(params.get(f"params.{PARAM_EPISODES}", pd.Series(dtype="object")), errors="coerce")
     router["episodes"] = router["run_id"].map(episodes).fillna(1).astype(int)
     router["successes"] = (router["final_success"].fillna(0) * router["episodes"]).round().astype(int)
@@ -64,6 +64,22 @@ def composite_success_table(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.Dat
             table.loc[index, "p_vs_full"] = p
             table.loc[index, "significant"] = "yes" if p < 0.05 else "no"
     return table
+
+
+# Per-switch measures are undefined (NaN, which MLflow does not record) in an evaluation without stage switches;
+# a run's latest value would then be an earlier evaluation's, so they only count where the last one had switches.
+SWITCHES = f"metrics.{schema.PREFIX_TRANSITION}switches"
+
+
+def _without_stale_switch_measures(params: pd.DataFrame) -> pd.DataFrame:
+    if SWITCHES not in params:
+        return params
+    params = params.copy()
+    no_switch = pd.to_numeric(params[SWITCHES], errors="coerce").fillna(0) <= 0
+    for column in params.columns:
+        if column.startswith(f"metrics.{schema.PREFIX_TRANSITION}") and column != SWITCHES:
+            params.loc[no_switch, column] = math.nan
+    return params
 
 
 def _is_full(label: str) -> bool:

@@ -382,6 +382,19 @@ def test_a_study_export_regenerates_the_same_report_without_the_store(experts_st
         assert (again.folder / "tables" / path.name).read_text() == path.read_text(), name
 
 
+def test_switch_measures_of_a_run_whose_last_evaluation_had_no_switch_do_not_count():
+    """MLflow keeps a metric's latest recorded value and NaN is never recorded: a run whose final evaluation had no
+    stage switch still shows an earlier evaluation's fall rate, which the table must not average in."""
+    from analysis import composite
+
+    params = pd.DataFrame({"metrics.transition/switches": [2.0, 0.0], "metrics.transition/fall_rate": [0.0, 0.5],
+                           "metrics.stage_success/walk": [1.0, 0.0]}, index=["a", "b"])
+    cleaned = composite._without_stale_switch_measures(params)
+    assert cleaned["metrics.transition/fall_rate"].tolist()[0] == 0.0
+    assert math.isnan(cleaned["metrics.transition/fall_rate"]["b"])
+    assert cleaned["metrics.stage_success/walk"].tolist() == [1.0, 0.0]
+
+
 def test_composite_success_pools_episodes_with_wilson_intervals_and_fisher_tests(store):
     from analysis import composite
 
