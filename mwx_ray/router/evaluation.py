@@ -131,7 +131,8 @@ def evaluate_router(act: ActWithWeights, env_id: str, *, episodes: int, seed: in
                     time_feature: bool = False, stage_feature: bool = False) -> RouterEvalResult:
     """Run ``episodes`` deterministic episodes; video of episode 0 and the weights plot if paths are given.
     ``env_kwargs`` go to ``gymnasium.make`` (the task settings, ``TaskSection.env_kwargs``); ``transitions``
-    (``router.transitions``, ``router.time_feature``, ``router.stage_feature``) wrap the env as in training (``router/transitions.py``)."""
+    (``router.transitions``), ``time_feature`` and ``stage_feature`` (``router.time_feature``,
+    ``router.stage_feature``) wrap the env as in training (``router/transitions.py``)."""
     import gymnasium as gym
 
     import mwx_ray.envs  # noqa: F401 - registers the mwx ids
