@@ -66,8 +66,9 @@ def composite_success_table(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.Dat
     return table
 
 
-# Per-switch measures are undefined (NaN, which MLflow does not record) in an evaluation without stage switches;
-# a run's latest value would then be an earlier evaluation's, so they only count where the last one had switches.
+# Per-switch measures are undefined (NaN) in an evaluation without stage switches, and the tracking layer logs
+# finite values only (``tracking/run_values.py::numeric_metrics``): a run's latest value would then be an earlier
+# evaluation's, so they only count where the last evaluation had switches (recorded exports included).
 SWITCHES = f"metrics.{schema.PREFIX_TRANSITION}switches"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mwx_ray.intervals import wilson_interval
+from mwx_ray.intervals import success_summary, wilson_interval
 from mwx_ray.quickstart import Quickstart, QuickstartError, reporter
 
 
@@ -139,9 +139,9 @@ def summary_lines(qs: Quickstart, elapsed_s: dict[str, float], budget_file: Path
     lines.append(f"router checkpoint: {done['router']['checkpoint']}")
     for name, result in done["evaluate"]["results"].items():
         if name == "router":
-            low, high = result["success_ci95"]
-            lines.append(f"router on {result['task']}: all-stage success {result['success']:.0%} "
-                         f"(95% CI {low:.0%}-{high:.0%}, {result['episodes']} episodes); video {result['video']}")
+            wins = round(result["success"] * result["episodes"])
+            lines.append(f"router on {result['task']}: all-stage success "
+                         f"{success_summary(wins, result['episodes'])}; video {result['video']}")
             if result.get("frame_strip"):
                 lines.append(f"frames of that episode: {result['frame_strip']}")
         else:

@@ -86,26 +86,17 @@ class RouterSetup:
                            "gumbel_temperature": gating.gumbel_temperature}}
 
 
-def router_observation_space(task_obs_space: gym.spaces.Box, stage_count: int,
-                             router: RouterSection) -> gym.spaces.Box:
-    """The task observation space with the router's clock and stage features appended, as the env wrappers do."""
-    low, high = task_obs_space.low, task_obs_space.high
-    if router.time_feature:
-        low, high = np.append(low, 0.0), np.append(high, 1.0)
-    if router.stage_feature:
-        if not stage_count:
-            raise ValueError("router.stage_feature needs a composite task with stages (env.task has none)")
-        low, high = np.append(low, np.zeros(stage_count)), np.append(high, np.ones(stage_count))
-    return gym.spaces.Box(low, high, dtype=task_obs_space.dtype)
-
-
-def task_spaces(task_env_id: str, settings: TaskSection) -> tuple[Any, gym.spaces.Box, gym.spaces.Box]:
-    """(task instance, observation space, action space) of an mwx env id, from one constructed env."""
+def task_spaces(task_env_id: str, settings: TaskSection, router: RouterSection
+                ) -> tuple[Any, gym.spaces.Box, gym.spaces.Box, gym.spaces.Box]:
+    """(task instance, task observation space, router observation space, action space) of an mwx env id, from
+    one constructed env; the router's space is the one its env wrappers (clock, stage indicator) produce."""
     import mwx_ray.envs  # noqa: F401 - registers the mwx gymnasium ids
+    from mwx_ray.router.transitions import wrap_router_env
 
     env = gym.make(task_env_id, **settings.env_kwargs())
     try:
-        return env.unwrapped.task, env.observation_space, env.action_space
+        routed = wrap_router_env(env, time_feature=router.time_feature, stage_feature=router.stage_feature)
+        return env.unwrapped.task, env.observation_space, routed.observation_space, env.action_space
     finally:
         env.close()
 
@@ -117,8 +108,7 @@ def prepare_router(config: MwxConfig, *, label_source: bool = True) -> RouterSet
 
     router = config.router
     task_env_id = resolve_env_id(config.env.task.name)
-    task, task_obs_space, act_space = task_spaces(task_env_id, config.env.task)
-    obs_space = router_observation_space(task_obs_space, len(getattr(task, "stages", ())), router)
+    task, task_obs_space, obs_space, act_space = task_spaces(task_env_id, config.env.task, router)
     folders = resolve_expert_folders(router.experts_dir, router.experts, router.expert_dirs)
     pool = FrozenExpertPool.load({k: Path(v) for k, v in folders.items()}, task_env_id=task_env_id,
                                  task_obs_dim=int(task_obs_space.shape[0]))

@@ -137,15 +137,16 @@ class StageFeatureWrapper(gym.ObservationWrapper):
 
     def __init__(self, env: gym.Env):
         super().__init__(env)
-        self.stage_count = len(env.unwrapped.task.stages)
+        self._task = env.unwrapped.task  # the same instance for the env's lifetime; reset() clears its stage
+        stage_count = len(self._task.stages)
         low, high = env.observation_space.low, env.observation_space.high
-        self.observation_space = gym.spaces.Box(np.append(low, np.zeros(self.stage_count)),
-                                                np.append(high, np.ones(self.stage_count)),
+        self.observation_space = gym.spaces.Box(np.append(low, np.zeros(stage_count)),
+                                                np.append(high, np.ones(stage_count)),
                                                 dtype=env.observation_space.dtype)
+        self._one_hot = stage_one_hot(np.arange(stage_count), stage_count).astype(self.observation_space.dtype)
 
     def observation(self, observation):
-        return np.append(observation, stage_one_hot(self.env.unwrapped.task.active, self.stage_count)
-                         ).astype(observation.dtype)
+        return np.concatenate([observation, self._one_hot[self._task.active]])
 
 
 def stage_one_hot(stages, stage_count: int) -> np.ndarray:
