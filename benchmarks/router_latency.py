@@ -13,7 +13,9 @@ process, same inputs, ``torch.no_grad``, median over ``--repeats`` timed calls a
 * router + K: ``RouterPolicy.forward`` (K expert actions + router weights + mixture), what a deployed router does.
 
 Prints µs per step at batch 1 and batch 64 and the ratios; the goal is router + 8 experts < 1 ms at batch 1 on
-one core. Not a test.
+one core. Then the cost of what the router observes beyond the task: env step of ``stand_walk_stand`` with the
+clock and the stage indicator (``router/transitions.py::wrap_router_env``) against the bare composite env, same
+zero actions. Not a test.
 """
 
 from __future__ import annotations
@@ -68,6 +70,31 @@ def median_us(fn, repeats: int, warmup: int = 50) -> float:
     return statistics.median(times) / 1e3
 
 
+def router_observation_overhead(steps: int = 2000) -> tuple[float, float]:
+    """(bare composite env µs per step, with clock + stage indicator µs per step), zero actions, reset on end."""
+    import gymnasium as gym
+
+    import mwx_ray.envs  # noqa: F401 - registers the mwx ids
+    from mwx_ray.router.transitions import wrap_router_env
+
+    def run(env) -> float:
+        action = np.zeros(env.action_space.shape, np.float32)
+        env.reset(seed=0)
+        start = time.perf_counter_ns()
+        for _ in range(steps):
+            _, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                env.reset()
+        elapsed = time.perf_counter_ns() - start
+        env.close()
+        return elapsed / steps / 1e3
+
+    env_id = "mwx/h1-stand_walk_stand-v0"
+    bare = run(gym.make(env_id))
+    wrapped = run(wrap_router_env(gym.make(env_id), time_feature=True, stage_feature=True))
+    return bare, wrapped
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experts", type=int, default=8, help="K")
@@ -104,6 +131,9 @@ def main() -> None:
                 verdict = "meets" if routed < 1000 else "misses"
                 print(f"       router + {args.experts} experts at batch 1: {routed / 1000:.3f} ms per step "
                       f"({verdict} the < 1 ms goal)")
+    bare, wrapped = router_observation_overhead()
+    print(f"stand_walk_stand env step: {bare:.1f} µs bare, {wrapped:.1f} µs with clock + stage indicator "
+          f"(ratio {wrapped / bare:.3f})")
 
 
 if __name__ == "__main__":
