@@ -45,15 +45,23 @@ def run_router_checkpoint(args) -> int:
           f"mean episode length {metrics['eval/episode_length']:.0f}")
     for stage in result.stage_names:
         print(f"  stage {stage:<16} success {metrics[f'stage_success/{stage}']:.0%}")
-    print(f"stage switches per episode {metrics['transition/switches']:.2f}; falls within 1 s of a switch "
-          f"{metrics['transition/fall_rate']:.0%} of switches; action jerk around switches "
-          f"{metrics['transition/jerk_ratio']:.2f}x the episode mean")
+    print(transition_summary(metrics))
     usage = ", ".join(f"{n} {metrics.get(f'eval/usage/{n}', float('nan')):.2f}" for n in policy.names)
     print(f"mean router weights: {usage}")
     print(f"weights timeline: {result.plot_path}")
     print(f"video: {result.video_path}, frame strip: {result.strip_path}" if result.video_path
           else "video: none (--no-video)")
     return 0
+
+
+def transition_summary(metrics: dict) -> str:
+    """Switch count, and the per-switch measures only when a switch happened (they are NaN without one)."""
+    switches = metrics["transition/switches"]
+    if not switches > 0:
+        return "stage switches per episode 0: no hand-over to measure"
+    return (f"stage switches per episode {switches:.2f}; falls within 1 s of a switch "
+            f"{metrics['transition/fall_rate']:.0%} of switches; action jerk around switches "
+            f"{metrics['transition/jerk_ratio']:.2f}x the episode mean")
 
 
 def with_transition_overrides(options: dict, manifest: dict, action_smoothing: float | None,

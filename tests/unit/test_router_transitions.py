@@ -159,3 +159,12 @@ def test_mwx_eval_can_change_a_trained_routers_hand_over_options():
         with_transition_overrides(trained, manifest, None, "run")
     with pytest.raises(ValueError, match="must be in"):
         with_transition_overrides(trained, manifest, 1.0, None)
+
+
+def test_mwx_eval_reports_per_switch_measures_only_when_a_switch_happened():
+    from mwx_ray.commands.eval_router import transition_summary
+
+    none = {"transition/switches": 0.0, "transition/fall_rate": float("nan"), "transition/jerk_ratio": float("nan")}
+    assert "nan" not in transition_summary(none) and "no hand-over" in transition_summary(none)
+    two = {"transition/switches": 2.0, "transition/fall_rate": 0.25, "transition/jerk_ratio": 0.9}
+    assert "falls within 1 s of a switch 25%" in transition_summary(two) and "0.90x" in transition_summary(two)
