@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import composite, plots, published, schema, tables
+from analysis import at_budget, composite, plots, published, schema, tables
 from analysis.loaders import Study, client_for, load_study
 
 MAX_MARKDOWN_ROWS = 200
@@ -45,6 +45,7 @@ def build_tables(study: Study) -> dict[str, pd.DataFrame]:
         "results": results,
         "comparison_with_published": tables.comparison_table(results),
         "ablations": tables.ablation_table(summary),
+        "ablations_at_budget": at_budget.returns_at_budgets(summary, study.histories),
         "composite_success": composite.composite_success_table(study.runs, summary),
         "stage_success": tables.stage_success_table(study.runs, study.histories),
         "router_usage": tables.router_usage_table(study.runs, study.histories),
@@ -147,6 +148,10 @@ def render_markdown(study: Study, built: dict[str, pd.DataFrame], figures: dict[
                  figures["learning_curves"]),
         _section("Ablations", "Grouped by the runs' ablation tag(s); delta vs the `none`/`full` variant.",
                  ablations, "ablations", figures["ablations"]),
+        _section("Ablations at fixed budgets",
+                 "`hb/return` at the last evaluation at or before each env-step budget, mean and 95% Student-t "
+                 "interval over the seeds that trained that far (`k/n` seeds).",
+                 at_budget.with_intervals(built["ablations_at_budget"]), "ablations_at_budget", []),
         _section("Composite tasks: all-stage success", "Every evaluation episode of every seed pooled; 95% Wilson "
                  "interval; `p_vs_full` = two-sided Fisher exact test against the full method's counts "
                  "(significant: p < 0.05); `stage_success/<stage>` = mean over seeds.",

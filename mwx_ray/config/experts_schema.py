@@ -174,6 +174,10 @@ class ExpertsSection:
     max_failures: int = setting(2, ge=0, help="retries of a crashed trial, each from its last checkpoint")
     motion_prior: bool = setting(False, help="train each skill on its imitation variant <skill>_imitation "
                                              "(human motion prior); false = the plain HumanoidBench task")
+    variants: dict[str, dict[str, Any]] = setting(
+        factory=dict, help="ablation grid axis: variant name -> env.task fields it changes on top of each skill's "
+                           "task, e.g. {no_rsi: {imitation: {reference_state_init: {probability: 0.0}}}}; every "
+                           "skill x seed trains once per variant, tagged `variant` in MLflow ({} = no axis)")
 
     @property
     def algorithms(self) -> list[str]:
@@ -219,6 +223,7 @@ class ExpertsSection:
                 problems[err.key] = err.problem
             if overrides.task is not None and not overrides.task_overrides.get(TASK_SHORTHAND, "x"):
                 problems[f"per_skill.{skill}.task.name"] = "empty task name"
+        problems.update(self._variant_problems())
         for skill in self.per_skill:
             for algorithm in ALGORITHM_SECTIONS:
                 try:
@@ -226,3 +231,26 @@ class ExpertsSection:
                 except ConfigError as err:
                     problems[err.key] = err.problem
         return problems
+
+    def _variant_problems(self) -> dict[str, str]:
+        """Each variant must name itself and change valid task fields; it cannot change the task's name (the
+        skill owns it), and task fields are varied by variants or by ``search_space``, not both."""
+        problems = {}
+        searched = sorted(key for key in self.search_space if key.startswith("task."))
+        if self.variants and searched:
+            problems[f"search_space.{searched[0]}"] = ("task fields are varied by `variants` here; search "
+                                                       "algorithm fields only, or drop the variants")
+        for name, overrides in self.variants.items():
+            key = f"variants.{name}"
+            if not name or not isinstance(overrides, dict):
+                problems[key] = "each variant is a name mapped to env.task fields ({} for the unchanged recipe)"
+                continue
+            if TASK_SHORTHAND in overrides:
+                problems[f"{key}.{TASK_SHORTHAND}"] = "a variant changes task settings, not the task"
+            try:
+                build(TaskSection, deep_merge(to_plain(TaskSection()), overrides), lambda _key: "",
+                      prefix=f"{key}.")
+            except ConfigError as err:
+                problems[err.key] = err.problem
+        return problems
+

@@ -5,7 +5,9 @@ else), with these keys::
 
     algorithm                    ppo | sac (a grid over experts.algorithm when it lists several)
     skill, seed, env_id          grid over experts.skills × experts.seeds; env_id from the skill's task
-    task: {every env.task field} the skill's task settings (``env.task`` + ``per_skill.<skill>.task``), searched
+    variant                      grid over experts.variants (ablations; absent without them)
+    task: {every env.task field} the skill's task settings (``env.task`` + ``per_skill.<skill>.task`` + the
+                                 variant's changes), searched
                                  ``task.*`` fields replaced by their Tune space (``tune/task_space.py``)
     <algorithm>: {every field of its section}   the skill's values (section + per_skill overrides), searched
                                  fields replaced by their Tune space (``experts.search_space``)
@@ -35,8 +37,10 @@ from ray import tune
 
 from mwx_ray.config.errors import ConfigError
 from mwx_ray.config.experts_schema import ALGORITHM_SECTIONS, ExpertsSection, PPOSection
+from mwx_ray.config.loader import deep_merge
 from mwx_ray.config.schema import MwxConfig
-from mwx_ray.config.typed import to_plain
+from mwx_ray.config.task_schema import TaskSection
+from mwx_ray.config.typed import build, to_plain
 from mwx_ray.tune.search_space import SourceOf, _no_source, section_fields, section_search_space, space_size
 from mwx_ray.tune.skill_tasks import skill_task_settings, training_task
 from mwx_ray.tune.stoppers import stop_rules
@@ -61,6 +65,19 @@ class PerSkill:
 
     def __repr__(self) -> str:  # shown in Tune's logs instead of an object address
         return f"PerSkill({self.field or 'value'})"
+
+
+class PerSkillVariant:
+    """``tune.sample_from`` callable: ``tables[trial's skill][trial's variant]`` (the ablation grid's task)."""
+
+    def __init__(self, tables: Mapping[str, Mapping[str, Any]]):
+        self.tables = {skill: dict(table) for skill, table in tables.items()}
+
+    def __call__(self, config: Mapping[str, Any]) -> Any:
+        return self.tables[config["skill"]][config["variant"]]
+
+    def __repr__(self) -> str:
+        return "PerSkillVariant(task)"
 
 
 class SectionIfAlgorithm:
@@ -168,10 +185,13 @@ def build_param_space(
             tables = {skill: to_plain(section) for skill, section in sections[algorithm].items()}
             space[algorithm] = tune.sample_from(SectionIfAlgorithm(algorithm, tables))
     tasks = {skill: skill_task_settings(experts, skill, config.env.task) for skill in experts.skills}
+    if experts.variants:
+        space["variant"] = tune.grid_search(list(experts.variants))
     space.update({
         "init_from": tune.sample_from(PerSkill(warm_starts(experts, source_of))),
         "init_lineage": tune.sample_from(PerSkill(warm_start_lineages(experts))),
-        "task": task_space(tasks, split_search_space(experts.search_space)[1], source_of=source_of),
+        "task": (tune.sample_from(PerSkillVariant(variant_tasks(experts, tasks))) if experts.variants
+                 else task_space(tasks, split_search_space(experts.search_space)[1], source_of=source_of)),
         "stop": tune.sample_from(PerSkill(rules)),
         "eval": to_plain(experts.eval),
         "checkpoint": {"every_iters": experts.checkpoint.every_iters},
@@ -180,6 +200,15 @@ def build_param_space(
     })
     space.update(dict(param_overrides or {}))
     return space, sections
+
+
+def variant_tasks(experts: ExpertsSection, tasks: Mapping[str, TaskSection]) -> dict[str, dict[str, Any]]:
+    """``{skill: {variant: plain task settings}}``: each skill's task with each variant's changes applied and
+    validated (``ExpertsSection`` refuses ``task.*`` searches next to variants)."""
+    return {skill: {name: to_plain(build(TaskSection, deep_merge(to_plain(task), overrides), lambda _key: "",
+                                         prefix=f"experts.variants.{name}."))
+                    for name, overrides in experts.variants.items()}
+            for skill, task in tasks.items()}
 
 
 def warm_starts(experts: ExpertsSection, source_of: SourceOf = _no_source) -> dict[str, str | None]:
@@ -214,5 +243,6 @@ def trial_count(experts: ExpertsSection, param_space: Mapping[str, Any]) -> int:
     """Trials of a sweep: algorithms × skills × seeds × grid combinations × num_samples."""
     algorithms = experts.algorithms
     searched = param_space[algorithms[0]] if len(algorithms) == 1 else {}
-    grids = space_size(searched) * space_size(param_space["task"])
+    task_grid = len(experts.variants) if experts.variants else space_size(param_space["task"])
+    grids = space_size(searched) * task_grid
     return len(algorithms) * len(experts.skills) * len(experts.seeds) * grids * experts.num_samples

@@ -49,10 +49,12 @@ def _column_title(param: str) -> str:
 
 
 def progress_params(experts) -> dict[str, str]:
-    """Config columns of the console table: algorithm (when it varies), skill, seed, searched fields."""
+    """Config columns of the console table: algorithm (when it varies), skill, variant (an ablation grid), seed,
+    searched fields."""
     algorithm_fields, task_fields = split_search_space(experts.search_space)
     columns = ["algorithm"] if len(experts.algorithms) > 1 else []
-    columns += ["skill", "seed", *(f"{experts.algorithms[0]}/{field}" for field in algorithm_fields)]
+    columns += ["skill", *(["variant"] if experts.variants else []), "seed",
+                *(f"{experts.algorithms[0]}/{field}" for field in algorithm_fields)]
     columns += ["task/" + field.replace(".", "/") for field in task_fields]
     return {name: _column_title(name) for name in columns}
 

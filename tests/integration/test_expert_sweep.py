@@ -220,3 +220,23 @@ def test_a_finished_sweep_publishes_into_a_zoo(tmp_path, ray_runtime):
     registry.entry("walk").load_policy()  # parameter hash verified on load
     rows = zoo.check(tmp_path / "zoo", episodes=2)
     assert [row["skill"] for row in rows] == ["walk"] and rows[0]["ok"], rows
+
+
+def test_an_ablation_grid_trains_each_variant_with_its_task_and_tags_its_mlflow_run(tmp_path, ray_runtime):
+    """experts.variants (tune_configs/ablations/walk_tricks.yaml): one trial per variant, each trained on its own
+    task settings, each child run tagged ``variant`` so ``mwx report`` groups the ablation table by it."""
+    from mlflow import MlflowClient
+
+    variants = "{full: {}, no_dynamic_weights: {imitation: {dynamic_weights: {enabled: false}}}}"
+    loaded = one_skill_config(tmp_path, 1, f"experts.variants={variants}", "resources.cpus_per_env_runner=0.5",
+                              "resources.cpus_per_learner=0.5")
+    result = train_experts(loaded)
+    trials = trial_dirs(Path(result.experiment_path))
+    configs = {trial_results(t)[-1]["config"]["variant"]: trial_results(t)[-1]["config"] for t in trials}
+    assert set(configs) == {"full", "no_dynamic_weights"}
+    assert [configs[v]["task"]["imitation"]["dynamic_weights"]["enabled"] for v in sorted(configs)] == [True, False]
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    children = client.search_runs([client.get_run(result.mlflow_run_id).info.experiment_id],
+                                  f"tags.mlflow.parentRunId = '{result.mlflow_run_id}'")
+    assert sorted(run.data.tags.get("variant") for run in children) == ["full", "no_dynamic_weights"]
+    assert all("hb/return" in run.data.metrics for run in children)

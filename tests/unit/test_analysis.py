@@ -13,7 +13,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
-from analysis import loaders, plots, published, report, schema, tables
+from analysis import at_budget, loaders, plots, published, report, schema, tables
 from mwx_ray.cli import main
 
 STEPS = [4000, 8000, 12000, 16000]
@@ -260,6 +260,37 @@ def test_ablation_tags_and_router_modes_label_runs(store):
     assert ablation.loc["ablation=no_vlm, ablation.imitation=off", "return_delta_vs_baseline"] == -150.0
 
 
+def test_ablation_returns_are_read_at_fixed_budgets_over_the_seeds_that_trained_that_far(store):
+    """The walk-tricks table: hb/return at 1M and 2M env steps per variant, mean and 95% t-interval over seeds;
+    a trial that stopped before a budget is not read at an earlier point."""
+    _, ids = store
+    client = MlflowClient(tracking_uri=ids["uri"])
+    experiment = client.create_experiment("walk-tricks")
+    steps = [500_000, 990_000, 1_500_000, 1_990_000]
+    curves = {("full", 0): [100, 600, 700, 760], ("full", 1): [100, 620, 720, 780], ("full", 2): [80, 580, 690, 750],
+              ("no_reference_state_init", 0): [50, 300, 400, 500],
+              ("no_reference_state_init", 1): [50, 320]}  # stopped (crashed) after 990k
+    for (variant, seed), values in curves.items():
+        run = client.create_run(experiment, tags={"env_id": "mwx/h1-walk_imitation-v0", "variant": variant,
+                                                  "seed": str(seed)})
+        _log(client, run.info.run_id, {"hb/return": [float(v) for v in values]}, steps[:len(values)])
+    study = loaders.load_study(ids["uri"], "walk-tricks")
+    table = at_budget.returns_at_budgets(tables.run_summary(study.runs, study.histories), study.histories)
+    table = table.set_index("ablation")
+    full, ablated = table.loc["variant=full"], table.loc["variant=no_reference_state_init"]
+    mean, low, high = 600.0, *(600.0 + sign * 4.302652729911275 * 20.0 / math.sqrt(3) for sign in (-1, 1))
+    assert (full["return_1M_mean"], full["return_1M_ci_low"], full["return_1M_ci_high"]) == pytest.approx(
+        (mean, low, high), rel=1e-4)  # mwx_ray.intervals tabulates t to 4 significant digits
+    assert full["return_2M_mean"] == pytest.approx(763.333, abs=1e-3) and full["n_2M"] == "3/3"
+    assert ablated["return_1M_mean"] == pytest.approx(310.0) and ablated["n_1M"] == "2/2"
+    assert ablated["return_2M_mean"] == pytest.approx(500.0) and ablated["n_2M"] == "1/2"
+    assert math.isnan(ablated["return_2M_ci_low"])  # one seed: no interval
+    shown = at_budget.with_intervals(table.reset_index()).set_index("ablation")
+    assert shown.loc["variant=full", "hb/return at 1M (95% CI), seeds"] == f"600 ({low:.0f}–{high:.0f}), 3/3"
+    assert shown.loc["variant=no_reference_state_init", "hb/return at 2M (95% CI), seeds"] == "500, 1/2"
+    assert at_budget.budget_label(500_000) == "500k" and at_budget.budget_label(2_000_000) == "2M"
+
+
 def test_seed_band_is_mean_with_student_t_interval_and_no_extrapolation():
     curves = [(np.array([0, 10]), np.array([1.0, 1.0])), (np.array([0, 10]), np.array([2.0, 2.0])),
               (np.array([0, 10, 20]), np.array([3.0, 3.0, 3.0]))]
@@ -273,7 +304,8 @@ def test_report_writes_every_table_and_figure_and_logs_them_to_the_parent_run(st
     _, ids = store
     outcome = report.make_report(ids["uri"], ids["experts_parent"], tmp_path / "experts-report")
     folder = outcome.folder
-    expected_tables = {"results", "comparison_with_published", "ablations", "stage_success", "router_usage",
+    expected_tables = {"results", "comparison_with_published", "ablations", "ablations_at_budget", "stage_success",
+                       "router_usage",
                        "reward_terms", "labels", "run_summary", "runs", "published_humanoidbench",
                        "published_metaworldx_skills", "published_metaworldx_complex_tasks",
                        "published_metaworldx_door_ablation", "published_1m_steps", "composite_success"}

@@ -168,6 +168,34 @@ def test_trials_are_skills_by_seeds_with_per_skill_values():
         assert trial["resources"]["env_runners_per_trial"] == 1 and trial["checkpoint"] == {"every_iters": 1}
 
 
+def test_ablation_variants_are_a_grid_axis_each_with_its_own_task_settings():
+    variants = ("{full: {}, no_rsi: {imitation: {reference_state_init: {probability: 0.0}}}, "
+                "plain_reward: {imitation: {enabled: false}}}")
+    loaded = load_config(SMOKE, ["experts.seeds=[0, 1]", "env.task.imitation.reference_state_init.probability=0.5",
+                                 f"experts.variants={variants}"])
+    trials = resolved_trials(loaded)
+    assert validate_sweep(loaded) == len(trials) == 2 * 2 * 3  # skills x seeds x variants
+    for trial in trials:
+        imitation = trial["task"]["imitation"]
+        assert imitation["reference_state_init"]["probability"] == (0.0 if trial["variant"] == "no_rsi" else 0.5)
+        assert imitation["enabled"] is (trial["variant"] != "plain_reward")
+        assert trial["task"]["name"] == trial["skill"]  # the skill still owns its task
+    assert "variant" not in resolved_trials(load_config(SMOKE))[0]  # no variants: no axis, no tag
+
+
+@pytest.mark.parametrize(("variants", "extra", "key", "problem"), [
+    ("{a: {imitation: {w_track: -1}}}", [], "experts.variants.a.imitation.w_track", ">= 0"),
+    ("{a: {imitation: {no_such_field: 1}}}", [], "experts.variants.a.imitation.no_such_field", "unknown"),
+    ("{a: {name: run}}", [], "experts.variants.a.name", "not the task"),
+    ("{a: {}}", ["experts.search_space={task.imitation.w_track: {grid: [0.3, 0.7]}}"],
+     "experts.search_space.task.imitation.w_track", "varied by `variants`"),
+])
+def test_malformed_variants_fail_naming_the_key(variants, extra, key, problem):
+    with pytest.raises(ConfigError) as err:
+        load_config(SMOKE, [f"experts.variants={variants}", *extra])
+    assert err.value.key == key and problem in err.value.problem
+
+
 def test_a_field_cannot_be_both_searched_and_overridden_per_skill():
     loaded = load_config(SMOKE, ["experts.search_space={lr: {choice: [1.0e-4, 3.0e-4]}}",
                                  "experts.per_skill.walk.ppo={lr: 1.0e-4}"])
