@@ -6,7 +6,8 @@ run affects all of them alike; each figure is the median over rounds):
 - ``raw env``: a plain ``env.step`` loop with random actions in this process (one core, no policy, no Ray);
 - ``rllib ppo RxE``: ``build_ppo_config`` with the tuned expert PPO of ``tune_configs/experts/stand.yaml``
   (8192 steps per iteration, 32 × 10 minibatches of 256, 256x256 tanh), R remote env runners (0 = sampling in
-  this process) × E envs each; ``--ppo-baseline RxE`` adds the same with RLlib's own MeanStdFilter,
+  this process) × E envs each, a trailing ``p`` (``1x8p``) with ``experts.ppo.pipelined`` (sampling overlapped
+  with the learner update, ``mwx_ray/experts/pipelined_ppo.py``); ``--ppo-baseline RxE`` adds the same with RLlib's own MeanStdFilter,
   NormalizeAndClipActions and PPOTorchLearner (the pieces mwx replaced), for the before/after ratio;
 - ``sb3 ppo``: stable-baselines3 PPO, one process, 8 envs (DummyVecEnv + VecNormalize for the obs, as the
   MeanStdFilter), 8192 steps per iteration, 32 × 10 minibatches, 256x256 tanh;
@@ -72,7 +73,7 @@ class System:
 
 
 def layout(text: str) -> tuple[int, int]:
-    runners, envs = text.lower().split("x")
+    runners, envs = text.lower().removesuffix("p").split("x")
     return int(runners), int(envs)
 
 
@@ -103,7 +104,8 @@ def rllib_ppo(text: str, args, *, rllib_pieces: bool) -> System:
     from mwx_ray.config import load_config
     from mwx_ray.experts.ppo import build_ppo_config
 
-    ppo = load_config(TUNED_PPO).config.experts.ppo_for("stand")
+    ppo = dataclasses.replace(load_config(TUNED_PPO).config.experts.ppo_for("stand"),
+                              pipelined=text.lower().endswith("p"))
     config = build_ppo_config(ENV_ID, seed=0, ppo=ppo, resources=resources(text, args))
     if rllib_pieces:
         from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
@@ -192,7 +194,8 @@ def sb3_systems(args) -> list[System]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (median reported)")
-    parser.add_argument("--ppo-layouts", default="2x8,0x16", help="RxE: remote env runners x envs per runner")
+    parser.add_argument("--ppo-layouts", default="2x8,0x16,1x8p,2x8p",
+                        help="RxE: remote env runners x envs per runner; a trailing p = pipelined sampling")
     parser.add_argument("--ppo-baseline", default="1x4", help="RxE with RLlib's own pieces ('' = skip)")
     parser.add_argument("--fastsac-layouts", default="0x4", help="RxE for fastsac ('' = skip)")
     parser.add_argument("--rllib-sac", action="store_true", help="also time RLlib's SAC (slow)")

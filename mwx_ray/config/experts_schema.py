@@ -65,6 +65,9 @@ class PPOSection:
                          "per actuator; replaces log_std_init (needs free_log_std and an mwx env)")
     obs_clip: float = setting(10.0, gt=0, help="MeanStdFilter output clip, in standard deviations (RLlib: 10)")
     rollout_fragment_length: int | Literal["auto"] = setting("auto")
+    pipelined: bool = setting(False, help="remote env runners sample the next batch while the learner trains on "
+                                          "the last one (one update behind; mwx_ray/experts/pipelined_ppo.py); "
+                                          "needs resources.env_runners_per_trial >= 1 to overlap anything")
 
     def field_problems(self) -> dict[str, str]:
         """Cross-field checks, keyed by the field to blame."""

@@ -31,6 +31,7 @@ from mwx_ray.experts.base_config import (  # noqa: F401
     with_frozen_obs_filter,
 )
 from mwx_ray.experts.env_registration import import_project_envs
+from mwx_ray.experts.pipelined_ppo import PipelinedPPO
 from mwx_ray.experts.ppo_learner import FastPPOTorchLearner
 
 
@@ -108,7 +109,7 @@ def build_ppo_config(
         A ``PPOConfig``; ``config.build_algo()`` (or ``tune.Tuner("PPO", param_space=config)``) trains it.
     """
     config = (
-        common_settings(PPOConfig(), env_id, seed=seed, resources=resources, obs_clip=ppo.obs_clip,
+        common_settings(PPOConfig(algo_class=PipelinedPPO if ppo.pipelined else None), env_id, seed=seed, resources=resources, obs_clip=ppo.obs_clip,
                         rollout_fragment_length=ppo.rollout_fragment_length, env_kwargs=env_kwargs,
                         plugins=plugins)
         .training(

@@ -1,0 +1,115 @@
+"""PPO whose env runners sample the next batch while the learner trains on the last one (``experts.ppo.pipelined``).
+
+RLlib's ``PPO.training_step`` (RLlib 2.60, ``algorithms/ppo/ppo.py``) samples, then updates, then syncs weights:
+on a 2-core machine the env-runner cores idle while the learner runs its 320 minibatch updates, and the learner
+idles while the runners sample. Here each iteration
+
+1. asks every remote env runner for its next batch (``foreach_env_runner_async``: the runners act with the
+   weights they hold, the previous iteration's),
+2. runs the learner update on the batch collected during the previous iteration, meanwhile,
+3. waits for the new batch, keeps it for the next iteration, and pushes the new weights to the runners.
+
+The first iteration samples its batch synchronously (on-policy, as RLlib's); from then on every batch was sampled
+by the policy one update behind the one that trains on it. PPO's clipped ratio is taken against the sampling
+policy's log-probabilities (stored with the batch), so the clip bounds the step from the policy that acted,
+as in asynchronous PPO variants (e.g. Sample Factory's APPO with a policy lag of one). The batch still in flight
+when a trial stops or checkpoints is dropped; a restored trial samples its first batch synchronously again.
+Every remote call finishes inside ``training_step``, so RLlib's connector-state (observation filter) sync after
+it finds the runners idle. With no remote env runners (sampling in the trial process) there is nothing to
+overlap and the step is RLlib's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray.rllib.algorithms.ppo import PPO
+from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
+from ray.rllib.utils.metrics import (
+    ALL_MODULES,
+    ENV_RUNNER_RESULTS,
+    ENV_RUNNER_SAMPLING_TIMER,
+    LEARNER_RESULTS,
+    LEARNER_UPDATE_TIMER,
+    NUM_ENV_STEPS_SAMPLED,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    NUM_MODULE_STEPS_TRAINED_LIFETIME,
+    SYNCH_WORKER_WEIGHTS_TIMER,
+    TIMERS,
+)
+
+SAMPLE_TAG = "mwx_pipelined_sample"
+
+
+def _sample_with_metrics(env_runner) -> tuple[Any, dict]:
+    """What one runner returns per request: its episodes and its metrics (as RLlib's synchronous sampling)."""
+    return env_runner.sample(), env_runner.get_metrics()
+
+
+class PipelinedPPO(PPO):
+    """RLlib PPO with sampling overlapped with the learner update (module docstring)."""
+
+    _next_batch: tuple[list, list[dict]] | None = None  # episodes and runner metrics sampled for the next update
+
+    def training_step(self) -> None:
+        if self.env_runner_group is None or self.env_runner_group.num_remote_env_runners() == 0:
+            return super().training_step()
+        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+            episodes, runner_metrics = self._next_batch or self._sample_now()
+            self._next_batch = None
+            launched = self.env_runner_group.foreach_env_runner_async(_sample_with_metrics, tag=SAMPLE_TAG)
+            if not episodes:
+                return
+            self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
+        with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
+            learner_results = self.learner_group.update(
+                episodes=episodes,
+                timesteps={
+                    NUM_ENV_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
+                        (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME)),
+                    NUM_MODULE_STEPS_TRAINED_LIFETIME: self.metrics.peek(
+                        (LEARNER_RESULTS, ALL_MODULES, NUM_MODULE_STEPS_TRAINED_LIFETIME), default=0),
+                },
+                num_epochs=self.config.num_epochs,
+                minibatch_size=self.config.minibatch_size,
+                shuffle_batch_per_epoch=self.config.shuffle_batch_per_epoch,
+            )
+            self.metrics.aggregate(learner_results, key=LEARNER_RESULTS)
+        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+            self._next_batch = self._collect(launched)
+        with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
+            self.env_runner_group.sync_weights(from_worker_or_learner_group=self.learner_group,
+                                               policies=set(learner_results[0]) - {ALL_MODULES},
+                                               inference_only=True)
+
+    def _sample_now(self) -> tuple[list, list[dict]]:
+        """A full train batch sampled synchronously (RLlib's way): the first iteration, or topping up."""
+        return self._sample_remaining(self.config.total_train_batch_size)
+
+    def _sample_remaining(self, env_steps: int) -> tuple[list, list[dict]]:
+        episodes, metrics = synchronous_parallel_sample(
+            worker_set=self.env_runner_group, max_env_steps=env_steps, sample_timeout_s=self.config.sample_timeout_s,
+            _uses_new_env_runners=True, _return_metrics=True)
+        return list(episodes), list(metrics)
+
+    def _collect(self, launched: int) -> tuple[list, list[dict]]:
+        """Wait for the ``launched`` requests; top the batch up synchronously if the runners' fragments fall short
+        of the train batch (a ``rollout_fragment_length`` set below RLlib's ``auto``)."""
+        episodes: list = []
+        metrics: list[dict] = []
+        received = 0
+        while received < launched:
+            results = self.env_runner_group.fetch_ready_async_reqs(tags=SAMPLE_TAG, timeout_seconds=None)
+            if not results:
+                raise RuntimeError(f"pipelined PPO: {launched - received} env runner(s) returned no batch (a runner "
+                                   "failed); set experts.ppo.pipelined: false to sample synchronously")
+            for _runner_id, (runner_episodes, runner_metrics) in results:
+                episodes.extend(runner_episodes)
+                metrics.append(runner_metrics)
+                received += 1
+        sampled = sum(int(m.get(NUM_ENV_STEPS_SAMPLED, 0)) for m in metrics)
+        if sampled < self.config.total_train_batch_size:
+            more_episodes, more_metrics = self._sample_remaining(self.config.total_train_batch_size - sampled)
+            episodes += more_episodes
+            metrics += more_metrics
+        return episodes, metrics
