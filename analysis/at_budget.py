@@ -50,7 +50,10 @@ def returns_at_budgets(summary: pd.DataFrame, histories: pd.DataFrame,
             row.update({f"return_{label}_mean": mean, f"return_{label}_ci_low": low,
                         f"return_{label}_ci_high": high, f"n_{label}": f"{len(reached)}/{len(values)}"})
         rows.append(row)
-    return pd.DataFrame(rows)
+    columns = ["task", "ablation", "method", *(f"{stat}_{budget_label(b)}" if stat == "n" else
+                                               f"return_{budget_label(b)}_{stat}"
+                                               for b in budgets for stat in ("mean", "ci_low", "ci_high", "n"))]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def with_intervals(table: pd.DataFrame, budgets: tuple[int, ...] = DEFAULT_BUDGETS) -> pd.DataFrame:
