@@ -256,4 +256,3 @@ class ExpertsSection:
             except ConfigError as err:
                 problems[err.key] = err.problem
         return problems
-

@@ -121,6 +121,11 @@ def check_population(experts: ExpertsSection, source_of: SourceOf = _no_source) 
         raise ConfigError(source_of(key), key, f"scheduler {experts.scheduler.name} compares trials, so a sweep "
                                                f"must train one skill (got {experts.skills}); run one sweep per "
                                                f"skill or use scheduler.name: fifo")
+    if experts.variants and experts.scheduler.name != "fifo":
+        key = "experts.scheduler.name"
+        raise ConfigError(source_of(key), key, f"an ablation grid (experts.variants) needs scheduler fifo: "
+                                               f"{experts.scheduler.name} would stop or replace the variants it "
+                                               "ranks low, and the table needs every one at every budget")
     algorithms = experts.algorithms
     if len(algorithms) > 1:
         if experts.scheduler.name != "fifo":

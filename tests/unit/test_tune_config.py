@@ -196,6 +196,14 @@ def test_malformed_variants_fail_naming_the_key(variants, extra, key, problem):
     assert err.value.key == key and problem in err.value.problem
 
 
+def test_an_ablation_grid_is_not_pruned_by_a_scheduler():
+    loaded = load_config(SMOKE, ["experts.skills=[walk]", "experts.variants={a: {}, b: {imitation: {alpha: 1.0}}}",
+                                 "experts.scheduler.name=asha"])
+    with pytest.raises(ConfigError) as err:
+        validate_sweep(loaded)
+    assert err.value.key == "experts.scheduler.name" and "needs scheduler fifo" in err.value.problem
+
+
 def test_a_field_cannot_be_both_searched_and_overridden_per_skill():
     loaded = load_config(SMOKE, ["experts.search_space={lr: {choice: [1.0e-4, 3.0e-4]}}",
                                  "experts.per_skill.walk.ppo={lr: 1.0e-4}"])
