@@ -66,38 +66,85 @@ def _curves(histories: pd.DataFrame, run_ids, key: str) -> list[tuple[np.ndarray
 
 def plot_learning_curves(runs: pd.DataFrame, histories: pd.DataFrame, out_dir: str | Path,
                          metric: str = schema.METRIC_RETURN) -> list[Path]:
-    """One PNG per task: ``metric`` vs env steps, mean ± 95% CI over seeds per method (and ablation variant),
-    the task's success bar, and the published points for the skill (markers with ± std, labeled published)."""
+    """Two PNGs per task: ``metric`` vs env steps (mean ± 95% CI over seeds per method and ablation variant, every
+    seed as a thin line, the success bar, the published points inside the plotted range) and ``metric`` vs
+    wall-clock minutes (every seed; seeds do not share a time axis, so no band)."""
     measured = tables.measured_runs(runs)
     measured = measured[measured["run_id"].isin(histories.loc[histories["key"] == metric, "run_id"])]
     labels = tables.group_labels(measured) if len(measured) else pd.Series(dtype=str)
     written = []
     for task, task_runs in measured.groupby(measured["task"].astype("object").fillna("unknown"), sort=True):
-        figure = Figure(figsize=(7.5, 4.5))
-        axes = figure.add_subplot()
-        for label, group in task_runs.groupby(labels.loc[task_runs.index], sort=True):
-            band = seed_band(_curves(histories, group["run_id"], metric))
-            line, = axes.plot(band["step"], band["mean"], label=f"{label} (n={len(group)} seeds, measured)")
-            axes.fill_between(band["step"], band["low"], band["high"], color=line.get_color(), alpha=0.2)
-        bar = tables.success_bar(task_runs.iloc[0])
-        if not math.isnan(bar):
-            axes.axhline(bar, color="grey", linestyle="--", linewidth=1, label=f"success bar {bar:g}")
-        skill = task_runs["skill"].dropna().iloc[0] if task_runs["skill"].notna().any() else task
-        points = published.published_curve_points(skill)
-        _published_points(axes, points)
-        measured_max = histories.loc[histories["run_id"].isin(task_runs["run_id"]) & (histories["key"] == metric),
-                                     "step"].max()
-        # Published points sit at 0.5M-10M steps; a short run would be a vertical line at x≈0 on a linear axis.
-        log_x = len(points) and measured_max > 0 and points["env_steps"].max() > 10 * measured_max
-        if log_x:
-            axes.set_xscale("log")
-        axes.set_xlabel("env steps (log scale)" if log_x else "env steps")
-        axes.set_ylabel(metric)
-        axes.set_title(f"{task}: {metric} (mean ± {CONFIDENCE:.0%} CI over seeds)")
-        axes.grid(alpha=0.3)
-        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: never hides data
-        written.append(_save(figure, Path(out_dir) / f"learning_curve_{slug(task)}.png"))
+        groups = list(task_runs.groupby(labels.loc[task_runs.index], sort=True))
+        written.append(_plot_against_steps(task, task_runs, groups, histories, metric, out_dir))
+        wall = _plot_against_wall_clock(task, task_runs, groups, histories, metric, out_dir)
+        written += [wall] if wall else []
     return written
+
+
+def _plot_against_steps(task: str, task_runs: pd.DataFrame, groups, histories: pd.DataFrame, metric: str,
+                        out_dir: str | Path) -> Path:
+    figure = Figure(figsize=(7.5, 4.5))
+    axes = figure.add_subplot()
+    shown: list[float] = []
+    for label, group in groups:
+        curves = _curves(histories, group["run_id"], metric)
+        band = seed_band(curves)
+        line, = axes.plot(band["step"], band["mean"], label=f"{label} (n={len(group)} seeds, measured)")
+        axes.fill_between(band["step"], band["low"], band["high"], color=line.get_color(), alpha=0.2)
+        for steps, values in curves:
+            axes.plot(steps, values, color=line.get_color(), linewidth=0.6, alpha=0.45)
+            shown += list(values)
+    bar = tables.success_bar(task_runs.iloc[0])
+    if not math.isnan(bar):
+        axes.axhline(bar, color="grey", linestyle="--", linewidth=1, label=f"success bar {bar:g}")
+        shown.append(bar)
+    skill = task_runs["skill"].dropna().iloc[0] if task_runs["skill"].notna().any() else task
+    measured_max = float(histories.loc[histories["run_id"].isin(task_runs["run_id"]) & (histories["key"] == metric),
+                                       "step"].max())
+    # Published points run to 10M steps; past twice the measured range they would squeeze the curves into a
+    # corner. They are all in the report's published tables.
+    points = published.published_curve_points(skill)
+    points = points[points["env_steps"] <= max(2 * measured_max, 1_000_000)]
+    _published_points(axes, points)
+    shown += list(points["return_mean"] + points["return_std"].fillna(0))
+    # A 2-seed t band (t = 12.7) can dwarf the data: the y range follows the seeds, the bar and the points.
+    low, high = min(0.0, *shown), max(shown)
+    axes.set_ylim(low - 0.05 * (high - low), high + 0.08 * (high - low))
+    axes.set_xlabel("env steps")
+    axes.set_ylabel(metric)
+    axes.set_title(f"{task}: {metric} (mean ± {CONFIDENCE:.0%} CI over seeds; thin: each seed)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: never hides data
+    return _save(figure, Path(out_dir) / f"learning_curve_{slug(task)}.png")
+
+
+def _plot_against_wall_clock(task: str, task_runs: pd.DataFrame, groups, histories: pd.DataFrame, metric: str,
+                             out_dir: str | Path) -> Path | None:
+    """``metric`` against ``time/wall_s`` logged at the same env step; None when no run logged wall time."""
+    values = histories[histories["key"] == metric][["run_id", "step", "value"]]
+    wall = histories[histories["key"] == schema.METRIC_WALL_S][["run_id", "step", "value"]]
+    joined = values.merge(wall, on=["run_id", "step"], suffixes=("", "_wall_s"))
+    joined = joined[joined["run_id"].isin(task_runs["run_id"])]
+    if joined.empty:
+        return None
+    figure = Figure(figsize=(7.5, 4.5))
+    axes = figure.add_subplot()
+    colors = iter(f"C{i}" for i in range(10))
+    for label, group in groups:
+        color = next(colors, "black")
+        for i, (_run, run) in enumerate(joined[joined["run_id"].isin(group["run_id"])].groupby("run_id")):
+            run = run.sort_values("step")
+            axes.plot(run["value_wall_s"] / 60, run["value"], color=color, linewidth=1,
+                      label=f"{label} (each seed, measured)" if i == 0 else None)
+    bar = tables.success_bar(task_runs.iloc[0])
+    if not math.isnan(bar):
+        axes.axhline(bar, color="grey", linestyle="--", linewidth=1, label=f"success bar {bar:g}")
+    axes.set_xlabel("wall clock, minutes (time/wall_s of each trial; see the hardware column of the results)")
+    axes.set_ylabel(metric)
+    axes.set_title(f"{task}: {metric} vs wall clock")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(figure, Path(out_dir) / f"learning_curve_wall_{slug(task)}.png")
 
 
 def _published_points(axes, points: pd.DataFrame) -> None:

@@ -310,7 +310,8 @@ def test_report_writes_every_table_and_figure_and_logs_them_to_the_parent_run(st
                        "published_metaworldx_skills", "published_metaworldx_complex_tasks",
                        "published_metaworldx_door_ablation", "published_1m_steps", "composite_success"}
     assert {p.stem for p in (folder / "tables").glob("*.csv")} == expected_tables == set(outcome.tables)
-    assert {p.name for p in outcome.figures} == {"learning_curve_h1-walk.png", "learning_curve_h1-stand.png"}
+    assert {p.name for p in outcome.figures} == {f"learning_curve_{kind}h1-{skill}.png" for kind in ("", "wall_")
+                                                 for skill in ("walk", "stand")}  # vs env steps and wall clock
     for figure in outcome.figures:
         assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 10_000
     markdown = (folder / "report.md").read_text()
