@@ -20,7 +20,8 @@ class TrialOutcome:
     """One trial of a stage run.
 
     Attributes:
-        group: the trial's group value (skill for experts, variant for the router).
+        group: the trial's group value (skill for experts, ``skill [variant]`` in an expert ablation grid,
+            variant for the router).
         status: ``finished`` (a stopper, scheduler or the trainable ended it), ``unfinished`` (interrupted:
             ``mwx resume`` continues it) or ``errored``.
         last: metrics of its last result; best: metrics of its best evaluation (empty if it never evaluated).
@@ -130,8 +131,11 @@ def _outcome(result, group_key: str, metric: str, mode: str) -> TrialOutcome:
         best["score"] = float(row[metric])
     checkpoint = result.get_best_checkpoint(metric, mode) if (row is not None and result.best_checkpoints) else None
     config = dict(result.config or {})
+    group = str(config.get(group_key, "?"))
+    if group_key != "variant" and "variant" in config:  # an expert ablation grid: one group per skill x variant
+        group = f"{group} [{config['variant']}]"
     return TrialOutcome(
-        trial_id=str(metrics.get("trial_id", Path(result.path).name)), group=str(config.get(group_key, "?")),
+        trial_id=str(metrics.get("trial_id", Path(result.path).name)), group=group,
         seed=int(config.get("seed", 0)), config=config, status=status,
         error=None if result.error is None else str(result.error).splitlines()[0][:300],
         last={k: v for k, v in metrics.items() if isinstance(v, int | float | str)}, best=best,

@@ -234,6 +234,7 @@ def test_an_ablation_grid_trains_each_variant_with_its_task_and_tags_its_mlflow_
     trials = trial_dirs(Path(result.experiment_path))
     configs = {trial_results(t)[-1]["config"]["variant"]: trial_results(t)[-1]["config"] for t in trials}
     assert set(configs) == {"full", "no_dynamic_weights"}
+    assert {t.group for t in result.trials} == {"walk [full]", "walk [no_dynamic_weights]"}  # console summary
     assert [configs[v]["task"]["imitation"]["dynamic_weights"]["enabled"] for v in sorted(configs)] == [True, False]
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
     children = client.search_runs([client.get_run(result.mlflow_run_id).info.experiment_id],
