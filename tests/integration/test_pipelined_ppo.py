@@ -18,7 +18,7 @@ from ray.rllib.core.columns import Columns  # noqa: E402
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME  # noqa: E402
 
 from mwx_ray.config.schema import ResourcesSection  # noqa: E402
-from mwx_ray.experts.pipelined_ppo import PipelinedPPO  # noqa: E402
+from mwx_ray.experts.pipelined_ppo import PipelinedPPO, refresh_behaviour_outputs  # noqa: E402
 from mwx_ray.experts.ppo import build_ppo_config  # noqa: E402
 from tests.integration.test_expert_core import ENV_ID, TINY_PPO  # noqa: E402
 
@@ -70,6 +70,15 @@ def test_runners_sample_the_next_batch_with_the_previous_weights_while_the_learn
         recorded = np.asarray(episode.get_extra_model_outputs(Columns.ACTION_DIST_INPUTS, slice(0, 4)))
         np.testing.assert_allclose(dist_inputs(algo, before, observations), recorded, atol=1e-5)
         assert not np.allclose(dist_inputs(algo, after, observations), recorded, atol=1e-5)
+        # Before the update the batch's outputs are recomputed with the learner's weights: PPO's ratio starts at 1.
+        refresh_behaviour_outputs(algo.learner_group, episodes)
+        refreshed = np.asarray(episode.get_extra_model_outputs(Columns.ACTION_DIST_INPUTS, slice(0, 4)))
+        np.testing.assert_allclose(refreshed, dist_inputs(algo, after, observations), atol=1e-5)
+        logp = np.asarray(episode.get_extra_model_outputs(Columns.ACTION_LOGP, slice(0, 4)))
+        mean, log_std = np.split(refreshed, 2, axis=-1)
+        actions = np.asarray(episode.get_actions(slice(0, 4)))
+        gaussian = -0.5 * (((actions - mean) / np.exp(log_std)) ** 2 + 2 * log_std + np.log(2 * np.pi))
+        np.testing.assert_allclose(logp, gaussian.sum(-1), rtol=1e-4, atol=1e-4)
         algo.train()  # trains on that batch; the next one is sampled meanwhile
         assert algo.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME)) == 512
     finally:
