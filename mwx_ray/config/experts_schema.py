@@ -67,7 +67,8 @@ class PPOSection:
     rollout_fragment_length: int | Literal["auto"] = setting("auto")
     pipelined: bool = setting(False, help="remote env runners sample the next batch while the learner trains on "
                                           "the last one (one update behind; mwx_ray/experts/pipelined_ppo.py); "
-                                          "needs resources.env_runners_per_trial >= 1 to overlap anything")
+                                          "needs resources.env_runners_per_trial >= 1; ~1.3x the env steps/s "
+                                          "but learned far slower on the tuned stand recipe (see its docstring)")
 
     def field_problems(self) -> dict[str, str]:
         """Cross-field checks, keyed by the field to blame."""
