@@ -17,9 +17,9 @@ behaviour-policy importance weight). Measured why: with the sampling policy's ow
 stand recipe (320 Adam steps per iteration moves the policy far) stayed at ``hb/return`` 40-70 through 820k env
 steps, where its synchronous seeds reached 250-834; most samples started outside the clip and gave no gradient.
 That was not enough: with the recomputation too, stand seed 0 stayed at 50-90 through 1.1M env steps
-(``docs/results/pipelined-stand/curve.json``). The recipe's actions carry 0.15 rad of noise and its 320 Adam steps
-per iteration move the mean by about that much, so a batch one update old is far off-policy; decoupled PPO's
-importance weight (or smaller updates) would be the next thing to try. Hence off by default.
+(``docs/results/pipelined-stand/curve.json``). The likely reason, not measured: the recipe's actions carry only
+0.15 rad of noise and it takes 320 Adam steps per iteration, so a batch one update old may be far off-policy;
+decoupled PPO's behaviour importance weight (or smaller updates) would be the next thing to try. Off by default.
 The batch still in flight when a trial stops or checkpoints is dropped; a restored trial samples its first batch
 synchronously again.
 Every remote call finishes inside ``training_step``, so RLlib's connector-state (observation filter) sync after
