@@ -13,10 +13,10 @@ The first iteration samples its batch synchronously (on-policy, as RLlib's); fro
 by the policy one update behind the one that trains on it. Before each update the batch's action log-probabilities
 and distribution inputs are recomputed with the learner's current weights, so PPO's clipped ratio starts at 1 for
 the policy being updated (the "proximal policy" of decoupled PPO, Hilton et al. 2021, arXiv 2110.00641, without its
-behaviour-policy importance weight). Measured why: with the sampling policy's own log-probabilities kept, the tuned
-stand recipe (320 Adam steps per iteration moves the policy far) stayed at ``hb/return`` 40-70 through 820k env
-steps, where its synchronous seeds reached 250-834; most samples started outside the clip and gave no gradient.
-That was not enough: with the recomputation too, stand seed 0 stayed at 50-90 through 1.1M env steps
+behaviour-policy importance weight). Measured first: with the sampling policy's own log-probabilities kept, the
+tuned stand recipe stayed at ``hb/return`` 40-70 through 820k env steps, where its synchronous seeds reached
+250-834; the recomputation was tried because samples that start outside the clip give no gradient. It was not
+enough: with the recomputation too, stand seed 0 stayed at 50-90 through 1.1M env steps
 (``docs/results/pipelined-stand/curve.json``). The likely reason, not measured: the recipe's actions carry only
 0.15 rad of noise and it takes 320 Adam steps per iteration, so a batch one update old may be far off-policy;
 decoupled PPO's behaviour importance weight (or smaller updates) would be the next thing to try. Off by default.
