@@ -1,6 +1,6 @@
 """Every field of the expert algorithm sections (``experts.ppo``, ``experts.sac``) reaches the RLlib config it
-builds: changing one field (to another valid value) changes the built config, its model settings or its
-initialization callback. A field that silently did nothing would fail here."""
+builds: changing one field (to another valid value) changes the built config, its model settings, its Algorithm
+class or its initialization callback. A field that silently did nothing would fail here."""
 
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ def changed_value(section_cls, field: dataclasses.Field, current):
 def fingerprint(config) -> dict:
     """What a built RLlib config says about the expert: its settings, model config, init callback arguments."""
     data = {k: repr(v) for k, v in config.to_dict().items()}
+    data["algo_class"] = repr(config.algo_class)  # ppo.pipelined selects the Algorithm subclass
     callback = config.callbacks_on_algorithm_init
     if isinstance(callback, functools.partial):
         data["on_algorithm_init"] = repr(callback.keywords)
