@@ -75,14 +75,15 @@ def plot_learning_curves(runs: pd.DataFrame, histories: pd.DataFrame, out_dir: s
     written = []
     for task, task_runs in measured.groupby(measured["task"].astype("object").fillna("unknown"), sort=True):
         groups = list(task_runs.groupby(labels.loc[task_runs.index], sort=True))
-        written.append(_plot_against_steps(task, task_runs, groups, histories, metric, out_dir))
-        wall = _plot_against_wall_clock(task, task_runs, groups, histories, metric, out_dir)
+        bar = tables.success_bar(task_runs.iloc[0])
+        written.append(_plot_against_steps(task, task_runs, groups, histories, metric, bar, out_dir))
+        wall = _plot_against_wall_clock(task, task_runs, groups, histories, metric, bar, out_dir)
         written += [wall] if wall else []
     return written
 
 
 def _plot_against_steps(task: str, task_runs: pd.DataFrame, groups, histories: pd.DataFrame, metric: str,
-                        out_dir: str | Path) -> Path:
+                        bar: float, out_dir: str | Path) -> Path:
     figure = Figure(figsize=(7.5, 4.5))
     axes = figure.add_subplot()
     shown: list[float] = []
@@ -94,7 +95,6 @@ def _plot_against_steps(task: str, task_runs: pd.DataFrame, groups, histories: p
         for steps, values in curves:
             axes.plot(steps, values, color=line.get_color(), linewidth=0.6, alpha=0.45)
             shown += list(values)
-    bar = tables.success_bar(task_runs.iloc[0])
     if not math.isnan(bar):
         axes.axhline(bar, color="grey", linestyle="--", linewidth=1, label=f"success bar {bar:g}")
         shown.append(bar)
@@ -119,7 +119,7 @@ def _plot_against_steps(task: str, task_runs: pd.DataFrame, groups, histories: p
 
 
 def _plot_against_wall_clock(task: str, task_runs: pd.DataFrame, groups, histories: pd.DataFrame, metric: str,
-                             out_dir: str | Path) -> Path | None:
+                             bar: float, out_dir: str | Path) -> Path | None:
     """``metric`` against ``time/wall_s`` logged at the same env step; None when no run logged wall time."""
     values = histories[histories["key"] == metric][["run_id", "step", "value"]]
     wall = histories[histories["key"] == schema.METRIC_WALL_S][["run_id", "step", "value"]]
@@ -136,7 +136,6 @@ def _plot_against_wall_clock(task: str, task_runs: pd.DataFrame, groups, histori
             run = run.sort_values("step")
             axes.plot(run["value_wall_s"] / 60, run["value"], color=color, linewidth=1,
                       label=f"{label} (each seed, measured)" if i == 0 else None)
-    bar = tables.success_bar(task_runs.iloc[0])
     if not math.isnan(bar):
         axes.axhline(bar, color="grey", linestyle="--", linewidth=1, label=f"success bar {bar:g}")
     axes.set_xlabel("wall clock, minutes (time/wall_s of each trial; see the hardware column of the results)")

@@ -96,7 +96,7 @@ class PipelinedPPO(PPO):
         if self.env_runner_group is None or self.env_runner_group.num_remote_env_runners() == 0:
             return super().training_step()
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-            episodes, runner_metrics = self._next_batch or self._sample_now()
+            episodes, runner_metrics = self._next_batch or self._sample(self.config.total_train_batch_size)
             self._next_batch = None
             launched = self.env_runner_group.foreach_env_runner_async(_sample_with_metrics, tag=SAMPLE_TAG)
             if not episodes:
@@ -124,11 +124,8 @@ class PipelinedPPO(PPO):
                                                policies=set(learner_results[0]) - {ALL_MODULES},
                                                inference_only=True)
 
-    def _sample_now(self) -> tuple[list, list[dict]]:
-        """A full train batch sampled synchronously (RLlib's way): the first iteration, or topping up."""
-        return self._sample_remaining(self.config.total_train_batch_size)
-
-    def _sample_remaining(self, env_steps: int) -> tuple[list, list[dict]]:
+    def _sample(self, env_steps: int) -> tuple[list, list[dict]]:
+        """``env_steps`` sampled synchronously (RLlib's way): the first batch, or topping one up."""
         episodes, metrics = synchronous_parallel_sample(
             worker_set=self.env_runner_group, max_env_steps=env_steps, sample_timeout_s=self.config.sample_timeout_s,
             _uses_new_env_runners=True, _return_metrics=True)
@@ -151,7 +148,7 @@ class PipelinedPPO(PPO):
                 received += 1
         sampled = sum(int(m.get(NUM_ENV_STEPS_SAMPLED, 0)) for m in metrics)
         if sampled < self.config.total_train_batch_size:
-            more_episodes, more_metrics = self._sample_remaining(self.config.total_train_batch_size - sampled)
+            more_episodes, more_metrics = self._sample(self.config.total_train_batch_size - sampled)
             episodes += more_episodes
             metrics += more_metrics
         return episodes, metrics
