@@ -169,8 +169,9 @@ def test_crashed_router_trial_resumes_from_its_checkpoint(experts_dir, tmp_path)
     rows = [json.loads(line) for line in (Path(trial.path) / "result.json").read_text().splitlines() if line]
     assert (Path(trial.path) / FAULT_MARKER).is_file(), "the fault fired"
     # Iteration 1 was checkpointed, iteration 2 crashed; the retry restored iteration 1 and went on from there.
+    # (Tune may rewrite result.json when it restores a trial, so the first run's row can be gone.)
     restarts = [r["training_iteration"] for r in rows if r["iterations_since_restore"] == 1]
-    assert restarts == [1, 2]
+    assert restarts in ([1, 2], [2])
     assert [r["env_steps"] for r in rows][-2:] == [512, 768]
     assert trial.last["training_iteration"] == 3
 

@@ -76,14 +76,39 @@ def trial_dir(experiment: Path) -> Path:
     return folder
 
 
+def child_run(sweep):
+    client = sweep["client"]
+    experiment = client.get_experiment_by_name("test-experts")
+    runs = client.search_runs([experiment.experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("kind") == "sweep"]
+    (child,) = [r for r in runs if r.data.tags.get("kind") == "trial"]
+    return parent, child
+
+
+def logged_iterations(sweep) -> list[dict[str, float]]:
+    """Every reported result as the MLflow child run recorded it, in order. Tune may rewrite a trial's
+    result.json when it restores the trial (dropping the rows before the restore), MLflow's history keeps them."""
+    client = sweep["client"]
+    _, child = child_run(sweep)
+    rows: dict[int, dict[str, float]] = {}
+    for key in ("training_iteration", "iterations_since_restore", "env_steps", "obs_norm/count", "hb/return",
+                "perf/env_steps_per_s", "time/wall_s", "train/episode_return_mean"):
+        for metric in client.get_metric_history(child.info.run_id, key):
+            rows.setdefault(metric.step, {})[key] = metric.value
+    return [rows[step] for step in sorted(rows)]
+
+
 def test_sac_trial_trains_restores_and_reports_like_a_ppo_trial(sweep):
     assert not sweep["results"].errors and sweep["results"][0].metrics["training_iteration"] == 2
     folder = trial_dir(sweep["experiment"])
     assert (folder / FAULT_MARKER).is_file(), "the injected crash happened, so the restore path ran"
-    rows = [json.loads(line) for line in (folder / "result.json").read_text().splitlines() if line.strip()]
+    file_rows = [json.loads(line) for line in (folder / "result.json").read_text().splitlines() if line.strip()]
+    assert [(r["training_iteration"], r["iterations_since_restore"]) for r in file_rows] in (
+        [(1, 1), (2, 1)], [(2, 1)]), "iteration 2 ran after a restore from iteration 1 (earlier rows may be gone)"
+    assert all(r["config"]["algorithm"] == "sac" and "ppo" not in r["config"] for r in file_rows)
+    rows = logged_iterations(sweep)
     assert [(r["training_iteration"], r["iterations_since_restore"]) for r in rows] == [(1, 1), (2, 1)]
     first, restored = rows
-    assert first["config"]["algorithm"] == "sac" and "ppo" not in first["config"]
     # Restored from iteration 1: the buffer refill (LEARNING_STARTS steps) counts in the next iteration's
     # STEPS_PER_ITER; every env step once, in the curve and in the normalizer (+ one obs per episode reset).
     assert first["env_steps"] == STEPS_PER_ITER and restored["env_steps"] == 2 * STEPS_PER_ITER
@@ -100,10 +125,7 @@ def test_sac_trial_trains_restores_and_reports_like_a_ppo_trial(sweep):
 
 def test_sac_child_run_is_tagged_with_its_algorithm(sweep):
     client = sweep["client"]
-    experiment = client.get_experiment_by_name("test-experts")
-    runs = client.search_runs([experiment.experiment_id])
-    (parent,) = [r for r in runs if r.data.tags.get("kind") == "sweep"]
-    (child,) = [r for r in runs if r.data.tags.get("kind") == "trial"]
+    parent, child = child_run(sweep)
     assert child.info.status == "FINISHED" and child.data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert child.data.tags["algorithm"] == "sac" and child.data.tags["skill"] == "stand"
     assert parent.data.params["experts.algorithm"] == "sac"
