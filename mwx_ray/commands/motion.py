@@ -21,6 +21,10 @@ REPLAY_EXAMPLES = """  mwx motion replay runs/motion/walk.npz
   mwx motion replay runs/motion/walk.npz --start 2s --end 8s --camera side --speed 0.5 --out /tmp/walk.mp4
   mwx motion replay builtin:sit --robot-geoms visual --quality video   (meshes: slower, for presentation)
 """
+PLAYBACK_EXAMPLES = """  mwx motion playback                      every skill with a clip, 3 episodes each
+  mwx motion playback sit crawl --episodes 10
+  mwx motion playback walk --clip runs/motion/walk.npz     a retargeted clip instead of the built-in one
+"""
 LIST_EXAMPLES = """  mwx motion list
   mwx motion list --build      generate (and cache) every built-in clip, then list them
 """
@@ -76,6 +80,11 @@ def register(subparsers) -> None:
     replay.add_argument("--human-offset", type=float, default=1.0,
                         help="draw the source skeleton this far to the robot's side, m (0 = overlaid)")
     replay.add_argument("--max-frames", type=int, help="render at most this many frames")
+    playback = add_subcommand(actions, "playback", "play skills' clips open loop on their tasks: does the clip "
+                              "alone reach the success bar?", PLAYBACK_EXAMPLES, run_playback)
+    playback.add_argument("skills", nargs="*", help="skills to play (default: every skill with a clip)")
+    playback.add_argument("--episodes", type=int, default=3, help="HumanoidBench-reset episodes per skill")
+    playback.add_argument("--clip", help="play this clip (built-in motion or .npz) instead of the skill's own")
     listing = add_subcommand(actions, "list", "built-in skills of the offline library and motion sources",
                              LIST_EXAMPLES, run_list)
     listing.add_argument("--build", action="store_true", help="generate and cache every built-in clip first")
@@ -324,4 +333,31 @@ def run_list(args) -> int:
     print("motion sources (mwx motion retarget --format ...):")
     for name in motion_source_names():
         print(f"  {name:<11} {get_motion_source(name).description}")
+    return 0
+
+
+def run_playback(args) -> int:
+    from mwx_ray.envs.clip_playback import play_clip
+    from mwx_ray.envs.skills import get_skill, skill_names
+
+    if args.episodes < 1:
+        return _fail(f"--episodes must be >= 1, got {args.episodes}")
+    try:
+        skills = [get_skill(name).name for name in args.skills] or [
+            name for name in skill_names() if get_skill(name).clip]
+    except KeyError as error:
+        return _fail(str(error))
+    print("open-loop playback of each clip through the position servos (HumanoidBench reset, deterministic):")
+    print(f"  {'skill':<8} {'clip':<12} {'hb/return (95% CI)':<26} {'bar':>6}  at bar  steps")
+    for skill in skills:
+        try:
+            result = play_clip(skill, episodes=args.episodes, clip=args.clip)
+        except (KeyError, ValueError) as error:
+            return _fail(str(error))
+        mean, low, high = result.mean_ci95
+        lengths = ",".join(str(n) for n in result.episode_lengths)
+        print(f"  {skill:<8} {Path(result.clip).stem:<12} {mean:7.1f} ({low:7.1f}-{high:7.1f})    "
+              f"{result.success_bar:6.0f}  {result.successes}/{len(result.episode_returns)}    {lengths}")
+    print("above the bar: a residual policy around the clip suffices (imitation.reference_feedforward); "
+          "far below: RL has to find the motion, or the clip needs fixing")
     return 0

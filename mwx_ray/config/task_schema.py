@@ -120,12 +120,13 @@ class ImitationSection:
     noncyclic_max_start_fraction: float = setting(0.0, ge=0, le=1, help="non-cyclic clips start within this "
                                                                         "fraction of the clip")
     velocity_window_s: float = setting(0.1, gt=0, help="Savitzky-Golay window of reference velocities, s")
-    phase_clock: bool = setting(False, help="the expert observes its own clock (sin, cos of the clip phase), "
-                                            "advanced from the time it is active")
+    phase_clock: bool = setting(False, help="the expert observes the clip's phase (sin, cos), counted from the "
+                                            "episode's start frame; the router's expert pool cannot run such "
+                                            "experts (it has no per-expert clock)")
     reference_feedforward: bool = setting(False, help="the policy acts around the reference: executed joint "
                                                       "targets = reference pose of the next control step + "
                                                       "residual_scale × action (a residual policy on the clip; "
-                                                      "the expert carries its clip and clock; needs phase_clock)")
+                                                      "needs phase_clock)")
     residual_scale: float = setting(0.5, gt=0, le=2, help="range of the residual action around the reference, "
                                                            "in normalized action units (1 = half a joint's range)")
     reference_state_init: ReferenceStateInitSection = setting(factory=ReferenceStateInitSection)

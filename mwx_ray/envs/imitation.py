@@ -14,8 +14,11 @@ Composition, not inheritance: the wrapper holds the plain task (``base_task``) a
   :mod:`mwx_ray.rewards.imitation` under per-joint dynamic weights W (``enabled: false`` → r_task alone);
 * optionally ends training episodes that lost the reference (``tracking_termination``), on top of the plain
   task's own termination;
-* optionally appends the clip phase (sin 2πφ, cos 2πφ) to the observation (``phase_clock``): an expert trained
-  with it carries the clip's :class:`~mwx_ray.motion.phase.PhaseClock` in its manifest and runs it itself.
+* optionally appends the clip phase (sin 2πφ, cos 2πφ) to the observation (``phase_clock``), and with
+  ``reference_feedforward`` executes the clip's next pose plus the scaled action (a residual policy). The clock
+  runs from the episode's start frame (frame 0 in evaluation), so an expert trained with it runs on this task's
+  env; the router's stateless expert pool has no per-expert clock and refuses such experts
+  (``mwx_ray.router.experts_frozen.clip_clock_problem``). :meth:`clock` is the clock's definition.
 
 :meth:`TaskSection.for_evaluation` switches the training-only tricks off (no reference-state starts, no tracking
 termination, clip from frame 0), so evaluation keeps HumanoidBench's reset and termination.

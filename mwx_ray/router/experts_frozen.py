@@ -54,6 +54,19 @@ def observation_layout(env_id: str, obs_dim: int) -> ObservationLayout:
     return ObservationLayout(robot_dim=obs_dim, extra_dim=0)
 
 
+def clip_clock_problem(manifest: Mapping[str, object], expert_name: str) -> str | None:
+    """Why the pool cannot run this expert: it observes its clip's phase (``imitation.phase_clock``, needed by
+    ``reference_feedforward``), a clock that starts when the expert takes over. The pool is stateless (one
+    batched forward over observations), so it has no such clock to give; None if the expert needs none."""
+    task = manifest.get("task")
+    imitation = task.get("imitation") if isinstance(task, Mapping) else None
+    if not isinstance(imitation, Mapping) or not imitation.get("phase_clock"):
+        return None
+    return (f"expert {expert_name!r} was trained with imitation.phase_clock (its observation holds the phase of its "
+            "clip since it took over) and the router's frozen expert pool has no per-expert clock: route an "
+            "expert trained without phase_clock/reference_feedforward for this skill")
+
+
 def adapter_indices(expert: ObservationLayout, task: ObservationLayout, *, expert_name: str,
                     task_name: str) -> list[int]:
     """Indices into the task observation that make up the expert's observation, in the expert's order."""
@@ -97,6 +110,9 @@ class FrozenExpertPool(nn.Module):
         self.task_obs_dim = task_obs_dim
         self.index_lists: list[list[int]] = []
         for name, expert in zip(self.names, self.experts, strict=True):
+            problem = clip_clock_problem(expert.manifest, name)
+            if problem:
+                raise ValueError(problem)
             layout = observation_layout(expert.manifest["env_id"], expert.obs_dim)
             indices = adapter_indices(layout, task, expert_name=name, task_name=task_env_id)
             self.index_lists.append(indices)

@@ -104,7 +104,7 @@ def test_bad_input_is_reported_not_raised(tmp_path, capsys):
     assert "mwx: motion error" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("action", ["retarget", "replay", "list"])
+@pytest.mark.parametrize("action", ["retarget", "replay", "playback", "list"])
 def test_help_has_examples(action, capsys):
     with pytest.raises(SystemExit):
         main(["motion", action, "--help"])

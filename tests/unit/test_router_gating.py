@@ -194,3 +194,18 @@ def test_fused_expert_pool_is_bit_identical_to_per_expert_inference():
     assert not any(p.requires_grad for p in pool.parameters())
     pool.train()
     assert not pool.training and not any(m.training for m in pool.modules())
+
+
+def test_expert_pool_refuses_an_expert_that_runs_its_clip_clock():
+    from mwx_ray.router.experts_frozen import FrozenExpertPool
+
+    sit = _random_expert(2, 53, "mwx/h1-sit_simple_imitation-v0")
+    sit.manifest["task"] = {"imitation": {"phase_clock": True, "reference_feedforward": True}}
+    experts = {"walk": _random_expert(0, 51, "mwx/h1-walk-v0"), "sit": sit}
+    with pytest.raises(ValueError, match="'sit' was trained with imitation.phase_clock"):
+        FrozenExpertPool(experts, {k: f"<{k}>" for k in experts}, task_env_id="mwx/h1-walk_to_chair_sit-v0",
+                         task_obs_dim=51)
+    sit.manifest["task"]["imitation"] = {"phase_clock": False}
+    with pytest.raises(ValueError, match="not the same robot/scene layout"):  # then the 53-d layout is refused
+        FrozenExpertPool(experts, {k: f"<{k}>" for k in experts}, task_env_id="mwx/h1-walk_to_chair_sit-v0",
+                         task_obs_dim=51)
