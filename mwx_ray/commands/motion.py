@@ -337,6 +337,7 @@ def run_list(args) -> int:
 
 
 def run_playback(args) -> int:
+    from mwx_ray.config.task_schema import clip_problem
     from mwx_ray.envs.clip_playback import play_clip
     from mwx_ray.envs.skills import get_skill, skill_names
 
@@ -347,6 +348,9 @@ def run_playback(args) -> int:
             name for name in skill_names() if get_skill(name).clip]
     except KeyError as error:
         return _fail(str(error))
+    problem = args.clip and clip_problem(args.clip)
+    if problem:
+        return _fail(f"--clip: {problem}")
     print("open-loop playback of each clip through the position servos (HumanoidBench reset, deterministic):")
     print(f"  {'skill':<8} {'clip':<12} {'hb/return (95% CI)':<26} {'bar':>6}  at bar  steps")
     for skill in skills:
@@ -355,8 +359,9 @@ def run_playback(args) -> int:
         except (KeyError, ValueError) as error:
             return _fail(str(error))
         mean, low, high = result.mean_ci95
+        interval = f"({low:7.1f}-{high:7.1f})" if len(result.episode_returns) > 1 else " " * 17
         lengths = ",".join(str(n) for n in result.episode_lengths)
-        print(f"  {skill:<8} {Path(result.clip).stem:<12} {mean:7.1f} ({low:7.1f}-{high:7.1f})    "
+        print(f"  {skill:<8} {Path(result.clip).stem:<12} {mean:7.1f} {interval}    "
               f"{result.success_bar:6.0f}  {result.successes}/{len(result.episode_returns)}    {lengths}")
     print("above the bar: a residual policy around the clip suffices (imitation.reference_feedforward); "
           "far below: RL has to find the motion, or the clip needs fixing")

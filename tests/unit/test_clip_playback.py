@@ -35,7 +35,9 @@ def test_playback_command_prints_each_skill_against_its_bar(capsys):
 @pytest.mark.parametrize("argv, message", [
     (["nope"], "unknown skill 'nope'"),
     (["sit", "--episodes", "0"], "--episodes must be >= 1"),
+    (["walk", "--clip", "/no/such/clip.npz"], "--clip: clip file not found: /no/such/clip.npz"),
 ])
 def test_playback_rejects_bad_input(argv, message, capsys):
     assert main(["motion", "playback", *argv]) == 2
-    assert message in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert message in captured.err and not captured.out, "refused before anything runs"
