@@ -20,6 +20,7 @@ from scipy import stats
 from analysis import published, schema, tables
 
 CONFIDENCE = 0.95
+END_TOLERANCE = 0.001  # curve ends within 0.1% of the x-range count as the same step (seed_band)
 DPI = 110
 
 
@@ -28,16 +29,19 @@ def seed_band(curves: list[tuple[np.ndarray, np.ndarray]], confidence: float = C
 
     ``curves`` = one ``(steps, values)`` per seed. Seeds are evaluated at their own env steps, so each curve is
     linearly interpolated onto the union of steps, but only inside its own range (no extrapolation): ``n`` is
-    the number of seeds behind each point, and with ``n == 1`` the band collapses onto the mean.
+    the number of seeds behind each point, and with ``n == 1`` the band collapses onto the mean. Ranges count
+    ``END_TOLERANCE`` of the largest step wider: seeds that stop at one budget end a few env steps apart
+    (batches end mid-episode), and the mean must not jump to one seed's value over those last steps.
     """
     curves = [(np.asarray(s, float), np.asarray(v, float)) for s, v in curves if len(s)]
     if not curves:
         return pd.DataFrame(columns=["step", "mean", "low", "high", "n"])
     grid = np.unique(np.concatenate([steps for steps, _ in curves]))
+    tolerance = END_TOLERANCE * float(np.abs(grid).max())
     stacked = np.full((len(curves), len(grid)), np.nan)
     for i, (steps, values) in enumerate(curves):
         order = np.argsort(steps, kind="stable")
-        inside = (grid >= steps.min()) & (grid <= steps.max())
+        inside = (grid >= steps.min() - tolerance) & (grid <= steps.max() + tolerance)
         stacked[i, inside] = np.interp(grid[inside], steps[order], values[order])
     n = np.sum(~np.isnan(stacked), axis=0)  # every grid point lies inside at least one curve: n >= 1
     mean = np.nanmean(stacked, axis=0)

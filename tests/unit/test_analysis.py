@@ -300,6 +300,18 @@ def test_seed_band_is_mean_with_student_t_interval_and_no_extrapolation():
     assert band.loc[20, "n"] == 1 and band.loc[20, "low"] == band.loc[20, "high"] == 3.0
 
 
+def test_seed_band_counts_seeds_that_stop_a_few_steps_apart_at_the_same_end():
+    # Three seeds stopped at a 300k budget, their last batches ending 4 and 24 env steps apart.
+    ends = [303_261, 303_265, 303_285]
+    curves = [(np.array([40_000, end]), np.array([800.0, final])) for end, final in zip(ends, [915.0, 850.0, 525.0],
+                                                                                       strict=True)]
+    band = plots.seed_band(curves).set_index("step")
+    assert (band["n"] == 3).all(), "no tail where the mean is one seed's value"
+    assert band.loc[303_285, "mean"] == pytest.approx((915 + 850 + 525) / 3, abs=0.1)
+    far = plots.seed_band([(np.array([0, 100_000]), np.array([1.0, 1.0])), (np.array([0, 300_000]), np.array([2.0, 2.0]))])
+    assert far.set_index("step").loc[300_000, "n"] == 1, "a seed that stopped much earlier is not extended"
+
+
 def test_report_writes_every_table_and_figure_and_logs_them_to_the_parent_run(store, tmp_path):
     _, ids = store
     outcome = report.make_report(ids["uri"], ids["experts_parent"], tmp_path / "experts-report")
