@@ -14,6 +14,7 @@ from mwx_ray.tracking.store import tracking_uri
 
 EXAMPLES = """  mwx report experts                          every run of the experts experiment (local store)
   mwx report 3f2a9c0e4b8d4f7e9a1b2c3d4e5f6a7b   one sweep: its parent run id (or any of its trial run ids)
+  mwx report 3f2a9c0e... 8d1b77aa...           two sweeps as one study (an ablation rerun with more seeds)
   mwx report ablations --out runs/reports/ablations-v1
   mwx report router --config tune_configs/base/cluster.yaml --set tracking.uri=http://127.0.0.1:5000
   mwx report experts --no-mlflow               write the folder only, do not log it to MLflow
@@ -24,8 +25,9 @@ def register(subparsers) -> None:
     parser = add_subcommand(subparsers, "report",
                             "tables, learning curves and published baselines of an experiment or sweep -> folder "
                             "+ MLflow artifacts", EXAMPLES, run)
-    parser.add_argument("target", help="experiment name (experts, labels, router, ablations; the configured "
-                                       "experiment_prefix is tried too) or a sweep's parent run id")
+    parser.add_argument("target", nargs="+", help="experiment name (experts, labels, router, ablations; the "
+                                                  "configured experiment_prefix is tried too), or a sweep's parent "
+                                                  "run id; several sweeps' run ids make one report")
     parser.add_argument("--out", help="report folder (default: <run.root_dir>/reports/<target>); replaced "
                                       "atomically if it exists")
     parser.add_argument("--config", help="config whose tracking settings locate the MLflow store")
@@ -39,21 +41,25 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     # Deferred: `mwx --help` must not load pandas plotting or matplotlib.
-    from analysis.loaders import client_for, resolve_target
+    from analysis.loaders import client_for, resolve_targets
     from analysis.report import make_report
 
     if args.from_export:
         from analysis.report import write_report
         from analysis.study_export import load_study_export
 
-        study = load_study_export(args.target)
-        outcome = write_report(study, Path(args.out) if args.out else Path(args.target).parent / "report")
-        print(f"report: {outcome.folder / 'report.md'} (from the export {args.target})")
+        if len(args.target) != 1:
+            print("mwx report: --from-export takes one export folder")
+            return 2
+        (folder,) = args.target
+        study = load_study_export(folder)
+        outcome = write_report(study, Path(args.out) if args.out else Path(folder).parent / "report")
+        print(f"report: {outcome.folder / 'report.md'} (from the export {folder})")
         return 0
     config = load_config(args.config, args.overrides).config
     uri = tracking_uri(config)
     try:
-        target = resolve_target(client_for(uri), args.target, config.tracking.experiment_prefix)
+        target = resolve_targets(client_for(uri), args.target, config.tracking.experiment_prefix)
     except LookupError as err:
         print(f"mwx report: {err}")
         return 2

@@ -14,7 +14,7 @@ Every function takes an explicit ``MlflowClient`` (or URI): no process-global tr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -33,11 +33,12 @@ def client_for(tracking_uri: str):
 
 @dataclass(frozen=True)
 class ReportTarget:
-    """What a report covers: the runs of ``experiment_ids`` (all, or the children of ``parent_run_id``)."""
+    """What a report covers: the runs of ``experiment_ids`` (all, or the sweeps ``parent_run_ids`` and their
+    trials: one sweep, or several that make one study, e.g. an ablation rerun later with more seeds)."""
 
     experiment_ids: tuple[str, ...]
     experiment_names: tuple[str, ...]
-    parent_run_id: str | None  # a sweep's parent run; None = every run of the experiment(s)
+    parent_run_ids: tuple[str, ...]  # sweep parent runs; empty = every run of the experiment(s)
     label: str  # short name for folders and titles
 
 
@@ -49,7 +50,7 @@ def resolve_target(client, target: str, experiment_prefix: str = "") -> ReportTa
     for name in dict.fromkeys((target, f"{experiment_prefix}{target}")):
         experiment = client.get_experiment_by_name(name)
         if experiment is not None:
-            return ReportTarget((experiment.experiment_id,), (experiment.name,), None, _safe_label(name))
+            return ReportTarget((experiment.experiment_id,), (experiment.name,), (), _safe_label(name))
     try:
         run = client.get_run(target)
     except Exception as err:  # mlflow raises MlflowException (RESOURCE_DOES_NOT_EXIST) or a DB error
@@ -59,22 +60,37 @@ def resolve_target(client, target: str, experiment_prefix: str = "") -> ReportTa
     parent_run = client.get_run(parent) if parent != run.info.run_id else run
     experiment = client.get_experiment(parent_run.info.experiment_id)
     label = parent_run.data.tags.get(schema.TAG_RUN_NAME) or parent_run.info.run_name or parent
-    return ReportTarget((experiment.experiment_id,), (experiment.name,), parent, _safe_label(label))
+    return ReportTarget((experiment.experiment_id,), (experiment.name,), (parent,), _safe_label(label))
+
+
+def resolve_targets(client, targets: Sequence[str], experiment_prefix: str = "") -> ReportTarget:
+    """One target (:func:`resolve_target`), or several sweeps (run ids) reported as one study."""
+    resolved = [resolve_target(client, target, experiment_prefix) for target in targets]
+    if len(resolved) == 1:
+        return resolved[0]
+    whole = [target for target, one in zip(targets, resolved, strict=True) if not one.parent_run_ids]
+    if whole:
+        raise LookupError(f"several targets must all be sweeps (run ids); {whole} name whole experiments")
+    parents = tuple(dict.fromkeys(parent for one in resolved for parent in one.parent_run_ids))
+    experiments = dict(zip((e for one in resolved for e in one.experiment_ids),
+                           (n for one in resolved for n in one.experiment_names), strict=True))
+    label = "+".join(dict.fromkeys(one.label for one in resolved))
+    return ReportTarget(tuple(experiments), tuple(experiments.values()), parents, label)
 
 
 def _safe_label(text: str) -> str:
     return re.sub(r"[^\w.\-]+", "_", text).strip("_") or "report"
 
 
-def load_runs(client, experiment_ids: Iterable[str], parent_run_id: str | None = None) -> pd.DataFrame:
-    """Runs of ``experiment_ids``; with ``parent_run_id``, that parent and its children only."""
+def load_runs(client, experiment_ids: Iterable[str], parent_run_ids: Sequence[str] = ()) -> pd.DataFrame:
+    """Runs of ``experiment_ids``; with ``parent_run_ids``, those parents and their children only."""
     experiment_ids = list(experiment_ids)
     names = {eid: client.get_experiment(eid).name for eid in experiment_ids}
     runs = []
-    if parent_run_id is not None:
+    for parent_run_id in parent_run_ids:
         runs.append(client.get_run(parent_run_id))
         runs.extend(_search_all(client, experiment_ids, f"tags.`{schema.TAG_PARENT}` = '{parent_run_id}'"))
-    else:
+    if not parent_run_ids:
         runs.extend(_search_all(client, experiment_ids, ""))
     rows = [_run_row(run, names) for run in runs]
     frame = pd.DataFrame(rows)
@@ -266,10 +282,10 @@ class Study:
     tracking_uri: str
 
 
-def load_study(tracking_uri: str, target: str, experiment_prefix: str = "",
+def load_study(tracking_uri: str, target: str | Sequence[str], experiment_prefix: str = "",
                history_keys: Iterable[str] = schema.REPORT_HISTORY_KEYS) -> Study:
-    """Resolve ``target`` and load its runs and the histories of ``history_keys``."""
+    """Resolve ``target`` (one, or several sweeps) and load its runs and the histories of ``history_keys``."""
     client = client_for(tracking_uri)
-    resolved = resolve_target(client, target, experiment_prefix)
-    runs = load_runs(client, resolved.experiment_ids, resolved.parent_run_id)
+    resolved = resolve_targets(client, [target] if isinstance(target, str) else list(target), experiment_prefix)
+    runs = load_runs(client, resolved.experiment_ids, resolved.parent_run_ids)
     return Study(resolved, runs, load_metric_histories(client, runs, history_keys), tracking_uri)

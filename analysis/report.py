@@ -15,6 +15,7 @@ import math
 import numbers
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,7 +124,7 @@ def render_markdown(study: Study, built: dict[str, pd.DataFrame], figures: dict[
         f"# MetaWorld-X reproduction report: {target.label}", "",
         f"- tracking store: `{study.tracking_uri}`",
         f"- experiment(s): {', '.join(f'`{n}`' for n in target.experiment_names)}",
-        f"- sweep parent run: `{target.parent_run_id or 'all runs of the experiment'}`",
+        f"- sweep parent run(s): {', '.join(f'`{r}`' for r in target.parent_run_ids) or 'all runs of the experiment'}",
         f"- runs: {len(runs)} ({len(measured)} measured), generated {generated}",
         f"- rows labeled `{schema.MEASURED_SOURCE}` come from these runs; rows labeled `published (...)` are "
         "transcribed from the papers and repositories cited in their `reference` column and were **not** measured here.",
@@ -204,10 +205,10 @@ def _replace_folder(new: Path, final: Path) -> None:
 
 
 def report_run_id(client, study: Study) -> str:
-    """The run that holds the report: the sweep's parent run, else the only sweep in the runs, else a new
+    """The run that holds the report: the (first) sweep's parent run, else the only sweep in the runs, else a new
     ``kind=report`` run in the (first) experiment."""
-    if study.target.parent_run_id:
-        return study.target.parent_run_id
+    if study.target.parent_run_ids:
+        return study.target.parent_run_ids[0]
     sweeps = study.runs[study.runs["kind"] == schema.KIND_SWEEP] if len(study.runs) else study.runs
     if len(sweeps) == 1:
         return str(sweeps["run_id"].iloc[0])
@@ -227,9 +228,10 @@ def log_report(outcome: ReportOutcome, study: Study) -> ReportOutcome:
     return outcome
 
 
-def make_report(tracking_uri: str, target: str, out_dir: str | Path, *, experiment_prefix: str = "",
+def make_report(tracking_uri: str, target: str | Sequence[str], out_dir: str | Path, *, experiment_prefix: str = "",
                 log_to_mlflow: bool = True, export_dir: str | Path | None = None) -> ReportOutcome:
-    """Load ``target`` (experiment name or run id) from ``tracking_uri``, write the report, log it to MLflow;
+    """Load ``target`` (experiment name or run id, or several sweeps' run ids) from ``tracking_uri``, write the
+    report, log it to MLflow;
     with ``export_dir``, also save the runs it was built from (``analysis/study_export.py``)."""
     study = load_study(tracking_uri, target, experiment_prefix)
     if export_dir is not None:

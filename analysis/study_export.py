@@ -38,8 +38,10 @@ def load_study_export(folder: str | Path) -> Study:
         raise FileNotFoundError(f"{folder} holds no study export ({STUDY_FILE})")
     meta = json.loads((folder / STUDY_FILE).read_text())
     target = meta["target"]
-    return Study(ReportTarget(tuple(target["experiment_ids"]), tuple(target["experiment_names"]),
-                              target["parent_run_id"], target["label"]),
+    # Exports written before a study could span several sweeps hold one "parent_run_id" (or null).
+    parents = target.get("parent_run_ids", [target.get("parent_run_id")] if target.get("parent_run_id") else [])
+    return Study(ReportTarget(tuple(target["experiment_ids"]), tuple(target["experiment_names"]), tuple(parents),
+                              target["label"]),
                  _read_frame(folder / RUNS_FILE), _read_frame(folder / HISTORIES_FILE), meta["tracking_uri"])
 
 

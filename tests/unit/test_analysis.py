@@ -4,6 +4,7 @@ report folder and its MLflow artifacts, and the `mwx report` / `mwx dashboard --
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -132,7 +133,7 @@ def experts_study(store):
 def test_load_runs_is_one_row_per_run_with_params_tags_and_derived_columns(store):
     _, ids = store
     client = MlflowClient(tracking_uri=ids["uri"])
-    runs = loaders.load_runs(client, [ids["experts"]], ids["experts_parent"])
+    runs = loaders.load_runs(client, [ids["experts"]], [ids["experts_parent"]])
     assert len(runs) == 6 and runs["run_id"].is_unique
     walk0 = runs.set_index("run_id").loc[ids["walk"][0]]
     assert walk0["kind"] == "trial" and walk0["parent_run_id"] == ids["experts_parent"]
@@ -152,7 +153,7 @@ def test_load_runs_is_one_row_per_run_with_params_tags_and_derived_columns(store
 def test_metric_histories_hold_every_logged_point_against_env_steps(store):
     _, ids = store
     client = MlflowClient(tracking_uri=ids["uri"])
-    runs = loaders.load_runs(client, [ids["experts"]], ids["experts_parent"])
+    runs = loaders.load_runs(client, [ids["experts"]], [ids["experts_parent"]])
     history = loaders.load_metric_histories(client, runs, ["hb/return", "reward_terms/"])
     assert list(history.columns) == loaders.HISTORY_COLUMNS
     assert set(history["key"]) == {"hb/return", "reward_terms/standing", "reward_terms/move"}
@@ -166,13 +167,36 @@ def test_resolve_target_by_experiment_name_parent_id_or_child_id(store):
     _, ids = store
     client = MlflowClient(tracking_uri=ids["uri"])
     by_name = loaders.resolve_target(client, "experts")
-    assert by_name.experiment_ids == (ids["experts"],) and by_name.parent_run_id is None
+    assert by_name.experiment_ids == (ids["experts"],) and by_name.parent_run_ids == ()
     assert loaders.resolve_target(client, "erts", experiment_prefix="exp").experiment_names == ("experts",)
-    assert loaders.resolve_target(client, ids["experts_parent"]).parent_run_id == ids["experts_parent"]
+    assert loaders.resolve_target(client, ids["experts_parent"]).parent_run_ids == (ids["experts_parent"],)
     by_child = loaders.resolve_target(client, ids["walk"][2])
-    assert by_child.parent_run_id == ids["experts_parent"] and by_child.label == "sweep-1"
+    assert by_child.parent_run_ids == (ids["experts_parent"],) and by_child.label == "sweep-1"
     with pytest.raises(LookupError, match="ablations"):
         loaders.resolve_target(client, "no-such-thing")
+
+
+def test_several_sweeps_make_one_study(store, tmp_path):
+    _, ids = store
+    client = MlflowClient(tracking_uri=ids["uri"])
+    both = loaders.resolve_targets(client, [ids["experts_parent"], ids["walk"][1], ids["ablations_parent"]])
+    assert both.parent_run_ids == (ids["experts_parent"], ids["ablations_parent"]), "a trial names its sweep once"
+    assert both.experiment_names == ("experts", "ablations") and both.label == "sweep-1+router-ablation"
+    study = loaders.load_study(ids["uri"], [ids["experts_parent"], ids["ablations_parent"]])
+    one = [len(loaders.load_study(ids["uri"], parent).runs) for parent in (ids["experts_parent"], ids["ablations_parent"])]
+    assert len(study.runs) == sum(one) and set(study.runs["experiment"]) == {"experts", "ablations"}
+    with pytest.raises(LookupError, match=r"\['experts'\] name whole experiments"):
+        loaders.resolve_targets(client, [ids["ablations_parent"], "experts"])
+    # A saved study keeps both sweeps; exports written before several sweeps existed (one parent_run_id) still load.
+    from analysis.study_export import STUDY_FILE, load_study_export, save_study
+
+    folder = save_study(study, tmp_path / "export")
+    assert load_study_export(folder).target == study.target
+    meta = json.loads((folder / STUDY_FILE).read_text())
+    meta["target"].pop("parent_run_ids")
+    meta["target"]["parent_run_id"] = ids["experts_parent"]
+    (folder / STUDY_FILE).write_text(json.dumps(meta))
+    assert load_study_export(folder).target.parent_run_ids == (ids["experts_parent"],)
 
 
 def test_results_table_numbers_match_the_logged_metrics(experts_study):
@@ -381,6 +405,13 @@ def test_mwx_report_command_writes_the_folder_and_logs_to_mlflow(store, tmp_path
     assert ids["experts_parent"] in printed  # the experiment's only sweep holds the report
     assert main(["report", "no-such", "--set", f"run.root_dir={root}"]) == 2
     assert "neither an MLflow experiment nor a run id" in capsys.readouterr().out
+    two = tmp_path / "two"
+    assert main(["report", ids["experts_parent"], ids["ablations_parent"], "--out", str(two), "--no-mlflow",
+                 "--set", f"run.root_dir={root}"]) == 0
+    header = (two / "report.md").read_text().split("\n\n")[1]
+    assert f"`{ids['experts_parent']}`, `{ids['ablations_parent']}`" in header
+    assert main(["report", str(two), str(out), "--from-export"]) == 2
+    assert "--from-export takes one export folder" in capsys.readouterr().out
 
 
 def test_mwx_dashboard_print_url_only_names_the_project_store(tmp_path, capsys):
