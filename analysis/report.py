@@ -231,8 +231,8 @@ def log_report(outcome: ReportOutcome, study: Study) -> ReportOutcome:
 def make_report(tracking_uri: str, target: str | Sequence[str], out_dir: str | Path, *, experiment_prefix: str = "",
                 log_to_mlflow: bool = True, export_dir: str | Path | None = None) -> ReportOutcome:
     """Load ``target`` (experiment name or run id, or several sweeps' run ids) from ``tracking_uri``, write the
-    report, log it to MLflow;
-    with ``export_dir``, also save the runs it was built from (``analysis/study_export.py``)."""
+    report, log it to MLflow; with ``export_dir``, also save the runs it was built from
+    (``analysis/study_export.py``)."""
     study = load_study(tracking_uri, target, experiment_prefix)
     if export_dir is not None:
         from analysis.study_export import save_study
