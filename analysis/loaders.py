@@ -82,9 +82,10 @@ def _safe_label(text: str) -> str:
     return re.sub(r"[^\w.\-]+", "_", text).strip("_") or "report"
 
 
-def load_runs(client, experiment_ids: Iterable[str], parent_run_ids: Sequence[str] = ()) -> pd.DataFrame:
-    """Runs of ``experiment_ids``; with ``parent_run_ids``, those parents and their children only."""
+def load_runs(client, experiment_ids: Iterable[str], parent_run_ids: str | Sequence[str] = ()) -> pd.DataFrame:
+    """Runs of ``experiment_ids``; with ``parent_run_ids`` (one id or several), those parents and their children."""
     experiment_ids = list(experiment_ids)
+    parent_run_ids = (parent_run_ids,) if isinstance(parent_run_ids, str) else tuple(parent_run_ids)
     names = {eid: client.get_experiment(eid).name for eid in experiment_ids}
     runs = []
     for parent_run_id in parent_run_ids:

@@ -338,8 +338,8 @@ def run_list(args) -> int:
 
 def run_playback(args) -> int:
     from mwx_ray.config.task_schema import clip_problem
-    from mwx_ray.envs.clip_playback import play_clip
     from mwx_ray.envs.skills import get_skill, skill_names
+    from mwx_ray.experts.clip_playback import play_clip
 
     if args.episodes < 1:
         return _fail(f"--episodes must be >= 1, got {args.episodes}")

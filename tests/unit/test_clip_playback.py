@@ -8,7 +8,7 @@ feedback falls within ~2 s. A change to the clips, the servos or the chair that 
 import pytest
 
 from mwx_ray.cli import main
-from mwx_ray.envs.clip_playback import PLAYBACK_SEED, play_clip
+from mwx_ray.experts.clip_playback import PLAYBACK_SEED, play_clip
 
 
 def test_sit_clip_alone_sits_on_the_chair_above_the_bar():
