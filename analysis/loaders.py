@@ -72,8 +72,7 @@ def resolve_targets(client, targets: Sequence[str], experiment_prefix: str = "")
     if whole:
         raise LookupError(f"several targets must all be sweeps (run ids); {whole} name whole experiments")
     parents = tuple(dict.fromkeys(parent for one in resolved for parent in one.parent_run_ids))
-    experiments = dict(zip((e for one in resolved for e in one.experiment_ids),
-                           (n for one in resolved for n in one.experiment_names), strict=True))
+    experiments = dict(pair for one in resolved for pair in zip(one.experiment_ids, one.experiment_names, strict=True))
     label = "+".join(dict.fromkeys(one.label for one in resolved))
     return ReportTarget(tuple(experiments), tuple(experiments.values()), parents, label)
 

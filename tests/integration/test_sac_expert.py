@@ -40,6 +40,7 @@ from mwx_ray.experts.stage import train_experts  # noqa: E402
 from mwx_ray.router.experts_frozen import FrozenExpertPool  # noqa: E402
 from mwx_ray.tracking.sweep_callback import make_sweep_callbacks  # noqa: E402
 from mwx_ray.tune.trial_loop import FAULT_MARKER, PROGRESS_FILE  # noqa: E402
+from tests.integration.mlflow_runs import sweep_runs  # noqa: E402
 from tests.integration.rllib_reference import checkpoint_reference_inference, h1_observations  # noqa: E402  (tests/integration helper)
 
 pytestmark = pytest.mark.ray
@@ -77,11 +78,7 @@ def trial_dir(experiment: Path) -> Path:
 
 
 def child_run(sweep):
-    client = sweep["client"]
-    experiment = client.get_experiment_by_name("test-experts")
-    runs = client.search_runs([experiment.experiment_id])
-    (parent,) = [r for r in runs if r.data.tags.get("kind") == "sweep"]
-    (child,) = [r for r in runs if r.data.tags.get("kind") == "trial"]
+    (parent,), (child,) = sweep_runs(sweep["client"], "test-experts")
     return parent, child
 
 

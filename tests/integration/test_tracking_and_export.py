@@ -29,6 +29,7 @@ from mwx_ray.experts.stage import train_experts  # noqa: E402
 from mwx_ray.tracking.run_values import RUNS_FILE, RunIds  # noqa: E402
 from mwx_ray.tracking.sweep_callback import REPORT_FILE, MlflowSweepCallback, make_sweep_callbacks  # noqa: E402
 from mwx_ray.tune.resume import resume_stage  # noqa: E402
+from tests.integration.mlflow_runs import sweep_runs  # noqa: E402
 from tests.integration.rllib_reference import checkpoint_reference_inference, h1_observations  # noqa: E402  (tests/integration helper)
 
 pytestmark = pytest.mark.ray
@@ -65,14 +66,6 @@ def sweep(ray_runtime, tmp_path_factory):
     results, callback, run_dir, experiment = start_sweep(tmp, loaded, "two_trials")
     return {"tmp": tmp, "loaded": loaded, "results": results, "callback": callback, "run_dir": run_dir,
             "client": MlflowClient(tracking_uri=callback.tracking_uri), "experiment": experiment}
-
-
-def sweep_runs(client: MlflowClient, experiment_name: str):
-    experiment = client.get_experiment_by_name(experiment_name)
-    runs = client.search_runs([experiment.experiment_id])
-    parents = [r for r in runs if r.data.tags.get("kind") == "sweep"]
-    children = [r for r in runs if r.data.tags.get("kind") == "trial"]
-    return parents, children
 
 
 def test_sweep_writes_one_parent_and_two_child_runs(sweep):
