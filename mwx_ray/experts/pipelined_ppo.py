@@ -17,9 +17,13 @@ behaviour-policy importance weight). Measured first: with the sampling policy's 
 tuned stand recipe stayed at ``hb/return`` 40-70 through 820k env steps, where its synchronous seeds reached
 250-834; the recomputation was tried because samples that start outside the clip give no gradient. It was not
 enough: with the recomputation too, stand seed 0 stayed at 50-90 through 1.1M env steps
-(``docs/results/pipelined-stand/curve.json``). The likely reason, not measured: the recipe's actions carry only
-0.15 rad of noise and it takes 320 Adam steps per iteration, so a batch one update old may be far off-policy;
-decoupled PPO's behaviour importance weight (or smaller updates) would be the next thing to try. Off by default.
+(``docs/results/pipelined-stand/curve.json``). Measured since (``pipelined/stale_*``, stand seed 1, 2 runners x 8
+envs): one update moves the policy far on the batch it leaves behind. Of the next batch's sampled actions, 47% lie
+outside the clip range under the updated policy at the second update, 72-86% by 60-90k env steps (mean |log-ratio|
+0.24, then 0.6-3.7), and 87-94% from 120k on in the run with the weight below: the recipe's 320 Adam steps per iteration on a 0.15 rad exploration noise leave
+little of a one-update-old batch usable. Decoupled PPO's truncated behaviour weight, min(1, π_learner/π_sampler)
+on each sample's advantage, was tried and did not help (hb/return 36-96 through 530k env steps, where the
+synchronous run with the same layout and seed was at 92-177, and 497 at 614k). Off by default.
 The batch still in flight when a trial stops or checkpoints is dropped; a restored trial samples its first batch
 synchronously again.
 Every remote call finishes inside ``training_step``, so RLlib's connector-state (observation filter) sync after
@@ -51,6 +55,9 @@ from ray.rllib.utils.metrics import (
 )
 
 SAMPLE_TAG = "mwx_pipelined_sample"
+# Result keys (``result["pipelined"][key]``; the expert trainable reports them as ``pipelined/<key>``).
+STALENESS_RESULT_KEY = "pipelined"
+STALENESS_KEYS = ("stale_abs_log_ratio", "stale_outside_clip")
 
 
 def _sample_with_metrics(env_runner) -> tuple[Any, dict]:
@@ -58,9 +65,13 @@ def _sample_with_metrics(env_runner) -> tuple[Any, dict]:
     return env_runner.sample(), env_runner.get_metrics()
 
 
-def refresh_behaviour_outputs(learner_group, episodes: list) -> None:
+def refresh_behaviour_outputs(learner_group, episodes: list, clip_param: float = 0.2) -> dict[str, float]:
     """Overwrite each episode's ``action_logp`` and ``action_dist_inputs`` with the local learner's current
-    policy (one batched forward pass); the stored observations are the normalized ones the module saw."""
+    policy (one batched forward pass); the stored observations are the normalized ones the module saw.
+
+    Returns how far the sampling policy was from the updated one on this batch (``STALENESS_KEYS``): the mean
+    |log-ratio| of the sampled actions and the fraction whose ratio lies outside PPO's ``[1 - clip, 1 + clip]``
+    — samples PPO would have given no gradient had their own log-probabilities been kept."""
     learner = getattr(learner_group, "_learner", None)
     if learner is None:
         raise RuntimeError("experts.ppo.pipelined needs the trial's local learner (num_learners=0, as every mwx "
@@ -70,11 +81,14 @@ def refresh_behaviour_outputs(learner_group, episodes: list) -> None:
     observations = np.concatenate([np.asarray(e.get_observations(slice(0, n))) for e, n in zip(episodes, lengths,
                                                                                                  strict=True)])
     actions = np.concatenate([np.asarray(e.get_actions(slice(0, n))) for e, n in zip(episodes, lengths, strict=True)])
+    sampled_logp = np.concatenate([np.asarray(e.get_extra_model_outputs(Columns.ACTION_LOGP, slice(0, n)))
+                                   for e, n in zip(episodes, lengths, strict=True)])
     with torch.no_grad():
         inputs = module.forward_inference({Columns.OBS: torch.as_tensor(observations, dtype=torch.float32)})[
             Columns.ACTION_DIST_INPUTS]
         logp = module.get_train_action_dist_cls().from_logits(inputs).logp(torch.as_tensor(actions))
     inputs_np, logp_np = inputs.numpy(), logp.numpy()
+    log_ratio = logp_np.astype(np.float64) - sampled_logp.astype(np.float64)
     start = 0
     for episode, n in zip(episodes, lengths, strict=True):
         for key, values in ((Columns.ACTION_LOGP, logp_np), (Columns.ACTION_DIST_INPUTS, inputs_np)):
@@ -85,6 +99,8 @@ def refresh_behaviour_outputs(learner_group, episodes: list) -> None:
                 buffer.data = buffer.data.copy()
             episode.set_extra_model_outputs(key=key, new_data=values[start:start + n], at_indices=slice(0, n))
         start += n
+    return {STALENESS_KEYS[0]: float(np.abs(log_ratio).mean()),
+            STALENESS_KEYS[1]: float((np.abs(np.exp(log_ratio) - 1.0) > clip_param).mean())}
 
 
 class PipelinedPPO(PPO):
@@ -96,6 +112,7 @@ class PipelinedPPO(PPO):
         if self.env_runner_group is None or self.env_runner_group.num_remote_env_runners() == 0:
             return super().training_step()
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+            one_update_behind = self._next_batch is not None
             episodes, runner_metrics = self._next_batch or self._sample(self.config.total_train_batch_size)
             self._next_batch = None
             launched = self.env_runner_group.foreach_env_runner_async(_sample_with_metrics, tag=SAMPLE_TAG)
@@ -103,7 +120,9 @@ class PipelinedPPO(PPO):
                 return
             self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
         with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
-            refresh_behaviour_outputs(self.learner_group, episodes)
+            staleness = refresh_behaviour_outputs(self.learner_group, episodes, self.config.clip_param)
+            if one_update_behind:  # a synchronously sampled batch is on-policy: nothing to measure
+                self.metrics.log_dict(staleness, key=STALENESS_RESULT_KEY, window=1)
             learner_results = self.learner_group.update(
                 episodes=episodes,
                 timesteps={

@@ -8,7 +8,7 @@ test hook ``fail_at_iteration``). The algorithm only changes which RLlib config 
 
 Per iteration, besides the loop's ``env_steps``, ``time/wall_s``, ``perf/env_steps_per_s`` and
 ``train/episode_return_mean``, it reports ``obs_norm/count`` (observations in the MeanStdFilter statistics: proves
-they survive restores), and on evaluation iterations ``hb/return``, ``hb/return_std``, ``hb/success``,
+they survive restores), the learner's losses (``learner/<key>``, ``LEARNER_KEYS``), and on evaluation iterations ``hb/return``, ``hb/return_std``, ``hb/success``,
 ``reward_terms/<term>`` (``mwx_ray.experts.evaluation``); the final iteration adds ``artifacts/eval_video``.
 
 Evaluation exports the live algorithm to a temporary expert folder and acts with the Ray-free ``ExpertPolicy``:
@@ -25,7 +25,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from ray import tune
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.utils.metrics import LEARNER_RESULTS
 
 from mwx_ray.config.schema import ResourcesSection
 from mwx_ray.config.task_schema import TaskSection
@@ -35,6 +38,7 @@ from mwx_ray.experts import algorithms
 from mwx_ray.experts.env_registration import quiet_known_deprecations
 from mwx_ray.experts.evaluation import EvalResult, evaluate_policy
 from mwx_ray.experts.export import export_algorithm, filter_state_from_algorithm
+from mwx_ray.experts.pipelined_ppo import STALENESS_RESULT_KEY
 from mwx_ray.experts.policy import ExpertPolicy
 from mwx_ray.experts.warm_start import warm_start
 from mwx_ray.tune.stoppers import StopRule
@@ -93,6 +97,23 @@ def observation_filter_count(algo) -> int:
     return int(stats["num_pushes"])
 
 
+# The learner statistics a dashboard needs, by the names RLlib 2.60's learners log them under (per module):
+# PPO's losses, entropy and value fit (``ppo_torch_learner.py``), SAC's critic and temperature
+# (``sac_torch_learner.py``), fastsac's (``fastsac/learner.py`` STAT_NAMES). The rest of RLlib's result stays out.
+LEARNER_KEYS = ("policy_loss", "vf_loss", "vf_explained_var", "entropy", "qf_loss", "alpha_value", "critic_loss",
+                "actor_loss", "alpha", "q_mean")
+
+
+def learner_metrics(result: Mapping[str, Any]) -> dict[str, float]:
+    """``learner/<key>`` for the ``LEARNER_KEYS`` this iteration's update logged, and pipelined PPO's
+    ``pipelined/<key>`` (how far behind the policy that sampled the batch was; ``pipelined_ppo.STALENESS_KEYS``)."""
+    module = result.get(LEARNER_RESULTS, {}).get(DEFAULT_MODULE_ID, {})
+    metrics = {f"learner/{key}": float(module[key]) for key in LEARNER_KEYS
+               if isinstance(module.get(key), (int, float, np.floating, np.integer))}
+    metrics.update({f"pipelined/{key}": float(value) for key, value in result.get(STALENESS_RESULT_KEY, {}).items()})
+    return metrics
+
+
 class ExpertHooks:
     """The expert stage's part of the trial loop (``mwx_ray.tune.trial_loop.TrialHooks``)."""
 
@@ -106,7 +127,7 @@ class ExpertHooks:
         return evaluate_algorithm(algo, self.env_id, self.task, episodes=self.episodes).metrics()
 
     def iteration_metrics(self, algo, result) -> dict[str, Any]:
-        return {"obs_norm/count": observation_filter_count(algo)}
+        return {"obs_norm/count": observation_filter_count(algo), **learner_metrics(result)}
 
     def extra_state(self, algo) -> dict[str, Any]:
         return algorithms.extra_state(algo, self.algorithm)

@@ -58,6 +58,7 @@ def test_runners_sample_the_next_batch_with_the_previous_weights_while_the_learn
         result = algo.train()
         after = learner_weights(algo)
         assert result[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED_LIFETIME] == 256  # only the trained batch counts
+        assert "pipelined" not in result  # the first batch is sampled synchronously: on-policy, nothing to measure
         assert any(not np.allclose(before[k], after[k]) for k in before), "the learner updated"
         # After the step the runner holds the new weights, and the batch it sampled meanwhile is waiting...
         synced = runner_weights(algo)
@@ -71,7 +72,11 @@ def test_runners_sample_the_next_batch_with_the_previous_weights_while_the_learn
         np.testing.assert_allclose(dist_inputs(algo, before, observations), recorded, atol=1e-5)
         assert not np.allclose(dist_inputs(algo, after, observations), recorded, atol=1e-5)
         # Before the update the batch's outputs are recomputed with the learner's weights: PPO's ratio starts at 1.
-        refresh_behaviour_outputs(algo.learner_group, episodes)
+        staleness = refresh_behaviour_outputs(algo.learner_group, episodes)
+        assert staleness["stale_abs_log_ratio"] > 0 and 0 <= staleness["stale_outside_clip"] <= 1
+        # Recomputed again with the same weights, the batch is on-policy: every ratio is 1.
+        again = refresh_behaviour_outputs(algo.learner_group, episodes)
+        assert again["stale_abs_log_ratio"] < 1e-4 and again["stale_outside_clip"] == 0
         refreshed = np.asarray(episode.get_extra_model_outputs(Columns.ACTION_DIST_INPUTS, slice(0, 4)))
         np.testing.assert_allclose(refreshed, dist_inputs(algo, after, observations), atol=1e-5)
         logp = np.asarray(episode.get_extra_model_outputs(Columns.ACTION_LOGP, slice(0, 4)))
@@ -79,7 +84,8 @@ def test_runners_sample_the_next_batch_with_the_previous_weights_while_the_learn
         actions = np.asarray(episode.get_actions(slice(0, 4)))
         gaussian = -0.5 * (((actions - mean) / np.exp(log_std)) ** 2 + 2 * log_std + np.log(2 * np.pi))
         np.testing.assert_allclose(logp, gaussian.sum(-1), rtol=1e-4, atol=1e-4)
-        algo.train()  # trains on that batch; the next one is sampled meanwhile
+        result = algo.train()  # trains on that batch; the next one is sampled meanwhile
+        assert set(result["pipelined"]) == {"stale_abs_log_ratio", "stale_outside_clip"}  # measured, reported
         assert algo.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME)) == 512
     finally:
         algo.stop()
