@@ -23,6 +23,10 @@ AT_REST_SPEED_MPS = 0.3
 # also satisfy "walk". Inside a composite task the walk stage rewards 0.8–1.6 m/s (human walking range,
 # gait-transition speed ≈ 2 m/s) and the run stage ≥ its target, with the same linear tolerance shape.
 WALK_BAND_MPS = (0.8, 1.6)
+# Paced stages (walk_run_walk): a stage's mean speed tells a walk from a run, so neither gait passes both. Walk:
+# at most the walk band's top (no lower bound: the stage starts at rest or slowing from a run); run: above it.
+WALK_PACE_MPS = (0.0, WALK_BAND_MPS[1])
+RUN_PACE_MPS = (WALK_BAND_MPS[1], math.inf)
 
 
 def _stand_terms(ctx: StepContext) -> tuple[float, float, float]:
@@ -60,15 +64,32 @@ class MoveForward(Stage):
 
     Reward: small_control · stand_reward · speed term, where the speed term is HumanoidBench's ``move`` shape
     ``(5·tol + 1)/6`` applied to the forward CoM velocity: bounds ``(low, high)`` m/s, margin = ``low``.
+
+    ``pace_mps`` (optional): the stage completes only if the pelvis covered the stage at a mean forward speed in
+    this range (from where and when the stage began to where it passes ``until_x_m``); otherwise it never
+    completes. Without it, distance alone completes the stage, and a runner would also pass a walk stage.
     """
 
     def __init__(self, name: str, skill: str, speed_band_mps: tuple[float, float], until_x_m: float,
-                 description: str):
+                 description: str, pace_mps: tuple[float, float] | None = None):
         super().__init__(name, skill, description)
         self.speed_band_mps = speed_band_mps
         self.until_x_m = until_x_m
+        self.pace_mps = pace_mps
+        self._start_x_t: tuple[float, float] | None = None
+
+    def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
+        self._start_x_t = None
+
+    def mean_speed(self, ctx: StepContext) -> float:
+        """Mean forward speed of the pelvis since the stage began (m/s; 0 on its first step)."""
+        start_x, start_t = self._start_x_t or (float(ctx.root_pos[0]), float(ctx.data.time))
+        elapsed = float(ctx.data.time) - start_t
+        return (float(ctx.root_pos[0]) - start_x) / elapsed if elapsed > 0 else 0.0
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        if self._start_x_t is None:  # the first step this stage is active
+            self._start_x_t = (float(ctx.root_pos[0]), float(ctx.data.time))
         standing, upright, small_control = _stand_terms(ctx)
         low = self.speed_band_mps[0]
         in_band = tolerance(ctx.com_vx, bounds=self.speed_band_mps, margin=low, sigmoid="linear",
@@ -78,17 +99,24 @@ class MoveForward(Stage):
         return reward, {"standing": standing, "upright": upright, "small_control": small_control, "move": move}
 
     def complete(self, ctx: StepContext) -> bool:
-        return float(ctx.root_pos[0]) >= self.until_x_m
+        if float(ctx.root_pos[0]) < self.until_x_m:
+            return False
+        return self.pace_mps is None or self.pace_mps[0] <= self.mean_speed(ctx) <= self.pace_mps[1]
 
 
-def walk_forward(name: str, until_x_m: float) -> MoveForward:
+def walk_forward(name: str, until_x_m: float, *, paced: bool = False) -> MoveForward:
+    """``paced``: complete only at walking pace (mean speed ≤ the walk band's top, ``WALK_PACE_MPS``)."""
     return MoveForward(name, "walk", WALK_BAND_MPS, until_x_m,
-                       f"Walk forward at about 1 m/s until x = {until_x_m:g} m.")
+                       f"Walk forward at about 1 m/s until x = {until_x_m:g} m.",
+                       pace_mps=WALK_PACE_MPS if paced else None)
 
 
-def run_forward(name: str, until_x_m: float, speed_mps: float = terms.RUN_SPEED_MPS) -> MoveForward:
+def run_forward(name: str, until_x_m: float, speed_mps: float = terms.RUN_SPEED_MPS, *,
+                paced: bool = False) -> MoveForward:
+    """``paced``: complete only faster than any walk (mean speed above the walk band, ``RUN_PACE_MPS``)."""
     return MoveForward(name, "run", (speed_mps, math.inf), until_x_m,
-                       f"Run forward at {speed_mps:g} m/s or faster until x = {until_x_m:g} m.")
+                       f"Run forward at {speed_mps:g} m/s or faster until x = {until_x_m:g} m.",
+                       pace_mps=RUN_PACE_MPS if paced else None)
 
 
 class WalkTo(Stage):

@@ -142,3 +142,30 @@ def test_crawl_stand_walk_crawl_stage_ends_past_the_tunnel_exit_and_never_falls(
     for _ in range(25):  # standing tall at the keyframe for 0.5 s
         task.reward(ctx)
     assert task.active == 2 and task.step_info(ctx)["stage_skill"] == "walk"
+
+
+
+def score_at(env, *, x_m: float, time_s: float) -> None:
+    """Pelvis at ``x_m`` at simulated time ``time_s``; score that step twice (a stage that completes on the first
+    hands over, and the next one starts here on the second)."""
+    place_at_keyframe(env, x_m=x_m)
+    env.data.time = time_s
+    env.task.reward(env.ctx)
+    env.task.reward(env.ctx)
+
+
+@pytest.mark.parametrize(("walk_s", "run_s", "walk_end_s", "stages_done"), [
+    (3.0, 4.0, 4.0, 3),   # ~1 m/s, then 2.5 m/s, then 1.25 m/s: walk, run, walk
+    (1.0, 4.0, 4.0, 0),   # 3 m/s through the first walk stage is a run: it never completes
+    (3.0, 10.0, 4.0, 1),  # 1 m/s through the run stage is a walk
+    (3.0, 4.0, 1.0, 2),   # 5 m/s through the last walk stage
+])
+def test_walk_run_walk_stages_complete_only_at_their_gaits_pace(walk_s, run_s, walk_end_s, stages_done):
+    env = make_env("walk_run_walk")
+    env.reset(seed=0)
+    elapsed = 0.0
+    for x_m, seconds in ((0.0, 0.0), (3.05, walk_s), (13.05, run_s), (18.05, walk_end_s)):
+        elapsed += seconds
+        score_at(env, x_m=x_m, time_s=elapsed)
+    assert sum(env.task.completed) == stages_done
+    assert env.task.is_success(0.0) == (stages_done == 3)

@@ -33,15 +33,18 @@ class StandWalkStand(CompositeTask):
 
 
 class WalkRunWalk(CompositeTask):
+    """Stages are paced (``stages.WALK_PACE_MPS`` / ``RUN_PACE_MPS``): each completes at the distance only if it
+    was covered at its gait's mean speed, so a walker alone or a runner alone cannot complete the task."""
+
     name = "walk_run_walk"
     description = "Walk forward, then break into a run, then slow down and walk again."
     episode_steps = 1000
 
     def make_stages(self):
         return (
-            walk_forward("walk_start", until_x_m=3.0),
-            run_forward("run", until_x_m=13.0),
-            walk_forward("walk_end", until_x_m=18.0),
+            walk_forward("walk_start", until_x_m=3.0, paced=True),
+            run_forward("run", until_x_m=13.0, paced=True),
+            walk_forward("walk_end", until_x_m=18.0, paced=True),
         )
 
 
