@@ -180,6 +180,23 @@ class StandSection:
 
 
 @dataclass
+class WalkSection:
+    """Training-only shaping of the ``walk`` reward (``for_evaluation`` drops it). HumanoidBench's ``move(1 m/s)``
+    pays any speed above 1 m/s in full, so a walker handed a running robot keeps going at ~1.6 m/s and never
+    slows to a walk (walk_run_walk's last stage asks for walking pace, ``envs/stages.py``). With
+    ``max_speed_mps`` set, the reward is also multiplied by ``(slow + 1) / 2``, ``slow`` a gaussian of the
+    forward CoM speed above that limit that falls to 0.1 at 0.5 m/s over it."""
+
+    max_speed_mps: float | None = setting(None, help="forward speed above which the extra term falls off, m/s "
+                                                     "(e.g. 1.3); null = HumanoidBench's reward only")
+
+    def field_problems(self) -> dict[str, str]:
+        if self.max_speed_mps is not None and not self.max_speed_mps > 0:
+            return {"max_speed_mps": f"must be > 0 m/s (or null), got {self.max_speed_mps}"}
+        return {}
+
+
+@dataclass
 class HandoverStartSection:
     """Training episodes that begin where another expert leaves the robot: after the reset, that expert acts for
     a random number of steps, then the episode starts from the state it reached (a composite task hands the robot
@@ -214,6 +231,7 @@ class TaskSection:
     observation: ObservationSection = setting(factory=ObservationSection)
     hurdle: HurdleSection = setting(factory=HurdleSection)
     stand: StandSection = setting(factory=StandSection)
+    walk: WalkSection = setting(factory=WalkSection)
     handover_start: HandoverStartSection = setting(factory=HandoverStartSection)
     frame_skip: int = setting(10, ge=1, help="mj_step calls per control step (HumanoidBench: 10 × 2 ms = 50 Hz)")
     reset_noise_scale: float = setting(0.01, ge=0, help="uniform ± noise on every qpos entry at reset "
@@ -231,10 +249,10 @@ class TaskSection:
     def for_evaluation(self) -> TaskSection:
         """These settings with the training-only tricks off: HumanoidBench's reset (no reference-state starts),
         the plain task's termination (no tracking termination), and the clip from frame 0 (an expert's phase
-        clock starts when it is activated), no handover starts, no stand shaping. Observations are unchanged."""
+        clock starts when it is activated), no handover starts, no stand or walk shaping. Observations are unchanged."""
         imitation = self.imitation
         return replace(self, handover_start=replace(self.handover_start, probability=0.0),
-                       stand=StandSection(), imitation=replace(
+                       stand=StandSection(), walk=WalkSection(), imitation=replace(
             imitation, random_start_phase=False,
             reference_state_init=replace(imitation.reference_state_init, probability=0.0),
             start_perturbation=replace(imitation.start_perturbation, probability=0.0),

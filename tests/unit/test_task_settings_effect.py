@@ -80,6 +80,7 @@ EFFECTS: dict[str, tuple] = {
     "handover_start.expert": ("zoo:walk", HANDOVER, "walk_imitation"),
     "handover_start.steps": ([5, 5], HANDOVER, "walk_imitation"),
     "stand.rest_margin_mps": (0.5, {}, "stand_imitation"),
+    "walk.max_speed_mps": (0.05, {}, "walk_imitation"),
 }
 # Fields whose effect is on the configured task object rather than on a short random rollout.
 TASK_ATTRIBUTES = {"hurdle.discount_hurdle_contact": ("hurdle", True, "discount_hurdle_contact")}
@@ -131,3 +132,12 @@ def test_changing_a_task_field_changes_the_task(field):
     task, value, attribute = TASK_ATTRIBUTES[field]
     assert getattr(make_env(task, task=unflatten({field: value})).unwrapped.task, attribute) == value
     assert getattr(make_env(task).unwrapped.task, attribute) != value
+
+
+def test_evaluation_drops_the_training_only_reward_shaping():
+    from mwx_ray.config.task_schema import StandSection, WalkSection
+
+    task = TaskSection(name="walk_imitation", stand=StandSection(rest_margin_mps=0.5),
+                       walk=WalkSection(max_speed_mps=1.3))
+    evaluation = task.for_evaluation()
+    assert evaluation.stand.rest_margin_mps is None and evaluation.walk.max_speed_mps is None

@@ -82,6 +82,25 @@ class WalkTask(_MoveForwardTask):
     description = "Walk forward along the x-axis at about 1 m/s while staying upright."
     success_bar = 700.0
     target_speed_mps = terms.WALK_SPEED_MPS
+    # Where the training-only speed-limit term (TaskSection.walk) has fallen to 0.1: 0.5 m/s over the limit.
+    SLOW_MARGIN_MPS: ClassVar[float] = 0.5
+
+    def __init__(self, max_speed_mps: float | None = None):
+        self.max_speed_mps = max_speed_mps  # training-only shaping (TaskSection.walk); None = HumanoidBench
+
+    @classmethod
+    def from_config(cls, settings: TaskSection) -> WalkTask:
+        return cls(max_speed_mps=settings.walk.max_speed_mps)
+
+    def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        reward, parts = super().reward(ctx)
+        if self.max_speed_mps is not None:
+            # (slow + 1) / 2 as the stand task's at-rest term: too fast still pays half, so slowing down from a
+            # run is learned without first learning to fall.
+            parts["slow"] = tolerance(ctx.com_vx, bounds=(-math.inf, self.max_speed_mps),
+                                      margin=self.SLOW_MARGIN_MPS)
+            reward *= (parts["slow"] + 1.0) / 2.0
+        return reward, parts
 
 
 class RunTask(_MoveForwardTask):
