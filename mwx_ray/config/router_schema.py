@@ -156,10 +156,18 @@ class RouterSection:
                                                    "dataset)")
     sweep: list[str] = setting(factory=list, help="config files (relative to this file) run as one Tune sweep, "
                                                   "one trial each (ablations)")
+    sweep_set: list[str] = setting(factory=list, help="KEY=VALUE overrides applied to every sweep variant before "
+                                                      "the command line's --set (the same ablations on another "
+                                                      "composite task or expert set)")
 
     def field_problems(self) -> dict[str, str]:
         if not self.experts:
             return {"experts": "must name at least one expert"}
+        malformed = [item for item in self.sweep_set if "=" not in item or not item.partition("=")[0].strip()]
+        if malformed:
+            return {"sweep_set": f"expected KEY=VALUE items (as --set takes them), got {malformed}"}
+        if self.sweep_set and not self.sweep:
+            return {"sweep_set": "applies to the variants of router.sweep, which is empty"}
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             return {"seeds": f"must list distinct seeds, got {self.seeds}"}
         fallback = self.transitions.fallback_expert

@@ -3,9 +3,10 @@
     result = train_router(loaded, overrides)      # in a Ray session; result.trials[i].last["hb/success"] ...
 
 A config without ``router.sweep`` is one variant (itself); with ``router.sweep`` (the ablations) every listed file
-is a variant with its own fully resolved config, the ``--set`` overrides applied to each. A variant owns the keys
-it lists in ``router.owns``: overriding one of them from the command line is an error, because the variant would
-silently become another one (the "no motion prior" row run over motion-prior experts). A variant that names
+is a variant with its own fully resolved config, the sweep's ``router.sweep_set`` and then the ``--set`` overrides
+applied to each (one sweep file per composite task). A variant owns the keys it lists in ``router.owns``:
+overriding one of them is an error, because the variant would silently become another one (the "no motion prior"
+row run over motion-prior experts). A variant that names
 ``router.experts_config`` gets its own experts: the stage trains that expert sweep and exports its best
 checkpoints into ``<run folder>/experts-<variant>/registry`` before any router trial starts (reused on a rerun).
 A variant that names ``router.labels_config`` gets its own labels the same way: rollouts over its experts, labeled
@@ -33,7 +34,8 @@ OWNED_EXPERTS_DIR = "registry"
 
 
 def variant_configs(loaded: LoadedConfig, overrides: Sequence[str]) -> dict[str, LoadedConfig]:
-    """``{variant name: resolved config}``: the sweep's files (``--set`` overrides applied to each), or itself."""
+    """``{variant name: resolved config}``: the sweep's files (its ``router.sweep_set``, then the ``--set``
+    overrides, applied to each), or itself."""
     from mwx_ray.envs.plugins import import_plugins
 
     import_plugins(loaded.config.run.plugins)
@@ -42,6 +44,7 @@ def variant_configs(loaded: LoadedConfig, overrides: Sequence[str]) -> dict[str,
         _refuse_owned_overrides(loaded, overrides)
         return {loaded.config.router.variant: loaded}
     base = loaded.path.parent if loaded.path else Path.cwd()
+    overrides = [*loaded.config.router.sweep_set, *overrides]
     variants: dict[str, LoadedConfig] = {}
     for name in files:
         variant = load_config(base / name, overrides)

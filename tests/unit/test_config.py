@@ -151,3 +151,18 @@ def test_exploration_std_in_joint_units_becomes_one_log_std_per_actuator():
     assert log_std.shape == (19,) and log_std.min() < log_std.max()  # hip pitch (±2.8 rad) gets the least
     with pytest.raises(ValueError, match="needs an mwx H1 env"):
         initial_log_std("Pendulum-v1", PPOSection(exploration_std_ctrl=0.1), None)
+
+
+def test_a_sweep_retargets_every_variant_with_sweep_set(tmp_path):
+    from mwx_ray.router.stage import variant_configs
+
+    sweep = REPO / "tune_configs" / "ablations" / "sweep_router_walk_run_walk.yaml"
+    variants = variant_configs(load_config(sweep), ["router.seeds=[0, 1]"])
+    assert len(variants) == 6
+    for variant in variants.values():
+        assert variant.config.env.task.name == "walk_run_walk"
+        assert variant.config.router.experts == ["stand", "walk", "run"]
+        assert variant.config.router.seeds == [0, 1]  # the command line's --set still applies, after sweep_set
+    bad = write(tmp_path, "s.yaml", "router:\n  sweep_set: [walk_run_walk]\n  sweep: [x.yaml]\n")
+    with pytest.raises(ConfigError, match=r"router\.sweep_set: expected KEY=VALUE"):
+        load_config(bad)
