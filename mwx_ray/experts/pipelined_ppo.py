@@ -19,11 +19,12 @@ tuned stand recipe stayed at ``hb/return`` 40-70 through 820k env steps, where i
 enough: with the recomputation too, stand seed 0 stayed at 50-90 through 1.1M env steps
 (``docs/results/pipelined-stand/curve.json``). Measured since (``pipelined/stale_*``, stand seed 1, 2 runners x 8
 envs): one update moves the policy far on the batch it leaves behind. Of the next batch's sampled actions, 47% lie
-outside the clip range under the updated policy at the second update, 72-86% by 60-90k env steps (mean |log-ratio|
-0.24, then 0.6-3.7), and 87-94% from 120k on in the run with the weight below: the recipe's 320 Adam steps per iteration on a 0.15 rad exploration noise leave
-little of a one-update-old batch usable. Decoupled PPO's truncated behaviour weight, min(1, π_learner/π_sampler)
-on each sample's advantage, was tried and did not help (hb/return 36-96 through 530k env steps, where the
-synchronous run with the same layout and seed was at 92-177, and 497 at 614k). Off by default.
+outside the clip range under the updated policy at the second update, 72-86% by 60-90k env steps (mean
+|log-ratio| 0.24, then 0.6-3.7), and 87-94% from 120k on in the run with the weight below: the recipe's 320 Adam
+steps per iteration on a 0.15 rad exploration noise leave little of a one-update-old batch usable. Decoupled
+PPO's truncated behaviour weight, min(1, π_learner/π_sampler) on each sample's advantage, was tried and did not
+help (hb/return 36-96 through 530k env steps, where the synchronous run with the same layout and seed was at
+92-177, and 497 at 614k). Off by default.
 The batch still in flight when a trial stops or checkpoints is dropped; a restored trial samples its first batch
 synchronously again.
 Every remote call finishes inside ``training_step``, so RLlib's connector-state (observation filter) sync after

@@ -8,8 +8,9 @@ test hook ``fail_at_iteration``). The algorithm only changes which RLlib config 
 
 Per iteration, besides the loop's ``env_steps``, ``time/wall_s``, ``perf/env_steps_per_s`` and
 ``train/episode_return_mean``, it reports ``obs_norm/count`` (observations in the MeanStdFilter statistics: proves
-they survive restores), the learner's losses (``learner/<key>``, ``LEARNER_KEYS``), and on evaluation iterations ``hb/return``, ``hb/return_std``, ``hb/success``,
-``reward_terms/<term>`` (``mwx_ray.experts.evaluation``); the final iteration adds ``artifacts/eval_video``.
+they survive restores), the learner's losses (``learner/<key>``, ``LEARNER_KEYS``), and on evaluation iterations
+``hb/return``, ``hb/return_std``, ``hb/success``, ``reward_terms/<term>`` (``mwx_ray.experts.evaluation``); the
+final iteration adds ``artifacts/eval_video``.
 
 Evaluation exports the live algorithm to a temporary expert folder and acts with the Ray-free ``ExpertPolicy``:
 the evaluated policy is exactly what ``mwx export-experts`` ships (weights + MeanStdFilter statistics, no stats
