@@ -162,6 +162,11 @@ class HurdleSection:
                                                         "discounts wall contacts only)")
 
 
+def positive_or_null(key: str, value: float | None) -> dict[str, str]:
+    """The ``field_problems`` entry of an optional speed setting: null, or > 0 m/s."""
+    return {key: f"must be > 0 m/s (or null), got {value}"} if value is not None and not value > 0 else {}
+
+
 @dataclass
 class StandSection:
     """Training-only shaping of the ``stand`` reward (``for_evaluation`` drops it, so ``hb/return`` stays
@@ -174,9 +179,7 @@ class StandSection:
                                                        "reward keeps 72% at 0.3 m/s); null = HumanoidBench's only")
 
     def field_problems(self) -> dict[str, str]:
-        if self.rest_margin_mps is not None and not self.rest_margin_mps > 0:
-            return {"rest_margin_mps": f"must be > 0 m/s (or null), got {self.rest_margin_mps}"}
-        return {}
+        return positive_or_null("rest_margin_mps", self.rest_margin_mps)
 
 
 @dataclass
@@ -191,9 +194,7 @@ class WalkSection:
                                                      "(e.g. 1.3); null = HumanoidBench's reward only")
 
     def field_problems(self) -> dict[str, str]:
-        if self.max_speed_mps is not None and not self.max_speed_mps > 0:
-            return {"max_speed_mps": f"must be > 0 m/s (or null), got {self.max_speed_mps}"}
-        return {}
+        return positive_or_null("max_speed_mps", self.max_speed_mps)
 
 
 @dataclass

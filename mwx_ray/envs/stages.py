@@ -82,8 +82,10 @@ class MoveForward(Stage):
         self._start_x_t = None
 
     def mean_speed(self, ctx: StepContext) -> float:
-        """Mean forward speed of the pelvis since the stage began (m/s; 0 on its first step)."""
-        start_x, start_t = self._start_x_t or (float(ctx.root_pos[0]), float(ctx.data.time))
+        """Mean forward speed of the pelvis since the stage began (m/s; 0 on its first step). Called after
+        :meth:`reward`, which records where and when the stage began."""
+        assert self._start_x_t is not None, "reward() records the stage's start before complete() asks"
+        start_x, start_t = self._start_x_t
         elapsed = float(ctx.data.time) - start_t
         return (float(ctx.root_pos[0]) - start_x) / elapsed if elapsed > 0 else 0.0
 

@@ -36,6 +36,12 @@ class _FlatGroundTask(Task):
         return ctx.pelvis_z < FALL_PELVIS_HEIGHT_M
 
 
+def half_paid(term: float) -> float:
+    """``(term + 1) / 2``: a training-only shaping factor in [0.5, 1] (HumanoidBench's move-term shape), so a
+    robot that misses the shaped condition keeps half its reward and still learns not to fall."""
+    return (term + 1.0) / 2.0
+
+
 class StandTask(_FlatGroundTask):
     name = "stand"
     description = "Stand still and upright on flat ground without moving."
@@ -58,7 +64,7 @@ class StandTask(_FlatGroundTask):
             # not falling still pays while it slows down (a plain product paid ~0 above 1 m/s and training forgot
             # to stay up: stand evaluation 396 -> 94 in 120k steps).
             parts["at_rest"] = tolerance(math.hypot(*ctx.com_velocity[:2]), margin=self.rest_margin_mps)
-            reward *= (parts["at_rest"] + 1.0) / 2.0
+            reward *= half_paid(parts["at_rest"])
         return reward, parts
 
 
@@ -95,11 +101,10 @@ class WalkTask(_MoveForwardTask):
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         reward, parts = super().reward(ctx)
         if self.max_speed_mps is not None:
-            # (slow + 1) / 2 as the stand task's at-rest term: too fast still pays half, so slowing down from a
-            # run is learned without first learning to fall.
+            # Too fast still pays half, so slowing down from a run is learned without first learning to fall.
             parts["slow"] = tolerance(ctx.com_vx, bounds=(-math.inf, self.max_speed_mps),
                                       margin=self.SLOW_MARGIN_MPS)
-            reward *= (parts["slow"] + 1.0) / 2.0
+            reward *= half_paid(parts["slow"])
         return reward, parts
 
 
