@@ -13,7 +13,9 @@ Stages (each the same function its ``mwx`` command calls; outputs travel as type
 
 Progress lives in ``<out>/quickstart_state.json``, written atomically after each finished stage: rerunning
 skips finished stages and redoes an interrupted one in a fresh run folder, so an interruption never corrupts
-the store; ``--fresh`` starts over.
+the store; ``--fresh`` starts over. The state also records which experts the later stages routed (their source and,
+for the zoo, each expert's parameter hash): when those change (another ``--experts``, an updated zoo), the
+rollouts and everything after them are redone instead of reusing outputs of other experts.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from mwx_ray.config import LoadedConfig
 
 STATE_FILE = "quickstart_state.json"
 STAGES = ("experts", "export", "rollouts", "labels", "router", "evaluate", "report")
+EXPERT_STAGES = ("experts", "export")  # the stages that do not depend on which experts are routed
 REPORTER_GROUP = "mwx_ray.reporters"  # entry points of report builders (the `analysis` package provides one)
 
 
@@ -62,6 +65,36 @@ class Quickstart:
     def routed_experts(self) -> str:
         """The expert source of the rollouts and the router: the zoo, or this run's exported registry."""
         return "zoo" if self.experts == "zoo" else str(self.registry)
+
+    def routed_fingerprint(self) -> dict[str, Any]:
+        """What the rollouts and the router depend on besides this run's stages: the expert source and, for the
+        zoo, each expert's parameter hash (this run's trained experts are tied to its own export stage)."""
+        if self.experts != "zoo":
+            return {"experts": self.experts}
+        from mwx_ray.experts.registry import ExpertRegistry, zoo_root
+
+        zoo = ExpertRegistry.load(zoo_root())
+        return {"experts": "zoo", "parameter_hash": {skill: zoo.entry(skill).record.get("parameter_hash")
+                                                     for skill in zoo.skills}}
+
+    def forget_routed_stages_if_changed(self) -> str | None:
+        """Drop the rollouts-onwards stages when the routed experts differ from those they were made with (or were
+        not recorded, as in states of older versions); returns why, for the console, or None."""
+        current = self.routed_fingerprint()
+        recorded = self.state.get("routed")
+        self.state["routed"] = current
+        if recorded == current or not set(self.state["done"]) - set(EXPERT_STAGES):
+            return None
+        if recorded is None:
+            reason = "the experts these stages routed were not recorded (older quickstart state)"
+        elif recorded["experts"] != current["experts"]:
+            reason = f"experts source changed ({recorded['experts']} -> {current['experts']})"
+        else:
+            changed = sorted(skill for skill in set(current["parameter_hash"]) | set(recorded["parameter_hash"])
+                             if recorded["parameter_hash"].get(skill) != current["parameter_hash"].get(skill))
+            reason = f"zoo experts changed ({', '.join(changed)})"
+        self.state["done"] = {k: v for k, v in self.state["done"].items() if k in EXPERT_STAGES}
+        return reason
 
     def stage_config(self) -> LoadedConfig:
         """The budget config with the paths that tie the stages together set (typed, validated)."""

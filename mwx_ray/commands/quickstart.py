@@ -46,10 +46,9 @@ def run(args) -> int:
     qs.load_state()
     if args.fresh:
         qs.state = {"done": {}}
-    if qs.state.get("experts", args.experts) != args.experts:  # another expert source: redo what used it
-        print(f"experts source changed ({qs.state['experts']} -> {args.experts}): redoing rollouts onwards")
-        qs.state["done"] = {k: v for k, v in qs.state["done"].items() if k in ("experts", "export")}
-    qs.state["experts"] = args.experts
+    changed = qs.forget_routed_stages_if_changed()
+    if changed:
+        print(f"{changed}: redoing rollouts onwards")
     elapsed: dict[str, float] = {}
     with ray_session(loaded.config, stages=("experts",)):  # one Ray session for every stage
         for index, stage in enumerate(STAGES, start=1):
