@@ -37,8 +37,9 @@ class _FlatGroundTask(Task):
 
 
 def half_paid(term: float) -> float:
-    """``(term + 1) / 2``: a training-only shaping factor in [0.5, 1] (HumanoidBench's move-term shape), so a
-    robot that misses the shaped condition keeps half its reward and still learns not to fall."""
+    """``(term + 1) / 2``: a training-only shaping factor in [0.5, 1] (a floor like the one in HumanoidBench's
+    ``(5·move + 1) / 6``, but at one half), so a robot that misses the shaped condition keeps half its reward and
+    still learns not to fall."""
     return (term + 1.0) / 2.0
 
 
