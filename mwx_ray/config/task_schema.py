@@ -162,9 +162,9 @@ class HurdleSection:
                                                         "discounts wall contacts only)")
 
 
-def positive_or_null(key: str, value: float | None) -> dict[str, str]:
-    """The ``field_problems`` entry of an optional speed setting: null, or > 0 m/s."""
-    return {key: f"must be > 0 m/s (or null), got {value}"} if value is not None and not value > 0 else {}
+def positive_or_null(key: str, value: float | None, unit: str = "m/s") -> dict[str, str]:
+    """The ``field_problems`` entry of an optional shaping setting: null, or > 0 (a speed unless ``unit`` says)."""
+    return {key: f"must be > 0 {unit} (or null), got {value}"} if value is not None and not value > 0 else {}
 
 
 @dataclass
@@ -195,6 +195,21 @@ class WalkSection:
 
     def field_problems(self) -> dict[str, str]:
         return positive_or_null("max_speed_mps", self.max_speed_mps)
+
+
+@dataclass
+class CrawlSection:
+    """Training-only termination of the ``crawl`` task (``for_evaluation`` drops it). HumanoidBench's crawl never
+    terminates, and lying face down still pays about half its reward (low head and imu, pelvis pitched forward):
+    PPO from the walker fell at the tunnel and wriggled on the floor at 0.3 m/s (``hb/return`` ≈ 450). With
+    ``min_head_height_m`` set, a training episode ends when the head drops below it, so only a crouch or a crawl
+    that keeps the head up (the reward's window is 0.6–1.0 m) collects the rest of the episode."""
+
+    min_head_height_m: float | None = setting(None, help="end a training episode when the head is lower than "
+                                                         "this, m (e.g. 0.45); null = HumanoidBench's (never)")
+
+    def field_problems(self) -> dict[str, str]:
+        return positive_or_null("min_head_height_m", self.min_head_height_m, unit="m")
 
 
 @dataclass
@@ -233,6 +248,7 @@ class TaskSection:
     hurdle: HurdleSection = setting(factory=HurdleSection)
     stand: StandSection = setting(factory=StandSection)
     walk: WalkSection = setting(factory=WalkSection)
+    crawl: CrawlSection = setting(factory=CrawlSection)
     handover_start: HandoverStartSection = setting(factory=HandoverStartSection)
     frame_skip: int = setting(10, ge=1, help="mj_step calls per control step (HumanoidBench: 10 × 2 ms = 50 Hz)")
     reset_noise_scale: float = setting(0.01, ge=0, help="uniform ± noise on every qpos entry at reset "
@@ -250,10 +266,11 @@ class TaskSection:
     def for_evaluation(self) -> TaskSection:
         """These settings with the training-only tricks off: HumanoidBench's reset (no reference-state starts),
         the plain task's termination (no tracking termination), and the clip from frame 0 (an expert's phase
-        clock starts when it is activated), no handover starts, no stand or walk shaping. Observations are unchanged."""
+        clock starts when it is activated), no handover starts, no stand, walk or crawl shaping. Observations are
+        unchanged."""
         imitation = self.imitation
         return replace(self, handover_start=replace(self.handover_start, probability=0.0),
-                       stand=StandSection(), walk=WalkSection(), imitation=replace(
+                       stand=StandSection(), walk=WalkSection(), crawl=CrawlSection(), imitation=replace(
             imitation, random_start_phase=False,
             reference_state_init=replace(imitation.reference_state_init, probability=0.0),
             start_perturbation=replace(imitation.start_perturbation, probability=0.0),

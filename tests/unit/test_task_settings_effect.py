@@ -81,6 +81,7 @@ EFFECTS: dict[str, tuple] = {
     "handover_start.steps": ([5, 5], HANDOVER, "walk_imitation"),
     "stand.rest_margin_mps": (0.5, {}, "stand_imitation"),
     "walk.max_speed_mps": (0.05, {}, "walk_imitation"),
+    "crawl.min_head_height_m": (1.7, {}, "crawl"),  # above the standing head: the first step ends the episode
 }
 # Fields whose effect is on the configured task object rather than on a short random rollout.
 TASK_ATTRIBUTES = {"hurdle.discount_hurdle_contact": ("hurdle", True, "discount_hurdle_contact")}
@@ -135,9 +136,10 @@ def test_changing_a_task_field_changes_the_task(field):
 
 
 def test_evaluation_drops_the_training_only_reward_shaping():
-    from mwx_ray.config.task_schema import StandSection, WalkSection
+    from mwx_ray.config.task_schema import CrawlSection, StandSection, WalkSection
 
     task = TaskSection(name="walk_imitation", stand=StandSection(rest_margin_mps=0.5),
-                       walk=WalkSection(max_speed_mps=1.3))
+                       walk=WalkSection(max_speed_mps=1.3), crawl=CrawlSection(min_head_height_m=0.45))
     evaluation = task.for_evaluation()
     assert evaluation.stand.rest_margin_mps is None and evaluation.walk.max_speed_mps is None
+    assert evaluation.crawl.min_head_height_m is None

@@ -7,7 +7,8 @@ Reward (``mwx_ray.rewards.skill_terms.crawl_reward``)::
     pelvis_orientation      = tol(‖pelvis xquat − (0.75, 0, 0.65, 0)‖, margin 1)
     in_tunnel               = [−1 ≤ imu y ≤ 1]
 
-Never terminates; 1000 steps; success bar 700.
+Never terminates (training may end episodes whose head drops below ``env.task.crawl.min_head_height_m``);
+1000 steps; success bar 700.
 
 Scene (``mwx_ray.envs.props.add_tunnel``, HumanoidBench ``crawl.xml``): a 16 m tunnel from x = 2.2 m along +x,
 inner width 2.3 m, ceiling underside at 1.15 m (the robot must lower its head from ~1.68 m to get in).
@@ -19,6 +20,7 @@ from typing import ClassVar
 
 import mujoco
 
+from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.envs.context import StepContext
 from mwx_ray.envs.props import add_tunnel
 from mwx_ray.envs.task import Task
@@ -31,6 +33,13 @@ class CrawlTask(Task):
     description = "Crouch low and crawl forward along the x-axis through the low tunnel ahead."
     episode_steps: ClassVar[int] = 1000
     success_bar = 700.0
+
+    def __init__(self, min_head_height_m: float | None = None):
+        self.min_head_height_m = min_head_height_m  # training-only (TaskSection.crawl); None = HumanoidBench
+
+    @classmethod
+    def from_config(cls, settings: TaskSection) -> CrawlTask:
+        return cls(min_head_height_m=settings.crawl.min_head_height_m)
 
     def build(self, spec: mujoco.MjSpec, robot: RobotSpec) -> None:
         add_tunnel(spec)
@@ -52,4 +61,5 @@ class CrawlTask(Task):
         )
 
     def terminated(self, ctx: StepContext) -> bool:
-        return False  # HumanoidBench Crawl.get_terminated
+        # HumanoidBench's Crawl.get_terminated is always False; the optional floor is a training-only shaping.
+        return self.min_head_height_m is not None and ctx.head_z < self.min_head_height_m
