@@ -27,6 +27,8 @@ def register(subparsers) -> None:
                         "router.transitions.action_smoothing instead of the trained one (its effect, no retraining)")
     parser.add_argument("--fallback", help="router checkpoints: evaluate with this expert as the stabiliser "
                         "fallback (router.transitions.fallback_expert; 'none' turns it off)")
+    parser.add_argument("--gating", choices=("soft", "hard"), help="router checkpoints: evaluate with this gating "
+                        "instead of the trained one (hard: the top-1 expert of the router's weights)")
 
 
 def _env_id(task: str) -> str:

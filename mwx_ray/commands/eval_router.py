@@ -17,7 +17,7 @@ def is_router_checkpoint(path: str) -> bool:
 
 def run_router_checkpoint(args) -> int:
     """``args``: ``expert`` (the checkpoint folder), ``task``, ``episodes``, ``seed``, ``video``,
-    ``video_steps``, ``no_video`` (the options of ``mwx eval``)."""
+    ``video_steps``, ``no_video``, ``action_smoothing``, ``fallback``, ``gating`` (the options of ``mwx eval``)."""
     from mwx_ray.envs import resolve_env_id
     from mwx_ray.intervals import success_summary
     from mwx_ray.router.checkpoint import load_router_policy, read_router_manifest, router_env_options
@@ -25,12 +25,14 @@ def run_router_checkpoint(args) -> int:
 
     folder = Path(args.expert)
     manifest = read_router_manifest(folder)
-    policy = load_router_policy(folder)
+    policy = load_router_policy(folder, gating=args.gating)
     env_id = resolve_env_id(args.task) if args.task else manifest["task_env_id"]
     name = manifest.get("variant") or folder.parent.name
     video = None if args.no_video else Path(args.video or f"runs/videos/eval-router-{name}-{env_id.split('/')[-1]}.mp4")
     plot = (video.with_suffix(".png") if video else Path(f"runs/videos/eval-router-{name}.png"))
-    print(f"router {name} ({folder}, {manifest['gating']} gating over {policy.names}) on {env_id}: "
+    gating = policy.gating_kind + ("" if policy.gating_kind == manifest["gating"] else
+                                   f" (trained {manifest['gating']})")
+    print(f"router {name} ({folder}, {gating} gating over {policy.names}) on {env_id}: "
           f"{args.episodes} episodes from seed {args.seed}")
     options = with_transition_overrides(router_env_options(manifest), manifest, args.action_smoothing, args.fallback)
     if options["transitions"] != manifest.get("transitions"):

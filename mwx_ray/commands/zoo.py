@@ -7,6 +7,7 @@ from mwx_ray.commands.common import add_subcommand
 EXAMPLES = """  mwx zoo list                                         skills, unseen-seed returns, provenance
   mwx zoo publish runs/experts/walk-20261205-130000/tune/walk --skill walk
   mwx zoo publish runs/experts/handover-20261205-150000/tune/handover --skill walk --select latest
+  mwx zoo publish runs/experts/getup-20261206-130634/tune/getup --skill stand --seed 0 --select latest --as getup
   mwx zoo check                                        re-evaluate every entry (fails on a >5% drop)
   mwx eval zoo:walk --episodes 10                      any command takes zoo:<skill> as an expert
 """
@@ -20,6 +21,9 @@ def register(subparsers) -> None:
     parser.add_argument("--episodes", type=int, help="evaluation episodes (publish: 10, check: 5)")
     parser.add_argument("--select", choices=("best", "latest"), default="best",
                         help="publish: the best checkpoint by hb/return (default) or the most trained one")
+    parser.add_argument("--seed", type=int, help="publish: only the trial with this seed")
+    parser.add_argument("--as", dest="name", help="publish: the zoo name (default: the skill), e.g. a variant "
+                                                  "beside the skill's main entry")
 
 
 def run(args) -> int:
@@ -30,10 +34,10 @@ def run(args) -> int:
             print("mwx zoo publish: needs the experiment folder and --skill")
             return 2
         entry = zoo.publish(args.experiment, args.skill, episodes=args.episodes or zoo.UNSEEN_EPISODES,
-                            selection=args.select)
+                            selection=args.select, seed=args.seed, name=args.name)
         unseen = entry["zoo"]["unseen"]
         low, high = unseen["hb_return_ci95"]
-        print(f"zoo:{args.skill}: hb/return {unseen['hb_return_mean']:.1f} (95% CI {low:.1f}-{high:.1f}) on "
+        print(f"zoo:{args.name or args.skill}: hb/return {unseen['hb_return_mean']:.1f} (95% CI {low:.1f}-{high:.1f}) on "
               f"{unseen['episodes']} unseen seeds, success {unseen['hb_success']:.0%}; trained "
               f"{entry['zoo']['env_steps']} env steps; retrain: {entry['zoo']['command']}")
         return 0

@@ -23,6 +23,9 @@ class RolloutsSection:
         "schedule", help="schedule = the expert the current stage calls for; expert = one exported expert; "
                          "zero/random = no experts needed (tests, smoke runs)")
     experts_dir: str = setting("runs/experts", help="folder with one exported expert folder per skill")
+    expert_dirs: dict[str, str] = setting(factory=dict, help="skill -> any expert source (zoo:getup, a folder): "
+                                                             "overrides experts_dir for that skill, as "
+                                                             "router.expert_dirs")
     expert: str | None = setting(None, help="policy=expert: a skill name under experts_dir, or an expert folder")
     episodes: int = setting(4, ge=1)
     episodes_per_shard: int = setting(1, ge=1, help="episodes per .npz shard (the unit of labeling resume)")

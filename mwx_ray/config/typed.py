@@ -92,8 +92,8 @@ def _coerce(tp: Any, value: Any, dotted: str, source_of: SourceOf) -> Any:
         shown = repr(value) if not isinstance(value, dict) else "a mapping"
         return ConfigError(source_of(dotted), dotted, f"expected {_type_name(tp)}, got {shown}{extra}")
 
-    if tp is Any:
-        return value
+    if tp is Any:  # free-form (e.g. per-skill task overrides): `--set` text anywhere inside becomes YAML data
+        return _parsed_overrides(value)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
         if isinstance(value, RawOverride) and parse_yaml(str(value)) is None:
@@ -158,6 +158,17 @@ def _coerce(tp: Any, value: Any, dotted: str, source_of: SourceOf) -> Any:
             return str(value)
         raise wrong(" (quote it in YAML)")
     raise ConfigError(source_of(dotted), dotted, f"unsupported schema type {tp!r}")
+
+
+def _parsed_overrides(value: Any) -> Any:
+    """``value`` with every ``RawOverride`` inside it parsed as YAML (schema-free data has no type to wait for)."""
+    if isinstance(value, RawOverride):
+        return parse_yaml(str(value))
+    if isinstance(value, Mapping):
+        return {key: _parsed_overrides(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_parsed_overrides(item) for item in value]
+    return value
 
 
 def _check_bounds(field: dataclasses.Field, value: Any, dotted: str, source_of: SourceOf) -> None:

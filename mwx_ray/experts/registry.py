@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,6 +222,15 @@ def expert_folder(source: str | Path, skill: str | None = None) -> Path:
     raise FileNotFoundError(f"no exported expert for {skill or 'this source'!r} in {source}: not an expert folder, "
                             f"not an expert registry, and {candidate / MANIFEST_FILE} does not exist{hint}; export "
                             "experts first (mwx export-experts) or name zoo:<skill>")
+
+
+def resolve_expert_folders(experts_dir: str | Path, skills: Sequence[str],
+                           explicit: Mapping[str, str] | None = None) -> dict[str, Path]:
+    """Expert folder per skill: ``explicit[skill]`` (any expert source, e.g. ``zoo:getup``), else the skill's
+    expert in ``experts_dir`` (a registry, ``zoo``, or a folder of ``<skill>/`` folders)."""
+    explicit = dict(explicit or {})
+    return {skill: expert_folder(explicit[skill]) if skill in explicit else expert_folder(experts_dir, skill)
+            for skill in skills}
 
 
 def load_expert(spec: str | Path) -> tuple[ExpertPolicy, dict[str, Any]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,12 +160,13 @@ def registry_entry(skill: str, candidate: Candidate, folder: Path, experiment: s
 
 
 def export_registry(experiment_path: str | Path, out_dir: str | Path, *, log_to_mlflow: bool = True,
-                    selection: str = "best") -> ExportOutcome:
+                    selection: str = "best", candidates: Sequence[Candidate] | None = None) -> ExportOutcome:
     """Export one checkpoint per skill of ``experiment_path`` into the registry ``out_dir``: the best by
-    ``hb/return``, or with ``selection="latest"`` the most trained one (``registry.SELECTIONS``)."""
+    ``hb/return``, or with ``selection="latest"`` the most trained one (``registry.SELECTIONS``), among
+    ``candidates`` (default: every checkpoint of the sweep)."""
     experiment = str(Path(experiment_path).resolve())
     out_dir = Path(out_dir)
-    best = SELECTIONS[selection](sweep_candidates(experiment_path))
+    best = SELECTIONS[selection](sweep_candidates(experiment_path) if candidates is None else candidates)
     if not best:
         raise ValueError(f"{experiment_path}: no trial has a checkpoint to export")
     run_ids = find_run_ids(experiment_path)

@@ -70,23 +70,30 @@ def write_curve(trial_dir: Path, out: Path) -> int:
 
 
 def publish(experiment_path: str | Path, skill: str, *, zoo: Path | None = None,
-            episodes: int = UNSEEN_EPISODES, selection: str = "best") -> dict[str, Any]:
-    """Export the best (or, ``selection="latest"``, the most trained) checkpoint of ``skill`` in a Tune expert
-    experiment into the zoo, with its provenance and its unseen-seed evaluation; returns the zoo entry."""
+            episodes: int = UNSEEN_EPISODES, selection: str = "best", seed: int | None = None,
+            name: str | None = None) -> dict[str, Any]:
+    """Export the best (or, ``selection="latest"``, the most trained) checkpoint of ``skill`` (of the trial
+    with ``seed``, if given) in a Tune expert experiment into the zoo as ``zoo:<name>`` (default: the skill),
+    with its provenance and its unseen-seed evaluation; returns the zoo entry. A name other than the skill
+    holds a variant beside the skill's main entry (``zoo:getup``, a stand expert that also gets up from a
+    crouch), which routers pick with ``router.expert_dirs``."""
     from mwx_ray.experts.registry import SELECTIONS
     from mwx_ray.experts.registry_export import export_registry, sweep_candidates
     from mwx_ray.tune.stage import SWEEP_CONFIG_FILE, SWEEP_RECORD_FILE
 
     zoo = Path(zoo) if zoo is not None else zoo_root()
     experiment = Path(experiment_path).resolve()
-    candidates = [c for c in sweep_candidates(experiment) if c.skill == skill]
+    name = name or skill
+    candidates = [c for c in sweep_candidates(experiment)
+                  if c.skill == skill and (seed is None or c.seed == seed)]
     if not candidates:
-        raise ValueError(f"{experiment}: no checkpoint of skill {skill!r}")
+        raise ValueError(f"{experiment}: no checkpoint of skill {skill!r}"
+                         + (f" with seed {seed}" if seed is not None else ""))
     best = SELECTIONS[selection](candidates)[skill]
     with tempfile.TemporaryDirectory(prefix="mwx_zoo_", dir=zoo.parent) as tmp:
         staged = Path(tmp)
         registry = export_registry(experiment, staged / "registry", log_to_mlflow=False,
-                                   selection=selection).registry
+                                   selection=selection, candidates=candidates).registry
         entry = dict(registry.entry(skill).record)
         folder = staged / "registry" / skill
         trial_dir = Path(best.checkpoint).parent
@@ -95,7 +102,7 @@ def publish(experiment_path: str | Path, skill: str, *, zoo: Path | None = None,
         sweep = json.loads((experiment / SWEEP_RECORD_FILE).read_text())
         run_record = json.loads((Path(sweep["run_dir"]) / "record.json").read_text())
         metrics = entry["metrics"]
-        entry["folder"] = skill
+        entry["folder"] = name
         entry["zoo"] = {
             "unseen": evaluate_unseen(folder, episodes),
             "seed": best.seed, "env_steps": int(metrics.get("env_steps", 0)),
@@ -104,16 +111,16 @@ def publish(experiment_path: str | Path, skill: str, *, zoo: Path | None = None,
             "experiment": str(experiment), "trial_id": best.trial_id, "selection": selection,
             "init_from": (dict(best.init_lineage) if best.init_lineage is not None
                           else _init_lineage_at_publish(folder / CONFIG_FILE, skill, zoo)),
-            "command": f"mwx train-experts mwx_ray/zoo/{skill}/{CONFIG_FILE} --set experts.skills=[{skill}] "
+            "command": f"mwx train-experts mwx_ray/zoo/{name}/{CONFIG_FILE} --set experts.skills=[{skill}] "
                        f"--set experts.seeds=[{best.seed}]",
             "published_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
-        target = zoo / skill
+        target = zoo / name
         if target.exists():
             shutil.rmtree(target)
         zoo.mkdir(parents=True, exist_ok=True)
         shutil.move(str(folder), str(target))
-    _write_manifest(zoo, {skill: entry})
+    _write_manifest(zoo, {name: entry})
     return entry
 
 

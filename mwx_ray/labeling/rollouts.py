@@ -148,8 +148,11 @@ PolicyBuilder = Callable[[RolloutsSection, Any, TaskStages], RolloutPolicy]
 
 
 def _build_schedule(section: RolloutsSection, env, stages: TaskStages) -> RolloutPolicy:
-    skills = list(dict.fromkeys(stages.skills))
-    return StageSchedulePolicy({s: load_expert(section.experts_dir, s) for s in skills}, stages)
+    from mwx_ray.experts.policy import ExpertPolicy
+    from mwx_ray.experts.registry import resolve_expert_folders
+
+    folders = resolve_expert_folders(section.experts_dir, list(dict.fromkeys(stages.skills)), section.expert_dirs)
+    return StageSchedulePolicy({skill: ExpertPolicy.load(folder) for skill, folder in folders.items()}, stages)
 
 
 def _build_expert(section: RolloutsSection, env, stages: TaskStages) -> RolloutPolicy:

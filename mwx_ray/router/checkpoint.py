@@ -69,8 +69,10 @@ def read_router_manifest(folder: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def load_router_policy(folder: str | Path, *, expert_folders: Mapping[str, str] | None = None) -> RouterPolicy:
-    """Rebuild the policy; ``expert_folders`` may relocate experts (their hashes must still match)."""
+def load_router_policy(folder: str | Path, *, expert_folders: Mapping[str, str] | None = None,
+                       gating: str | None = None) -> RouterPolicy:
+    """Rebuild the policy; ``expert_folders`` may relocate experts (their hashes must still match); ``gating``
+    (``soft``/``hard``) replaces the trained gating for inference, e.g. the argmax of a soft router's weights."""
     folder = Path(folder)
     manifest = read_router_manifest(folder)
     relocated = dict(expert_folders or {})
@@ -89,7 +91,9 @@ def load_router_policy(folder: str | Path, *, expert_folders: Mapping[str, str] 
     if changed:
         raise ValueError(f"{folder}: experts {changed} differ from the ones this router was trained with")
     fixed = None if network is not None else tensors["fixed_weights"].tolist()
-    return RouterPolicy(pool, network, gating_kind=manifest["gating"], fixed_weights=fixed)
+    if gating not in (None, "soft", "hard"):
+        raise ValueError(f"gating {gating!r}: expected soft or hard")
+    return RouterPolicy(pool, network, gating_kind=gating or manifest["gating"], fixed_weights=fixed)
 
 
 def network_state_from_module_state(module_state: Mapping[str, Any]) -> dict[str, torch.Tensor]:

@@ -20,7 +20,7 @@ statistics, action bounds) with the registry copy on disk.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,17 +80,6 @@ def adapter_indices(expert: ObservationLayout, task: ObservationLayout, *, exper
                          f"but task {task_name!r} provides {task.extra_dim}; observations are never zero-padded: "
                          "use a composite task that provides this expert's layout (e.g. walk_reach for reach)")
     return list(range(expert.obs_dim))
-
-
-def resolve_expert_folders(experts_dir: str | Path, skills: Sequence[str],
-                           explicit: Mapping[str, str] | None = None) -> dict[str, Path]:
-    """Expert folder per skill: ``explicit[skill]`` (any expert source), else the skill's expert in
-    ``experts_dir`` (a registry, ``zoo``, or a folder of ``<skill>/`` folders): ``registry.expert_folder``."""
-    from mwx_ray.experts.registry import expert_folder
-
-    explicit = dict(explicit or {})
-    return {skill: expert_folder(explicit[skill]) if skill in explicit else expert_folder(experts_dir, skill)
-            for skill in skills}
 
 
 class FrozenExpertPool(nn.Module):

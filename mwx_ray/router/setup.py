@@ -19,7 +19,8 @@ import torch
 from mwx_ray.config.router_schema import RouterSection
 from mwx_ray.config.schema import MwxConfig
 from mwx_ray.config.task_schema import TaskSection
-from mwx_ray.router.experts_frozen import FrozenExpertPool, resolve_expert_folders
+from mwx_ray.experts.registry import resolve_expert_folders
+from mwx_ray.router.experts_frozen import FrozenExpertPool
 from mwx_ray.router.labels import LabelSource, build_label_source
 from mwx_ray.router.network import router_spec
 from mwx_ray.router.transitions import TIME_FEATURE_MEAN, TIME_FEATURE_STD

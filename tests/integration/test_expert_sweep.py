@@ -220,6 +220,14 @@ def test_a_finished_sweep_publishes_into_a_zoo(tmp_path, ray_runtime):
     registry.entry("walk").load_policy()  # parameter hash verified on load
     rows = zoo.check(tmp_path / "zoo", episodes=2)
     assert [row["skill"] for row in rows] == ["walk"] and rows[0]["ok"], rows
+    # One seed's checkpoint as a named variant beside the skill's entry (as zoo:getup beside zoo:stand).
+    with pytest.raises(ValueError, match="no checkpoint of skill 'walk' with seed 7"):
+        zoo.publish(experiment, "walk", zoo=tmp_path / "zoo", episodes=2, seed=7, name="steady_walk")
+    zoo.publish(experiment, "walk", zoo=tmp_path / "zoo", episodes=2, seed=0, name="steady_walk")
+    variant = ExpertRegistry.load(tmp_path / "zoo").entry("steady_walk")
+    assert variant.folder == tmp_path / "zoo" / "steady_walk" and variant.record["skill"] == "walk"
+    assert variant.record["zoo"]["command"].startswith("mwx train-experts mwx_ray/zoo/steady_walk/config.yaml")
+    assert registry.entry("walk").folder.is_dir(), "the skill's own entry stays"
 
 
 def test_an_ablation_grid_trains_each_variant_with_its_task_and_tags_its_mlflow_run(tmp_path, ray_runtime):

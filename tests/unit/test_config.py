@@ -41,6 +41,19 @@ def test_set_overrides_are_typed_by_the_schema(tmp_path):
     assert cfg.env.task.imitation.alpha == pytest.approx(3e-4)  # YAML 1.2 float, not the string "3e-4"
 
 
+def test_set_inside_a_free_form_section_is_yaml_data_and_the_resolved_config_saves(tmp_path):
+    """Per-skill task overrides are schema-free mappings: a `--set` deep inside one is parsed as YAML there
+    (it once stayed raw text and the resolved config failed to save, after the run folder was made)."""
+    base = write(tmp_path, "base.yaml", "experts:\n  skills: [stand]\n  per_skill:\n"
+                                        "    stand: {task: {handover_start: {expert: 'zoo:walk'}}}\n")
+    loaded = load_config(base, ["experts.per_skill.stand.task.handover_start.probability=0.85",
+                                "experts.per_skill.stand.task.handover_start.steps=[100, 350]"])
+    task = loaded.config.experts.per_skill["stand"].task
+    assert task["handover_start"] == {"expert": "zoo:walk", "probability": 0.85, "steps": [100, 350]}
+    assert type(task["handover_start"]["probability"]) is float
+    assert "probability: 0.85" in loaded.to_yaml()
+
+
 def test_unknown_key_names_file_key_and_suggestion(tmp_path):
     write(tmp_path, "base.yaml", "run: {seed: 1}\n")
     child = write(tmp_path, "child.yaml", "extends: base.yaml\nrun:\n  sed: 3\n")

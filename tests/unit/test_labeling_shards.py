@@ -158,3 +158,18 @@ def test_labeled_states_carry_the_routers_stage_indicator_from_the_stage_column(
     frame.drop(columns="stage").to_parquet(tmp_path / "part.parquet")
     with pytest.raises(ValueError, match="no 'stage' column"):
         load_labeled_states(tmp_path, None, ["stand", "walk"], stage_feature_count=3)
+
+
+def test_the_stage_schedule_takes_a_skill_from_its_explicit_expert_source(tmp_path):
+    """``labeling.rollouts.expert_dirs`` (as ``router.expert_dirs``): the stand stage acts with zoo:getup, not
+    the zoo's stand entry, so an oracle bound measures the experts a router would route."""
+    from mwx_ray.experts.registry import load_expert
+
+    section = RolloutsSection(policy="schedule", experts_dir="zoo", expert_dirs={"stand": "zoo:getup"}, episodes=1,
+                              max_steps=3, keyframe_every=10, frame_size=[48, 64])
+    collect_rollouts(TASK, section, tmp_path, seed=5, progress=False)
+    arrays = read_shard(tmp_path / "shard-00000.npz").arrays
+    getup, stand = load_expert("zoo:getup")[0], load_expert("zoo:stand")[0]
+    first_obs = arrays["obs"][0]
+    np.testing.assert_allclose(arrays["action"][0], getup.act(first_obs), atol=1e-6)
+    assert not np.allclose(arrays["action"][0], stand.act(first_obs), atol=1e-3)
