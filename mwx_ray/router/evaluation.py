@@ -173,11 +173,16 @@ def plot_weight_timeline(weights: np.ndarray, stages: np.ndarray, names: list[st
     steps = np.arange(len(weights))
     fig, ax = plt.subplots(figsize=(9, 3.2), dpi=120)
     ax.stackplot(steps, weights.T, labels=names, alpha=0.85)
+    # Stage names above the plot; a name closer than ~10% of the width to the previous one goes one line up,
+    # so short stages (a 0.8 s stand-up) keep both names readable.
+    previous, level = -np.inf, 0
     for t in np.flatnonzero(np.diff(stages)) + 1:
         ax.axvline(t, color="black", lw=1, ls="--")
         stage = int(stages[t])
+        level = level + 1 if t - previous < 0.1 * len(weights) else 0
+        previous = t
         if stage < len(stage_names):
-            ax.text(t, 1.02, stage_names[stage], fontsize=7, ha="left", va="bottom")
+            ax.text(t, 1.02 + 0.09 * (level % 2), stage_names[stage], fontsize=7, ha="left", va="bottom")
     ax.set_xlim(0, max(len(weights) - 1, 1))
     ax.set_ylim(0, 1)
     ax.set_xlabel("env step (50 Hz)")

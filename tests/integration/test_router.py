@@ -141,7 +141,7 @@ def test_router_stage_trains_logs_everything_and_proves_experts_frozen(experts_d
     assert metrics["artifacts/router_checkpoint"] == str(trial_dir / "router")
     policy = load_router_policy(trial_dir / "router")
     assert policy.names == ["stand", "walk"]
-    obs = np.random.default_rng(0).normal(size=(4, policy.experts.task_obs_dim)).astype(np.float32)
+    obs = np.random.default_rng(0).normal(size=(4, policy.network.obs_mean.shape[0])).astype(np.float32)
     soft = policy.weights(torch.from_numpy(obs)).numpy()
     hard = load_router_policy(trial_dir / "router", gating="hard").weights(torch.from_numpy(obs)).numpy()
     np.testing.assert_array_equal(hard, np.eye(2)[soft.argmax(axis=1)])  # `mwx eval --gating hard`
