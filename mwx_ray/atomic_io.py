@@ -31,6 +31,16 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def remove_stale_partials(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that writers killed mid-write (SIGKILL, a lost node) left in ``folder``: their
+    ``finally`` never ran. Only for a folder this process alone writes to (a resumed run); returns what it
+    removed."""
+    stale = sorted(Path(folder).glob(".*.partial*")) if Path(folder).is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
 def atomic_write_bytes(final: str | Path, data: bytes) -> Path:
     with atomic_path(final) as tmp:
         tmp.write_bytes(data)

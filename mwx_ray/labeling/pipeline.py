@@ -25,12 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from mwx_ray.atomic_io import atomic_write_text
+from mwx_ray.atomic_io import atomic_write_text, remove_stale_partials
 from mwx_ray.config.labeling_schema import LabelingSection
 from mwx_ray.config.typed import to_plain
 from mwx_ray.labeling.catalogue import build_catalogue
 from mwx_ray.labeling.label_parts import (
     LABEL_FORMAT,
+    PARTS_DIR,
     LabelCountError,
     part_is_complete,
     summarize_labels,
@@ -141,6 +142,7 @@ def label_shards(index: ShardIndex, out_dir: str | Path, section: LabelingSectio
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(out_dir / PARTS_DIR)  # a killed run's half-written part never counts, and is not kept
     catalogue, provenance = job_provenance(section, index)
     experts = list(catalogue.skills)
     done = [e for e in index.shards if part_is_complete(out_dir, e, provenance, experts)]

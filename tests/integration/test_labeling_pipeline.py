@@ -157,14 +157,19 @@ labeling:
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "mwx_ray.cli", "label", str(config)], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    def complete_parts() -> dict[str, int]:  # not the hidden temporary files of a write in progress
+        return {p.name: p.stat().st_mtime_ns for p in (out / PARTS_DIR).glob("*.parquet")
+                if not p.name.startswith(".")}
+
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and not list((out / PARTS_DIR).glob("*.parquet")):
+    while time.monotonic() < deadline and proc.poll() is None and not complete_parts():
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)  # the run we started, killed mid-way like a lost node or Ctrl-\
     proc.wait()
-    finished = {p.name: p.stat().st_mtime_ns for p in (out / PARTS_DIR).glob("*.parquet")}
+    finished = complete_parts()
     assert 1 <= len(finished) < len(shards.shards), f"kill did not land mid-run: {len(finished)} parts"
-    assert not list((out / PARTS_DIR).glob(".*partial*"))  # atomic writes leave no half parts behind
+    # A kill during a write may leave that write's temporary file (hidden, never under a part's name).
+    (out / PARTS_DIR / ".shard-09999.killed.partial.parquet").write_bytes(b"half a part")
 
     section = load_config(config).config.labeling
     result = label_shards(shards, out, section, progress=False)
@@ -173,5 +178,6 @@ labeling:
     frames_done = sum(e["frames"] for e in shards.shards if part_path(out, e["file"]).name in finished)
     assert result.frames_labeled == shards.num_frames - frames_done
     assert {p.name: p.stat().st_mtime_ns for p in (out / PARTS_DIR).glob("*.parquet") if p.name in finished} == finished
+    assert not list((out / PARTS_DIR).glob(".*partial*")), "the resumed run removed the killed run's temporaries"
     labels = read_labels(out)
     assert len(labels) == shards.num_frames and not labels.duplicated(["episode_id", "step"]).any()
