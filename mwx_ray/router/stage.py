@@ -113,7 +113,8 @@ def _owned_labels(name: str, variant: LoadedConfig, experts_dir: str | Path, run
     router = variant.config.router
     labeling = load_config(Path(variant.path).parent / router.labels_config, [
         f"env.task={variant.config.env.task.name}", f"labeling.rollouts.experts_dir={experts_dir}",
-        f"labeling.rollouts.expert_dirs={dict(router.expert_dirs)}", f"labeling.experts={list(router.experts)}", f"labeling.rollouts.out_dir={shards}",
+        f"labeling.rollouts.expert_dirs={dict(router.expert_dirs)}", f"labeling.experts={list(router.experts)}",
+        f"labeling.rollouts.out_dir={shards}",
         f"labeling.shards_dir={shards}", f"labeling.out_dir={labels}"])
     print(f"variant {name}: labeling its own rollouts with {labeling.config.labeling.teacher.backend} "
           f"({labeling.path})")
