@@ -199,17 +199,26 @@ class WalkSection:
 
 @dataclass
 class CrawlSection:
-    """Training-only termination of the ``crawl`` task (``for_evaluation`` drops it). HumanoidBench's crawl never
-    terminates, and lying face down still pays about half its reward (low head and imu, pelvis pitched forward):
-    PPO from the walker fell at the tunnel and wriggled on the floor at 0.3 m/s (``hb/return`` ≈ 450). With
-    ``min_head_height_m`` set, a training episode ends when the head drops below it, so only a crouch or a crawl
+    """Training-only termination and tunnel placement of the ``crawl`` task (``for_evaluation`` drops both).
+    HumanoidBench's crawl never terminates, and lying face down still pays about half its reward (low head and
+    imu, pelvis pitched forward): PPO from the walker fell at the tunnel and wriggled on the floor at 0.3 m/s
+    (``hb/return`` ≈ 450). With ``min_head_height_m`` set, a training episode ends when the head drops below it, so only a crouch or a crawl
     that keeps the head up (the reward's window is 0.6–1.0 m) collects the rest of the episode."""
 
     min_head_height_m: float | None = setting(None, help="end a training episode when the head is lower than "
                                                          "this, m (e.g. 0.45); null = HumanoidBench's (never)")
+    # HumanoidBench puts the tunnel 2.2 m ahead; composite tasks put it nearer (crawl_stand_walk: 1 m), and the
+    # crawler sees no tunnel in its observation, so it must learn to get down early wherever the tunnel is.
+    tunnel_start_x_m: list[float] | None = setting(None, help="[min, max] x of the tunnel's entrance, m, drawn "
+                                                              "uniformly per training episode; null = "
+                                                              "HumanoidBench's 2.2")
 
     def field_problems(self) -> dict[str, str]:
-        return positive_or_null("min_head_height_m", self.min_head_height_m, unit="m")
+        problems = positive_or_null("min_head_height_m", self.min_head_height_m, unit="m")
+        span = self.tunnel_start_x_m
+        if span is not None and (len(span) != 2 or not span[0] <= span[1]):
+            problems["tunnel_start_x_m"] = f"expected [min, max] with min <= max, got {span}"
+        return problems
 
 
 @dataclass

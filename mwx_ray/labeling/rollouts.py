@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from mwx_ray.atomic_io import remove_stale_partials
 from mwx_ray.config.labeling_schema import RolloutsSection
 from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.errors import UnknownNameError
@@ -265,6 +266,7 @@ def collect_rollouts(task: TaskSection | str, section: RolloutsSection, out_dir:
             "policy": {"name": policy.name, "experts": list(policy.experts)},
         }
         index = ShardIndex.open_or_create(out_dir, meta)
+        remove_stale_partials(out_dir)  # a killed run's half-written shard is never resumed from, nor kept
         done = {entry["file"] for entry in index.shards}
         max_steps = min(section.max_steps or task.episode_steps, task.episode_steps)
         per_shard = section.episodes_per_shard

@@ -50,12 +50,15 @@ def test_collection_writes_complete_shards_with_keyframes_and_state(collected):
     assert all(s["success"] is None for s in summaries), "cut at max_steps: the task has not judged success"
 
 
-def test_collection_is_reproducible_and_resumes_at_the_first_missing_shard(collected, tmp_path):
+def test_collection_is_reproducible_and_resumes_at_the_first_missing_shard_without_stale_temporaries(collected, tmp_path):
     out, section, index = collected
     first = out / "shard-00000.npz"
     before = first.stat().st_mtime_ns
+    stale = out / ".shard-00001.killed.partial.npz"  # what a collection killed mid-write leaves behind
+    stale.write_bytes(b"half a shard")
     again = collect_rollouts(TASK, section, out, seed=5, progress=False)
     assert first.stat().st_mtime_ns == before and again.shards == index.shards  # nothing recollected
+    assert not stale.exists()
     fresh = collect_rollouts(TASK, RolloutsSection(**{**section.__dict__, "episodes": 1, "episodes_per_shard": 1}),
                              tmp_path, seed=5, progress=False)
     np.testing.assert_array_equal(read_shard(tmp_path / "shard-00000.npz").arrays["action"][:12],

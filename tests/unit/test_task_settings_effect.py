@@ -82,6 +82,7 @@ EFFECTS: dict[str, tuple] = {
     "stand.rest_margin_mps": (0.5, {}, "stand_imitation"),
     "walk.max_speed_mps": (0.05, {}, "walk_imitation"),
     "crawl.min_head_height_m": (1.7, {}, "crawl"),  # above the standing head: the first step ends the episode
+    "crawl.tunnel_start_x_m": ([-0.3, -0.3], {}, "crawl"),  # the ceiling starts behind the robot and hits its head
 }
 # Fields whose effect is on the configured task object rather than on a short random rollout.
 TASK_ATTRIBUTES = {"hurdle.discount_hurdle_contact": ("hurdle", True, "discount_hurdle_contact")}
@@ -139,7 +140,31 @@ def test_evaluation_drops_the_training_only_reward_shaping():
     from mwx_ray.config.task_schema import CrawlSection, StandSection, WalkSection
 
     task = TaskSection(name="walk_imitation", stand=StandSection(rest_margin_mps=0.5),
-                       walk=WalkSection(max_speed_mps=1.3), crawl=CrawlSection(min_head_height_m=0.45))
+                       walk=WalkSection(max_speed_mps=1.3),
+                       crawl=CrawlSection(min_head_height_m=0.45, tunnel_start_x_m=[0.8, 2.4]))
     evaluation = task.for_evaluation()
     assert evaluation.stand.rest_margin_mps is None and evaluation.walk.max_speed_mps is None
-    assert evaluation.crawl.min_head_height_m is None
+    assert evaluation.crawl.min_head_height_m is None and evaluation.crawl.tunnel_start_x_m is None
+
+
+def test_the_crawl_tunnel_entrance_is_drawn_within_its_range_each_episode():
+    import mujoco
+
+    env = make_env("crawl", task={"crawl": {"tunnel_start_x_m": [0.8, 2.4]}})
+    model, data = env.unwrapped.model, env.unwrapped.data
+    ceiling = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "tunnel_ceiling")
+    entrances = []
+    for seed in range(8):
+        env.reset(seed=seed)
+        # the ceiling geom sits at the middle of the 16 m tunnel: its world x = entrance + 8 m
+        entrances.append(float(data.geom_xpos[ceiling, 0]) - 8.0)
+    assert all(0.8 <= x <= 2.4 for x in entrances) and np.ptp(entrances) > 0.5
+
+
+def test_a_bad_tunnel_range_names_the_key(tmp_path):
+    from mwx_ray.config import ConfigError, load_config
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("env:\n  task:\n    name: crawl\n    crawl: {tunnel_start_x_m: [2.4, 0.8]}\n")
+    with pytest.raises(ConfigError, match=r"env\.task\.crawl\.tunnel_start_x_m"):
+        load_config(path)

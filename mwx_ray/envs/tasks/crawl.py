@@ -7,8 +7,8 @@ Reward (``mwx_ray.rewards.skill_terms.crawl_reward``)::
     pelvis_orientation      = tol(‖pelvis xquat − (0.75, 0, 0.65, 0)‖, margin 1)
     in_tunnel               = [−1 ≤ imu y ≤ 1]
 
-Never terminates (training may end episodes whose head drops below ``env.task.crawl.min_head_height_m``);
-1000 steps; success bar 700.
+Never terminates (training may end episodes whose head drops below ``env.task.crawl.min_head_height_m``, and
+may move the tunnel's entrance per episode within ``env.task.crawl.tunnel_start_x_m``); 1000 steps; success bar 700.
 
 Scene (``mwx_ray.envs.props.add_tunnel``, HumanoidBench ``crawl.xml``): a 16 m tunnel from x = 2.2 m along +x,
 inner width 2.3 m, ceiling underside at 1.15 m (the robot must lower its head from ~1.68 m to get in).
@@ -16,9 +16,11 @@ inner width 2.3 m, ceiling underside at 1.15 m (the robot must lower its head fr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import mujoco
+import numpy as np
 
 from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.envs.context import StepContext
@@ -34,20 +36,29 @@ class CrawlTask(Task):
     episode_steps: ClassVar[int] = 1000
     success_bar = 700.0
 
-    def __init__(self, min_head_height_m: float | None = None):
-        self.min_head_height_m = min_head_height_m  # training-only (TaskSection.crawl); None = HumanoidBench
+    def __init__(self, min_head_height_m: float | None = None, tunnel_start_x_m: Sequence[float] | None = None):
+        # Both training-only (TaskSection.crawl); None = HumanoidBench.
+        self.min_head_height_m = min_head_height_m
+        self.tunnel_start_x_m = tunnel_start_x_m
 
     @classmethod
     def from_config(cls, settings: TaskSection) -> CrawlTask:
-        return cls(min_head_height_m=settings.crawl.min_head_height_m)
+        return cls(min_head_height_m=settings.crawl.min_head_height_m,
+                   tunnel_start_x_m=settings.crawl.tunnel_start_x_m)
 
     def build(self, spec: mujoco.MjSpec, robot: RobotSpec) -> None:
-        add_tunnel(spec)
+        self._tunnel_name = add_tunnel(spec)
 
     def bind(self, ctx: StepContext) -> None:
+        # The tunnel is a static body: moving its model position moves its geoms at the next mj_forward.
+        self._tunnel_pos = ctx.model.body_pos[ctx.body_id(self._tunnel_name)]  # live view, [3]
         self._imu_pos = ctx.data.site_xpos[ctx.site_id("imu")]  # live view, [3]
         # HumanoidBench reads the pelvis body's xquat (derived, start of the last substep), not qpos[3:7].
         self._pelvis_quat = ctx.data.xquat[ctx.body_id(ctx.robot.root_body)]  # live view, [4]
+
+    def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
+        if self.tunnel_start_x_m is not None:
+            self._tunnel_pos[0] = rng.uniform(*self.tunnel_start_x_m)
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         imu = self._imu_pos
