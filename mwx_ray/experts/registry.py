@@ -101,7 +101,9 @@ SELECTIONS = {"best": select_best, "latest": select_latest}
 
 @dataclass(frozen=True)
 class RegistryEntry:
-    """One skill's expert in a registry; ``record`` is its entry in the registry manifest."""
+    """One expert in a registry; ``record`` is its entry in the registry manifest. ``skill`` is the registry's key
+    for it: the skill, or the name a variant was published under (``getup``, a stand expert); the skill it was
+    trained on is ``record["skill"]``."""
 
     skill: str
     folder: Path

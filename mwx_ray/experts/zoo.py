@@ -92,8 +92,9 @@ def publish(experiment_path: str | Path, skill: str, *, zoo: Path | None = None,
     best = SELECTIONS[selection](candidates)[skill]
     with tempfile.TemporaryDirectory(prefix="mwx_zoo_", dir=zoo.parent) as tmp:
         staged = Path(tmp)
+        # the checkpoint is chosen above; the export only packages it
         registry = export_registry(experiment, staged / "registry", log_to_mlflow=False,
-                                   selection=selection, candidates=candidates).registry
+                                   selection=selection, candidates=[best]).registry
         entry = dict(registry.entry(skill).record)
         folder = staged / "registry" / skill
         trial_dir = Path(best.checkpoint).parent
