@@ -58,7 +58,8 @@ class CrawlTask(Task):
 
     def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
         if self.tunnel_start_x_m is not None:
-            self._tunnel_pos[0] = rng.uniform(*self.tunnel_start_x_m)
+            low, high = self.tunnel_start_x_m
+            self._tunnel_pos[0] = rng.uniform(low, high)
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         imu = self._imu_pos
