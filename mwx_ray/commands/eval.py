@@ -10,6 +10,7 @@ from mwx_ray.commands.common import add_subcommand
 EXAMPLES = """  mwx eval runs/registry:walk --episodes 5
   mwx eval runs/registry/walk --task mwx/h1-walk-v0 --episodes 10 --seed 3 --video runs/videos/walk.mp4
   mwx eval runs/registry:stand --episodes 3 --no-video
+  mwx eval zoo:walkup --after zoo:crawl --after-steps 100 300 --episodes 20 --no-video
 """
 
 
@@ -23,6 +24,11 @@ def register(subparsers) -> None:
     parser.add_argument("--video", help="mp4 of the last episode (default runs/videos/eval-<expert>-<task>.mp4)")
     parser.add_argument("--video-steps", type=int, default=250, help="env steps filmed (50 per second on H1)")
     parser.add_argument("--no-video", action="store_true", help="do not render a video")
+    parser.add_argument("--after", metavar="EXPERT", help="take over from this expert: in every episode it acts "
+                        "first for --after-steps control steps, then the evaluated expert (how well it takes "
+                        "over, e.g. in a composite task; the return includes the first expert's steps)")
+    parser.add_argument("--after-steps", type=int, nargs=2, default=(25, 150), metavar=("MIN", "MAX"),
+                        help="control steps the --after expert acts, drawn uniformly per episode (default 25 150)")
     parser.add_argument("--action-smoothing", type=float, help="router checkpoints: evaluate with this "
                         "router.transitions.action_smoothing instead of the trained one (its effect, no retraining)")
     parser.add_argument("--fallback", help="router checkpoints: evaluate with this expert as the stabiliser "
@@ -46,6 +52,17 @@ def _env_id(task: str) -> str:
         raise
 
 
+def _handover_wrapper(first_expert: str, steps: tuple[int, int]):
+    """Env wrapper: ``first_expert`` acts ``steps`` (uniform in [min, max]) control steps after every reset."""
+    from mwx_ray.experts.handover import HandoverStartWrapper
+    from mwx_ray.experts.registry import load_expert
+
+    if not 1 <= steps[0] <= steps[1]:
+        raise SystemExit(f"mwx eval: --after-steps needs 1 <= MIN <= MAX, got {steps[0]} {steps[1]}")
+    first, _ = load_expert(first_expert)
+    return lambda env: HandoverStartWrapper(env, first, probability=1.0, steps=(steps[0], steps[1]))
+
+
 def run(args) -> int:
     from mwx_ray.experts.evaluation import evaluate_policy, expert_eval_env_kwargs
     from mwx_ray.experts.registry import load_expert
@@ -65,13 +82,15 @@ def run(args) -> int:
         args.video or f"runs/videos/eval-{name}-{env_id.split('/')[-1]}.mp4")
     print(f"expert {name} ({about['folder']}) on {env_id}: {args.episodes} episodes from seed {args.seed}")
     env_kwargs = expert_eval_env_kwargs(policy.manifest, args.task) if env_id.startswith("mwx/") else {}
+    wrap_env = _handover_wrapper(args.after, args.after_steps) if args.after else None
     result = evaluate_policy(policy.act, env_id, episodes=args.episodes, seed=args.seed, video_path=video,
-                             video_steps=args.video_steps, env_kwargs=env_kwargs)
+                             video_steps=args.video_steps, env_kwargs=env_kwargs, wrap_env=wrap_env)
     successes = "n/a (env reports none)" if math.isnan(result.success_rate) else (
         f"{result.success_rate:.0%} ({round(result.success_rate * args.episodes)}/{args.episodes})")
     mean_len = sum(result.episode_lengths) / len(result.episode_lengths)
     print(f"return {result.return_mean:.2f} ± {result.return_std:.2f} (HumanoidBench episode return)")
-    print(f"success {successes}; mean episode length {mean_len:.0f} steps")
+    print(f"success {successes}; mean episode length {mean_len:.0f} steps; fell in {result.falls}/{args.episodes}"
+          + (f" after taking over from {args.after}" if args.after else ""))
     if result.reward_term_means:
         terms = ", ".join(f"{k} {v:.3f}" for k, v in result.reward_term_means.items())
         print(f"reward terms (per-step mean): {terms}")

@@ -10,6 +10,7 @@ Ray-free: the trainable calls it with an exported expert's ``act``, and so can `
   reports it (e.g. ``Pendulum-v1``) gets ``success_rate = nan`` ("not applicable", not 0%).
 - Reward terms: for every ``info["reward_terms/<term>"]`` key, the per-step mean over the episode, averaged
   over episodes (dimensionless per-step values, e.g. ``reward_terms/upright`` 0.93).
+- Falls: episodes the env ended (terminated) before its time limit.
 - Video: the first ``video_steps`` frames of episode 0, rendered at ``render_quality="fast"`` (224×224),
   written with ``write_mp4`` at the env's control rate (50 fps for mwx envs).
 """
@@ -42,6 +43,7 @@ class EvalResult:
     episode_lengths: list[int]
     reward_term_means: dict[str, float] = field(default_factory=dict)
     video_path: str | None = None
+    falls: int = 0  # episodes that ended by termination (a fall), not by the time limit
 
     def metrics(self) -> dict[str, float]:
         """The metric names the sweep reports: ``hb/return``, ``hb/return_std``, ``hb/success``,
@@ -84,10 +86,11 @@ def make_eval_env(env_id: str, *, render: bool, env_kwargs: Mapping[str, Any] | 
 
 
 def run_episode(env: gym.Env, act_fn: ActFn, seed: int, frames: list[np.ndarray] | None = None,
-                max_frames: int = 0) -> tuple[float, int, bool | None, dict[str, float]]:
-    """One episode → (return, length, success (None if the env reports none), per-step term means)."""
+                max_frames: int = 0) -> tuple[float, int, bool | None, dict[str, float], bool]:
+    """One episode → (return, length, success (None if the env reports none), per-step term means, whether it
+    ended by termination)."""
     obs, info = env.reset(seed=seed)
-    reward_sum, length, done = 0.0, 0, False
+    reward_sum, length, done, terminated = 0.0, 0, False, False
     term_sums: dict[str, float] = defaultdict(float)
     if frames is not None and max_frames > 0:
         frames.append(env.render())
@@ -105,7 +108,7 @@ def run_episode(env: gym.Env, act_fn: ActFn, seed: int, frames: list[np.ndarray]
     episode_return = float(info.get("hb/return", reward_sum))
     term_means = {term: total / length for term, total in term_sums.items()}
     success = bool(info["success"]) if "success" in info else None
-    return episode_return, length, success, term_means
+    return episode_return, length, success, term_means, bool(terminated)
 
 
 def evaluate_policy(
@@ -117,23 +120,26 @@ def evaluate_policy(
     video_path: str | Path | None = None,
     video_steps: int = 250,
     env_kwargs: Mapping[str, Any] | None = None,
+    wrap_env: Callable[[gym.Env], gym.Env] | None = None,
 ) -> EvalResult:
     """Run ``episodes`` deterministic episodes of ``act_fn`` on ``env_id`` (seeds ``seed + i``).
 
     ``video_steps`` frames (250 = 5 s at 50 Hz) of episode 0 go to ``video_path`` if given; ``env_kwargs`` go to
-    ``gymnasium.make`` (an mwx env's ``task`` settings).
+    ``gymnasium.make`` (an mwx env's ``task`` settings); ``wrap_env`` wraps the env (e.g. a handover start).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     env = make_eval_env(env_id, render=video_path is not None, env_kwargs=env_kwargs)
-    returns, lengths, successes = [], [], []
+    env = wrap_env(env) if wrap_env is not None else env
+    returns, lengths, successes, falls = [], [], [], 0
     term_totals: dict[str, float] = defaultdict(float)
     frames: list[np.ndarray] = []
     try:
         for i in range(episodes):
             record = video_path is not None and i == 0
-            ret, length, success, term_means = run_episode(
+            ret, length, success, term_means, fell = run_episode(
                 env, act_fn, seed + i, frames if record else None, video_steps if record else 0)
+            falls += fell
             returns.append(ret)
             lengths.append(length)
             successes.append(success)
@@ -151,4 +157,5 @@ def evaluate_policy(
         episode_lengths=lengths,
         reward_term_means={term: total / episodes for term, total in term_totals.items()},
         video_path=written,
+        falls=falls,
     )

@@ -60,3 +60,18 @@ def test_video_of_the_first_episode(tmp_path):
 
     frames = imageio.mimread(path)
     assert len(frames) == 12 and frames[0].shape == (224, 224, 3)  # render_quality="fast"
+
+
+def test_falls_are_counted_and_a_handover_runs_the_first_expert_before_the_evaluated_one(capsys):
+    from mwx_ray.cli import main as mwx_main
+
+    # The zero policy lets H1 sag until the stand task ends the episode: every episode is a fall.
+    sagging = evaluate_policy(zero_policy, "mwx/h1-stand-v0", episodes=2, seed=5)
+    assert sagging.falls == 2 and max(sagging.episode_lengths) < 1000
+    # zoo:walk acts 40 control steps first: the stand expert then has 1000 - 40 steps of the time limit left.
+    assert mwx_main(["eval", "zoo:stand", "--task", "stand", "--after", "zoo:walk", "--after-steps", "40", "40",
+                     "--episodes", "1", "--seed", "7", "--no-video"]) == 0
+    out = capsys.readouterr().out
+    assert "mean episode length 960 steps; fell in 0/1 after taking over from zoo:walk" in out, out
+    with pytest.raises(SystemExit, match="--after-steps"):
+        mwx_main(["eval", "zoo:stand", "--after", "zoo:walk", "--after-steps", "9", "3", "--episodes", "1"])
