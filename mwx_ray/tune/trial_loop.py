@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -137,6 +138,29 @@ def sampled_env_steps(result: Mapping[str, Any]) -> int:
     return int(value) if math.isfinite(value) else 0
 
 
+STARVED_ITERATIONS = 3  # consecutive iterations without a sample before the trial says so
+
+
+class StarvationWatch:
+    """Notices a trial whose ``algo.train()`` keeps returning no samples. RLlib gives up waiting for its env
+    runners after ``sample_timeout_s`` and returns an empty iteration, so on an oversubscribed machine (more
+    trials and runners than CPUs) a trial can iterate for minutes at 0 env steps/s while its table looks alive."""
+
+    def __init__(self, limit: int = STARVED_ITERATIONS):
+        self.limit, self.empty, self.warned = limit, 0, False
+
+    def update(self, steps: int) -> str | None:
+        """The warning to print after ``limit`` empty iterations in a row (once per trial), else None."""
+        self.empty = 0 if steps > 0 else self.empty + 1
+        if self.empty < self.limit or self.warned:
+            return None
+        self.warned = True
+        return (f"mwx: this trial sampled no env steps in {self.empty} iterations in a row: its env runners did "
+                "not deliver within RLlib's sample_timeout_s. The machine is probably oversubscribed (more "
+                "trials and env runners than CPUs, or another sweep running); lower "
+                "resources.max_concurrent_trials or stop the other work.")
+
+
 def train_episode_return(result: Mapping[str, Any]) -> dict[str, float]:
     """``train/episode_return_mean``: RLlib's smoothed return of sampled (stochastic) training episodes."""
     value = result.get(ENV_RUNNER_RESULTS, {}).get(EPISODE_RETURN_MEAN)
@@ -150,6 +174,7 @@ def run_trial_loop(algo, hooks: TrialHooks, rule: StopRule, *, eval_every: int, 
     trial_dir = persistent_trial_dir()
     try:
         progress = restore_latest(algo, hooks)
+        starvation = StarvationWatch()
         while True:
             started = time.perf_counter()
             result = algo.train()
@@ -157,6 +182,8 @@ def run_trial_loop(algo, hooks: TrialHooks, rule: StopRule, *, eval_every: int, 
             iteration = int(algo.training_iteration)
             steps = sampled_env_steps(result)
             progress.env_steps += steps
+            if warning := starvation.update(steps):
+                print(warning, file=sys.stderr, flush=True)
             _inject_fault_once(fail_at_iteration, iteration, trial_dir)
             metrics: dict[str, Any] = {"env_steps": progress.env_steps, **train_episode_return(result),
                                        "perf/env_steps_per_s": steps / max(train_s, 1e-9),

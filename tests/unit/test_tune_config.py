@@ -267,3 +267,13 @@ def test_a_trial_requests_exactly_its_learner_and_env_runner_cpus():
     request = trial_resources(trial_config)
     assert [bundle["CPU"] for bundle in request.bundles] == [0.5, 0.25, 0.25]
     assert sum(bundle["CPU"] for bundle in request.bundles) == trial_cpus(loaded.config) == 1.0
+
+
+def test_a_trial_that_keeps_sampling_nothing_says_so_once():
+    from mwx_ray.tune.trial_loop import StarvationWatch
+
+    watch = StarvationWatch(limit=3)
+    assert [watch.update(s) for s in (8192, 0, 0, 8192, 0, 0)] == [None] * 6  # gaps shorter than the limit
+    message = watch.update(0)
+    assert message is not None and "3 iterations in a row" in message and "max_concurrent_trials" in message
+    assert watch.update(0) is None and watch.update(8192) is None  # once per trial
