@@ -48,6 +48,10 @@ def run_collect(args) -> int:
     if episodes:  # a composite task: how often this policy (e.g. the oracle stage schedule) completed every stage
         from mwx_ray.intervals import success_summary
 
-        print(f"all-stage success {success_summary(sum(bool(e['success']) for e in episodes), len(episodes))}")
+        seeds = sorted(int(e["seed"]) for e in episodes)
+        # The seeds decide the outcome as much as the policy does: compare bounds and routers on the same ones
+        # (router evaluations use 2,000,003 onwards: --set run.seed=2000003).
+        print(f"all-stage success {success_summary(sum(bool(e['success']) for e in episodes), len(episodes))} "
+              f"on reset seeds {seeds[0]}-{seeds[-1]} (run.seed)")
     print(f"next: mwx label {args.config}")
     return 0

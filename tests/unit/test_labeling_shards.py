@@ -176,3 +176,16 @@ def test_the_stage_schedule_takes_a_skill_from_its_explicit_expert_source(tmp_pa
     first_obs = arrays["obs"][0]
     np.testing.assert_allclose(arrays["action"][0], getup.act(first_obs), atol=1e-6)
     assert not np.allclose(arrays["action"][0], stand.act(first_obs), atol=1e-3)
+
+
+def test_the_collect_command_names_the_reset_seeds_of_its_success_figure(tmp_path, capsys):
+    """A bound is only comparable with a router evaluated on the same reset seeds, so the summary names them."""
+    from mwx_ray.cli import main as mwx_main
+
+    code = mwx_main(["rollouts", "collect", "tune_configs/router/stand_walk_stand.yaml",
+                     "--set", "labeling.rollouts.policy=random", "--set", "labeling.rollouts.episodes=2",
+                     "--set", "labeling.rollouts.max_steps=null", "--set", "labeling.rollouts.keyframe_every=50",
+                     "--set", f"labeling.rollouts.out_dir={tmp_path}", "--set", "run.seed=40"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "all-stage success 0/2 = 0%" in out and "on reset seeds 40-41 (run.seed)" in out, out
