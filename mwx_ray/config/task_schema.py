@@ -202,8 +202,9 @@ class CrawlSection:
     """Training-only termination and tunnel placement of the ``crawl`` task (``for_evaluation`` drops both).
     HumanoidBench's crawl never terminates, and lying face down still pays about half its reward (low head and
     imu, pelvis pitched forward): PPO from the walker fell at the tunnel and wriggled on the floor at 0.3 m/s
-    (``hb/return`` ≈ 450). With ``min_head_height_m`` set, a training episode ends when the head drops below it, so only a crouch or a crawl
-    that keeps the head up (the reward's window is 0.6–1.0 m) collects the rest of the episode."""
+    (``hb/return`` ≈ 450). With ``min_head_height_m`` set, a training episode ends when the head drops below it,
+    so only a crouch or a crawl that keeps the head up (the reward's window is 0.6–1.0 m) collects the rest of the
+    episode."""
 
     min_head_height_m: float | None = setting(None, help="end a training episode when the head is lower than "
                                                          "this, m (e.g. 0.45); null = HumanoidBench's (never)")

@@ -50,7 +50,7 @@ def test_collection_writes_complete_shards_with_keyframes_and_state(collected):
     assert all(s["success"] is None for s in summaries), "cut at max_steps: the task has not judged success"
 
 
-def test_collection_is_reproducible_and_resumes_at_the_first_missing_shard_without_stale_temporaries(collected, tmp_path):
+def test_collection_is_reproducible_resumes_at_the_first_missing_shard_and_drops_stale_temps(collected, tmp_path):
     out, section, index = collected
     first = out / "shard-00000.npz"
     before = first.stat().st_mtime_ns
