@@ -53,14 +53,18 @@ def _env_id(task: str) -> str:
 
 
 def _handover_wrapper(first_expert: str, steps: tuple[int, int]):
-    """Env wrapper: ``first_expert`` acts ``steps`` (uniform in [min, max]) control steps after every reset."""
-    from mwx_ray.experts.handover import HandoverStartWrapper
-    from mwx_ray.experts.registry import load_expert
+    """Env wrapper: ``first_expert`` acts ``steps`` (uniform in [min, max]) control steps after every reset (the
+    training envs' handover start, with probability 1)."""
+    from mwx_ray.config import ConfigError
+    from mwx_ray.envs.registry import task_settings
+    from mwx_ray.experts.handover import wrap_handover_start
 
-    if not 1 <= steps[0] <= steps[1]:
-        raise SystemExit(f"mwx eval: --after-steps needs 1 <= MIN <= MAX, got {steps[0]} {steps[1]}")
-    first, _ = load_expert(first_expert)
-    return lambda env: HandoverStartWrapper(env, first, probability=1.0, steps=(steps[0], steps[1]))
+    settings = {"handover_start": {"probability": 1.0, "expert": first_expert, "steps": list(steps)}}
+    try:
+        task_settings(settings)  # fail before any env is built
+    except ConfigError as err:
+        raise SystemExit(f"mwx eval: --after/--after-steps: {err}") from err
+    return lambda env: wrap_handover_start(env, settings)
 
 
 def run(args) -> int:

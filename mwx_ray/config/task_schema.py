@@ -19,6 +19,7 @@ Where the imitation defaults come from:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -162,6 +163,18 @@ class HurdleSection:
                                                         "discounts wall contacts only)")
 
 
+def span_problem(key: str, span: Sequence[float] | None, minimum: float | None = None) -> dict[str, str]:
+    """The ``field_problems`` entry of a ``[min, max]`` range setting: null, or two values with min <= max (and
+    ``minimum`` <= min, if given)."""
+    if span is None:
+        return {}
+    low_ok = len(span) == 2 and (minimum is None or minimum <= span[0])
+    if low_ok and span[0] <= span[1]:
+        return {}
+    bound = f"{minimum:g} <= min <= max" if minimum is not None else "min <= max"
+    return {key: f"expected [min, max] with {bound}, got {span}"}
+
+
 def positive_or_null(key: str, value: float | None, unit: str = "m/s") -> dict[str, str]:
     """The ``field_problems`` entry of an optional shaping setting: null, or > 0 (a speed unless ``unit`` says)."""
     return {key: f"must be > 0 {unit} (or null), got {value}"} if value is not None and not value > 0 else {}
@@ -215,11 +228,8 @@ class CrawlSection:
                                                               "HumanoidBench's 2.2")
 
     def field_problems(self) -> dict[str, str]:
-        problems = positive_or_null("min_head_height_m", self.min_head_height_m, unit="m")
-        span = self.tunnel_start_x_m
-        if span is not None and (len(span) != 2 or not span[0] <= span[1]):
-            problems["tunnel_start_x_m"] = f"expected [min, max] with min <= max, got {span}"
-        return problems
+        return {**positive_or_null("min_head_height_m", self.min_head_height_m, unit="m"),
+                **span_problem("tunnel_start_x_m", self.tunnel_start_x_m)}
 
 
 @dataclass
@@ -236,8 +246,8 @@ class HandoverStartSection:
                                                                "0.5-3 s by default), drawn uniformly")
 
     def field_problems(self) -> dict[str, str]:
-        if len(self.steps) != 2 or not 1 <= self.steps[0] <= self.steps[1]:
-            return {"steps": f"expected [min, max] with 1 <= min <= max, got {self.steps}"}
+        if problem := span_problem("steps", self.steps, minimum=1):
+            return problem
         if self.probability > 0 and not self.expert:
             return {"expert": "handover starts (probability > 0) need the expert that acts first"}
         return {}
