@@ -192,7 +192,10 @@ class ExpertPolicy(nn.Module):
         With ``normalize_actions`` (RLlib's default) that space is nominally [-1, 1]; ``to_env_action``
         maps it to the env's bounds.
         """
-        out = self.actor(obs_norm.to(torch.float32))
+        return self.action_from_actor_output(self.actor(obs_norm.to(torch.float32)))
+
+    def action_from_actor_output(self, out: torch.Tensor) -> torch.Tensor:
+        """The actor MLP's output ``[..., output_dim]`` -> deterministic module-space action ``[..., act_dim]``."""
         mean = out if self.free_log_std else out[..., : self.act_dim]
         if self.action_squashing == "tanh":
             # TorchSquashedGaussian._squash with low=-1, high=1, operation for operation (bit-identical).

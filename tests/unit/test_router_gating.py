@@ -196,6 +196,23 @@ def test_fused_expert_pool_is_bit_identical_to_per_expert_inference():
     assert not pool.training and not any(m.training for m in pool.modules())
 
 
+def test_expert_pool_of_one_layout_runs_its_experts_as_one_batched_pass():
+    from mwx_ray.router.experts_frozen import STACKED_MAX_BATCH, FrozenExpertPool
+
+    experts = {name: _random_expert(seed, 51, "mwx/h1-walk-v0") for seed, name in enumerate(("stand", "walk", "run"))}
+    pool = FrozenExpertPool(experts, {k: f"<{k}>" for k in experts}, task_env_id="mwx/h1-walk-v0", task_obs_dim=51)
+    assert pool.stacked
+    rng = np.random.default_rng(0)
+    for batch in (1, 9, STACKED_MAX_BATCH + 1):
+        obs = torch.from_numpy(rng.normal(scale=30.0, size=(batch, 51)))
+        fused = pool(obs)
+        assert fused.shape == (batch, 3, 19)
+        # Batched GEMM sums in another order than one GEMM per expert: equal to float32 rounding, not bit for bit.
+        torch.testing.assert_close(fused, pool.forward_per_expert(obs), rtol=0, atol=1e-5)
+        for k, expert in enumerate(experts.values()):
+            torch.testing.assert_close(fused[:, k], expert(obs), rtol=0, atol=1e-5)
+
+
 def test_expert_pool_refuses_an_expert_that_runs_its_clip_clock():
     from mwx_ray.router.experts_frozen import FrozenExpertPool
 
