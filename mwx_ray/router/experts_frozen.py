@@ -30,7 +30,6 @@ from torch import nn
 
 from mwx_ray.experts.policy import RLLIB_FILTER_EPSILON, ExpertPolicy
 
-
 # Batches up to this size run the stacked actors (one batched GEMM per layer for all K experts); larger ones run
 # K separate GEMMs. Measured on 1 core, 8 experts 51-256-256-19: stacked 4.5x faster at batch 1, 1.25x at 64,
 # 0.93x at 1024 (a learner minibatch).
