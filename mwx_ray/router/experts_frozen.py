@@ -151,10 +151,10 @@ class FrozenExpertPool(nn.Module):
     def _build_stacked_actors(self) -> None:
         """Every expert's Linear layers stacked ``[K, in, out]``, when all K actors have the same shape (the usual
         pool: locomotion experts on one observation layout), so small batches run one batched GEMM per layer
-        instead of K. At batch 1 with 8 experts: one GEMM and one activation per layer instead of 8 of each, ~4x faster
-        for the MLPs (``benchmarks/router_latency.py``). Batched GEMM sums in another order than K separate ones, so actions
-        agree with per-expert inference to float32 rounding (~1e-6), not bit for bit. Derived buffers, not
-        parameters: no hash covers them."""
+        instead of K. At batch 1 with 8 experts: one GEMM and one activation per layer instead of 8 of each,
+        ~4x faster for the MLPs (``benchmarks/router_latency.py``). Batched GEMM sums in another order than K
+        separate ones, so actions agree with per-expert inference to float32 rounding (~1e-6), not bit for bit.
+        Derived buffers, not parameters: no hash covers them."""
         def signature(expert: ExpertPolicy) -> tuple:
             layers = tuple((type(m).__name__, tuple(m.weight.shape) if isinstance(m, nn.Linear) else ())
                            for m in expert.actor)
