@@ -233,6 +233,32 @@ class CrawlSection:
 
 
 @dataclass
+class ReachSection:
+    """Training-only goals, reward and termination of the ``reach`` task (``for_evaluation`` drops them).
+    HumanoidBench draws the goal anywhere in a 4 × 4 m square around the start, so most goals need walking first,
+    and its reward is flat between the 5 cm and 1 m bonus radii. A composite task hands the reach expert a robot
+    that has just walked up to its goal; these settings train exactly that: goals within arm's reach of where the
+    episode starts (``goal_from_pelvis_m``, also after a ``handover_start`` prelude), a dense reward towards the goal
+    (``dense_reward``), and an end to episodes that fall (``min_pelvis_height_m``; HumanoidBench's reach never
+    ends)."""
+
+    goal_from_pelvis_m: list[list[float]] | None = setting(
+        None, help="[[x, y, z] min, [x, y, z] max]: goal x, y drawn relative to the pelvis where the episode starts "
+                   "(world axes), z absolute, m; null = HumanoidBench's goals")
+    dense_reward: bool = setting(False, help="train on upright · closeness (the composite reach stage's reward, "
+                                             "in [0, 1]) instead of HumanoidBench's reach reward")
+    min_pelvis_height_m: float | None = setting(None, help="end a training episode when the pelvis is lower than "
+                                                           "this, m (e.g. 0.6); null = HumanoidBench's (never)")
+
+    def field_problems(self) -> dict[str, str]:
+        box = self.goal_from_pelvis_m
+        if box is not None and not (len(box) == 2 and all(len(corner) == 3 for corner in box)
+                                    and all(low <= high for low, high in zip(*box, strict=True))):
+            return {"goal_from_pelvis_m": f"expected [[x, y, z] min, [x, y, z] max] with min <= max, got {box}"}
+        return positive_or_null("min_pelvis_height_m", self.min_pelvis_height_m, unit="m")
+
+
+@dataclass
 class HandoverStartSection:
     """Training episodes that begin where another expert leaves the robot: after the reset, that expert acts for
     a random number of steps, then the episode starts from the state it reached (a composite task hands the robot
@@ -269,6 +295,7 @@ class TaskSection:
     stand: StandSection = setting(factory=StandSection)
     walk: WalkSection = setting(factory=WalkSection)
     crawl: CrawlSection = setting(factory=CrawlSection)
+    reach: ReachSection = setting(factory=ReachSection)
     handover_start: HandoverStartSection = setting(factory=HandoverStartSection)
     frame_skip: int = setting(10, ge=1, help="mj_step calls per control step (HumanoidBench: 10 × 2 ms = 50 Hz)")
     reset_noise_scale: float = setting(0.01, ge=0, help="uniform ± noise on every qpos entry at reset "
@@ -286,11 +313,11 @@ class TaskSection:
     def for_evaluation(self) -> TaskSection:
         """These settings with the training-only tricks off: HumanoidBench's reset (no reference-state starts),
         the plain task's termination (no tracking termination), and the clip from frame 0 (an expert's phase
-        clock starts when it is activated), no handover starts, no stand, walk or crawl shaping. Observations are
-        unchanged."""
+        clock starts when it is activated), no handover starts, no stand, walk, crawl or reach shaping.
+        Observations are unchanged."""
         imitation = self.imitation
-        return replace(self, handover_start=replace(self.handover_start, probability=0.0),
-                       stand=StandSection(), walk=WalkSection(), crawl=CrawlSection(), imitation=replace(
+        return replace(self, handover_start=replace(self.handover_start, probability=0.0), stand=StandSection(),
+                       walk=WalkSection(), crawl=CrawlSection(), reach=ReachSection(), imitation=replace(
             imitation, random_start_phase=False,
             reference_state_init=replace(imitation.reference_state_init, probability=0.0),
             start_perturbation=replace(imitation.start_perturbation, probability=0.0),

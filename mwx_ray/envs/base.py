@@ -142,6 +142,13 @@ class HumanoidEnv(gymnasium.Env):
         self._episode_return = 0.0
         return self._observation(), {"hb/return": 0.0, "diverged": False, "divergence_count": self.divergence_count}
 
+    def restart_task(self) -> np.ndarray:
+        """Begin the episode proper from the current state (after a training prelude, ``experts/handover.py``):
+        the task re-places what it sets relative to the robot (``Task.restart``); returns the new observation."""
+        self.task.restart(self.ctx, self.np_random)
+        mujoco.mj_forward(self.model, self.data)
+        return self._observation()
+
     def step(self, action):
         action = self.task.transform_action(self.ctx, self._validated_action(action))
         ctx = self.ctx

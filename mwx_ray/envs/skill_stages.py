@@ -15,8 +15,7 @@ from mwx_ray.envs.composite import HoldCounter, Stage
 from mwx_ray.envs.context import StepContext
 from mwx_ray.envs.props import mocap_index, set_mocap_pos
 from mwx_ray.rewards import humanoid_terms as terms
-from mwx_ray.rewards.kernels import tolerance
-from mwx_ray.rewards.skill_terms import crawl_reward, sit_reward
+from mwx_ray.rewards.skill_terms import crawl_reward, reach_closeness_reward, sit_reward
 
 # Seated: the sitting and on-chair terms both ≥ 0.8 (pelvis within ~5 cm of the seat band) for 0.5 s.
 SEATED_TERM_MIN = 0.8
@@ -24,9 +23,6 @@ SEATED_HOLD_STEPS = 25
 # Reached: left hand within 10 cm of the goal (HumanoidBench pays its top bonus at 5 cm) for 0.2 s.
 REACH_DONE_DISTANCE_M = 0.10
 REACH_HOLD_STEPS = 10
-# Reach stage reward: upright pelvis × hand-to-goal closeness, gaussian margin 1 m (HumanoidBench's outer bonus
-# radius), in [0, 1] like every stage reward; the single-skill reach task keeps HumanoidBench's 20-per-step scale.
-REACH_CLOSENESS_MARGIN_M = 1.0
 # Stood up: both stand terms ≥ 0.9 for 0.5 s.
 STOOD_TERM_MIN = 0.9
 STOOD_HOLD_STEPS = 25
@@ -91,10 +87,9 @@ class ReachWithLeftHand(Stage):
         return float(np.linalg.norm(ctx.site_pos(self._hand) - self.goal))
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        # In [0, 1] like every stage reward; the single-skill reach task keeps HumanoidBench's 20-per-step scale.
         self._distance = self.hand_distance_m(ctx)
-        closeness = tolerance(self._distance, bounds=(0.0, 0.05), margin=REACH_CLOSENESS_MARGIN_M)
-        upright = terms.upright(float(ctx.data.xmat[self._root, 8]))
-        return upright * closeness, {"closeness": closeness, "upright": upright, "hand_distance": self._distance}
+        return reach_closeness_reward(self._distance, float(ctx.data.xmat[self._root, 8]))
 
     def complete(self, ctx: StepContext) -> bool:
         return self.hold.update(self._distance <= REACH_DONE_DISTANCE_M)

@@ -83,6 +83,10 @@ class Task(abc.ABC):
     def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:  # noqa: B027 - optional hook
         """Reset per-episode state; may write ``ctx.data.qpos``/``qvel`` (the env calls mj_forward after)."""
 
+    def restart(self, ctx: StepContext, rng: np.random.Generator) -> None:  # noqa: B027 - optional hook
+        """The episode proper begins from the current state, not from the reset (a training prelude moved the
+        robot: ``experts/handover.py``): re-place what the task sets relative to the robot. Default: nothing."""
+
     @abc.abstractmethod
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         """Per-step reward and its named components (logged as ``reward_terms/<name>``)."""

@@ -24,15 +24,20 @@ HANDOVER_INFO_KEY = "handover_steps"  # reset info: control steps the first expe
 
 class HandoverStartWrapper(gym.Wrapper):
     """On reset, with probability ``probability``, let ``policy`` act ``steps`` control steps (uniform in
-    ``[min, max]``) before the episode starts. If the robot falls (or the episode ends) during that prelude,
-    the episode starts from a plain reset instead, so a weak first expert costs starts, not training data."""
+    ``[min, max]``) before the episode starts, then let the task re-place what it sets relative to the robot
+    (``HumanoidEnv.restart_task``: a reach goal). If the robot falls (or the episode ends) during that prelude,
+    the episode starts from a plain reset instead, so a weak first expert costs starts, not training data.
+    The first expert reads its own slice of the observation (a walker reads the robot state of a reach task's)."""
 
     def __init__(self, env: gym.Env, policy, *, probability: float, steps: tuple[int, int]):
         super().__init__(env)
-        obs_dim = int(np.prod(env.observation_space.shape))
-        if policy.obs_dim != obs_dim:
-            raise ValueError(f"handover_start: the first expert observes {policy.obs_dim} values, this task "
-                             f"{obs_dim}; it must be trained on the same robot observation")
+        from mwx_ray.envs.observation_layout import expert_indices_in
+
+        try:
+            indices = expert_indices_in(env, policy.manifest["env_id"], policy.obs_dim, expert_name="handover_start")
+        except ValueError as error:
+            raise ValueError(f"handover_start: the first expert cannot act in this task: {error}") from None
+        self._slice = slice(0, len(indices))  # every layout is a prefix of the task's observation
         self.policy = policy
         self.probability = float(probability)
         self.steps = (int(steps[0]), int(steps[1]))
@@ -46,10 +51,13 @@ class HandoverStartWrapper(gym.Wrapper):
             return obs, {**info, HANDOVER_INFO_KEY: 0}
         steps = int(self._rng.integers(self.steps[0], self.steps[1] + 1))
         for _ in range(steps):
-            obs, _, terminated, truncated, info = self.env.step(self.policy.act(obs))
+            obs, _, terminated, truncated, info = self.env.step(self.policy.act(obs[self._slice]))
             if terminated or truncated:
                 obs, info = self.env.reset(options=options)
                 return obs, {**info, HANDOVER_INFO_KEY: 0}
+        restart = getattr(self.env.unwrapped, "restart_task", None)
+        if restart is not None:
+            obs = restart()
         return obs, {**info, HANDOVER_INFO_KEY: steps}
 
 

@@ -152,7 +152,7 @@ def train_expert(config: dict[str, Any]) -> None:
     hooks = ExpertHooks(config, algorithm, section, task)
     algo = rllib_config.build_algo()
     if config.get("init_from"):  # a fresh trial starts from that expert; a restored one from its checkpoint
-        warm_start(algo, config["init_from"])
+        warm_start(algo, config["init_from"], env_id=hooks.env_id)
     run_trial_loop(algo, hooks, StopRule.from_dict(config["stop"]),
                    eval_every=int(config["eval"]["every_iters"]),
                    checkpoint_every=int(config["checkpoint"]["every_iters"]),

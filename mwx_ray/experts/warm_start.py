@@ -11,7 +11,12 @@ already balances, instead of from a random policy that falls in a second. What i
   every env runner (the actor was trained on inputs normalized by them); they keep updating from there.
 
 The value function starts fresh: the new skill's returns are not the old one's. The source must be a PPO expert
-with the same observation and action sizes and the same actor architecture (checked, with the mismatch named).
+with the same action size and actor architecture, and the same observation (checked, with the mismatch named) —
+or, **widened**, the robot-state prefix of it: a source trained without task extras (stand: ``qpos ‖ qvel``)
+can start a task that appends some (reach: + hand and goal positions). Its first layer then reads the robot state
+as before and the extras through new zero weights, so the new trial starts acting exactly as the source; the
+extras' normalizer statistics start at mean 0 and variance 1 (positions in metres are already of that order)
+and, since RLlib's MeanStdFilter shares one count across entries, move as slowly as the rest from there.
 """
 
 from __future__ import annotations
@@ -25,9 +30,23 @@ import torch
 from mwx_ray.experts.policy import ExpertPolicy
 
 
+def source_input_dim(policy: ExpertPolicy, env_id: str | None, obs_dim: int) -> int:
+    """How many leading entries of the trial's ``obs_dim``-wide observation the source expert reads: all of them,
+    or just the robot state when the source has no task extras and the trial's task appends some (widening)."""
+    from mwx_ray.envs.observation_layout import observation_layout
+
+    if env_id is None or policy.obs_dim >= obs_dim:
+        return obs_dim
+    source = observation_layout(policy.manifest["env_id"], policy.obs_dim)
+    trial = observation_layout(env_id, obs_dim)
+    widens = source.extra_dim == 0 and trial.extra_dim > 0 and source.robot_dim == trial.robot_dim
+    return policy.obs_dim if widens else obs_dim
+
+
 def check_compatible(policy: ExpertPolicy, model_config: dict[str, Any], obs_dim: int, act_dim: int,
                      source: str) -> None:
-    """Raise ValueError naming the first difference between the exported expert and the trial's PPO module."""
+    """Raise ValueError naming the first difference between the exported expert and the trial's PPO module
+    (``obs_dim``: the observation entries the source reads, see :func:`source_input_dim`)."""
     network = policy.manifest["network"]
     wanted = {"algorithm": "ppo", "input_dim": obs_dim, "act_dim": act_dim,
               "hidden_sizes": [int(h) for h in model_config["fcnet_hiddens"]],
@@ -41,14 +60,16 @@ def check_compatible(policy: ExpertPolicy, model_config: dict[str, Any], obs_dim
                              "warm starts need the same PPO actor and observation layout")
 
 
-def _filter_state(policy: ExpertPolicy, template: dict[str, Any]) -> dict[str, Any]:
-    """The trial's MeanStdFilter agent state with the expert's statistics (RunningStat's serialized layout)."""
+def _filter_state(policy: ExpertPolicy, template: dict[str, Any], obs_dim: int) -> dict[str, Any]:
+    """The trial's MeanStdFilter agent state with the expert's statistics (RunningStat's serialized layout),
+    widened to ``obs_dim`` entries with mean 0 and variance 1."""
     from ray.rllib.utils.serialization import _serialize_ndarray
 
     normalizer = policy.manifest["normalizer"]
     count = int(normalizer["count"])
-    mean = np.asarray(normalizer["mean"], dtype=np.float64)
-    var = np.asarray(normalizer["var"], dtype=np.float64)
+    extra = obs_dim - len(normalizer["mean"])
+    mean = np.concatenate((np.asarray(normalizer["mean"], dtype=np.float64), np.zeros(extra)))
+    var = np.concatenate((np.asarray(normalizer["var"], dtype=np.float64), np.ones(extra)))
     (stats,) = template["running_stats"]
     zeros = np.zeros_like(mean)
     stats = {**stats, "num_pushes": count, "num_pushes_delta": 0, "mean_array": _serialize_ndarray(mean),
@@ -58,9 +79,9 @@ def _filter_state(policy: ExpertPolicy, template: dict[str, Any]) -> dict[str, A
     return {**template, "running_stats": [stats]}
 
 
-def warm_start(algo, folder: str | Path, *, source: str | None = None) -> dict[str, Any]:
-    """Copy the exported expert at ``folder`` into ``algo``'s PPO actor and normalizer (see the module docstring);
-    returns what was copied (for the trial's record)."""
+def warm_start(algo, folder: str | Path, *, source: str | None = None, env_id: str | None = None) -> dict[str, Any]:
+    """Copy the exported expert at ``folder`` into ``algo``'s PPO actor and normalizer (see the module docstring;
+    ``env_id``, the trial's env, allows widening); returns what was copied (for the trial's record)."""
     from ray.rllib.core import DEFAULT_MODULE_ID
 
     from mwx_ray.experts.export import FILTER_NAME, filter_state_from_algorithm
@@ -68,12 +89,15 @@ def warm_start(algo, folder: str | Path, *, source: str | None = None) -> dict[s
     source = source or str(folder)
     policy = ExpertPolicy.load(folder)
     raw_obs_space, action_space = algo.spaces["__env_single__"]
-    check_compatible(policy, dict(algo.config.model_config), int(np.prod(raw_obs_space.shape)),
-                     int(np.prod(action_space.shape)), source)
+    obs_dim = int(np.prod(raw_obs_space.shape))
+    read_dim = source_input_dim(policy, env_id, obs_dim)
+    check_compatible(policy, dict(algo.config.model_config), read_dim, int(np.prod(action_space.shape)), source)
     sources = policy.manifest["network"]["rllib_layer_sources"]
     linears = [m for m in policy.actor if isinstance(m, torch.nn.Linear)]
     tensors = {f"{prefix}.{part}": getattr(layer, part).detach().clone()
                for prefix, layer in zip(sources, linears, strict=True) for part in ("weight", "bias")}
+    first = f"{sources[0]}.weight"  # widening: the task extras enter through zero weights
+    tensors[first] = torch.nn.functional.pad(tensors[first], (0, obs_dim - read_dim))
     log_std = policy.log_std_free.detach().clone() if policy.free_log_std else None
 
     def assign(learner) -> None:
@@ -89,8 +113,9 @@ def warm_start(algo, folder: str | Path, *, source: str | None = None) -> dict[s
     algo.learner_group.foreach_learner(assign)
     algo.env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group, inference_only=True,
                                        timeout_seconds=60.0)
-    state = _filter_state(policy, filter_state_from_algorithm(algo))
+    state = _filter_state(policy, filter_state_from_algorithm(algo), obs_dim)
     algo.env_runner_group.foreach_env_runner(
         lambda runner: runner.set_state({"env_to_module_connector": {FILTER_NAME: {None: state}}}),
         local_env_runner=True)
-    return {"init_from": source, "layers": len(sources), "normalizer_count": int(policy.manifest["normalizer"]["count"])}
+    return {"init_from": source, "layers": len(sources), "normalizer_count": int(policy.manifest["normalizer"]["count"]),
+            "widened_inputs": obs_dim - read_dim}

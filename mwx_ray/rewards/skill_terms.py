@@ -52,6 +52,9 @@ REACH_CLOSE_DISTANCE_M = 1.0
 REACH_CLOSE_BONUS = 5.0
 REACH_SUCCESS_DISTANCE_M = 0.05
 REACH_SUCCESS_BONUS = 10.0
+# Dense reach reward (composite reach stages; reach training with env.task.reach.dense_reward): closeness is 1
+# within HumanoidBench's 5 cm bonus radius and a gaussian falling to 0.1 at 1 m beyond it (its outer bonus radius).
+REACH_CLOSENESS_MARGIN_M = 1.0
 
 # --- balance (HumanoidBench BalanceBase.get_reward) ---
 BOARD_HEAD_HEIGHT_M = STAND_HEAD_HEIGHT_M + 0.37  # standing on the board raises the head by ~0.37 m
@@ -168,6 +171,20 @@ def reach_reward(
         "reward_close": close,
         "reward_success": success,
     }
+
+
+def reach_closeness_reward(hand_distance_m: float, root_zz: float) -> tuple[float, dict[str, float]]:
+    """``upright · closeness`` in [0, 1]: the reach reward of composite stages, and a dense training reward for
+    the reach task. HumanoidBench's reach reward is flat between its 5 cm and 1 m radii, so a policy that holds
+    its hand 50 cm off the goal sees no gradient towards it.
+
+    Args:
+        hand_distance_m: distance from the ``left_hand`` site to the goal, m.
+        root_zz: z-component of the pelvis's z-axis (1 = upright).
+    """
+    closeness = tolerance(hand_distance_m, bounds=(0.0, REACH_SUCCESS_DISTANCE_M), margin=REACH_CLOSENESS_MARGIN_M)
+    up = upright(root_zz)
+    return up * closeness, {"closeness": closeness, "upright": up, "hand_distance": hand_distance_m}
 
 
 def balance_reward(

@@ -21,42 +21,19 @@ statistics, action bounds) with the registry copy on disk.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from mwx_ray.envs.observation_layout import adapter_indices, observation_layout
 from mwx_ray.experts.policy import RLLIB_FILTER_EPSILON, ExpertPolicy
 
 # Batches up to this size run the stacked actors (one batched GEMM per layer for all K experts); larger ones run
 # K separate GEMMs. Measured on 1 core, 8 experts 51-256-256-19: stacked 4.5x faster at batch 1, 1.25x at 64,
 # 0.93x at 1024 (a learner minibatch).
 STACKED_MAX_BATCH = 256
-
-
-@dataclass(frozen=True)
-class ObservationLayout:
-    """Robot-state width and task-extras width of an env's observation (``obs_dim = robot + extras``)."""
-
-    robot_dim: int
-    extra_dim: int
-
-    @property
-    def obs_dim(self) -> int:
-        return self.robot_dim + self.extra_dim
-
-
-def observation_layout(env_id: str, obs_dim: int) -> ObservationLayout:
-    """Split ``obs_dim`` of ``env_id`` using its registered task's ``extra_obs_dim`` (non-mwx ids: no extras)."""
-    if env_id.startswith("mwx/"):
-        from mwx_ray.envs.registry import get_task_entry, parse_env_id
-
-        _robot, task_name = parse_env_id(env_id)
-        extra = int(get_task_entry(task_name).task_cls.extra_obs_dim)
-        return ObservationLayout(robot_dim=obs_dim - extra, extra_dim=extra)
-    return ObservationLayout(robot_dim=obs_dim, extra_dim=0)
 
 
 def clip_clock_problem(manifest: Mapping[str, object], expert_name: str) -> str | None:
@@ -70,21 +47,6 @@ def clip_clock_problem(manifest: Mapping[str, object], expert_name: str) -> str 
     return (f"expert {expert_name!r} was trained with imitation.phase_clock (its observation holds the phase of its "
             "clip since it took over) and the router's frozen expert pool has no per-expert clock: route an "
             "expert trained without phase_clock/reference_feedforward for this skill")
-
-
-def adapter_indices(expert: ObservationLayout, task: ObservationLayout, *, expert_name: str,
-                    task_name: str) -> list[int]:
-    """Indices into the task observation that make up the expert's observation, in the expert's order."""
-    if expert.robot_dim != task.robot_dim:
-        raise ValueError(f"expert {expert_name!r} was trained on a {expert.robot_dim}-d robot state but task "
-                         f"{task_name!r} has {task.robot_dim}: not the same robot/scene layout")
-    if expert.extra_dim == 0:
-        return list(range(expert.robot_dim))
-    if task.extra_dim != expert.extra_dim:
-        raise ValueError(f"expert {expert_name!r} needs {expert.extra_dim} task entries after the robot state "
-                         f"but task {task_name!r} provides {task.extra_dim}; observations are never zero-padded: "
-                         "use a composite task that provides this expert's layout (e.g. walk_reach for reach)")
-    return list(range(expert.obs_dim))
 
 
 class FrozenExpertPool(nn.Module):

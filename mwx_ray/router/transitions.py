@@ -70,16 +70,14 @@ def wrap_transitions(env: gym.Env, settings: Mapping[str, Any] | None, fallback_
         return env
     fallback = None
     if settings.get("fallback_expert"):
+        from mwx_ray.envs.observation_layout import expert_indices_in
         from mwx_ray.experts.policy import ExpertPolicy
-        from mwx_ray.router.experts_frozen import adapter_indices, observation_layout
 
         if not fallback_folder:
             raise ValueError(f"router.transitions.fallback_expert {settings['fallback_expert']!r} has no folder")
         policy = ExpertPolicy.load(fallback_folder)
-        task_layout = observation_layout(env.spec.id if env.spec else "", int(env.observation_space.shape[0]))
-        expert_layout = observation_layout(policy.manifest["env_id"], policy.obs_dim)
-        indices = adapter_indices(expert_layout, task_layout, expert_name=str(settings["fallback_expert"]),
-                                  task_name=env.spec.id if env.spec else "task")
+        indices = expert_indices_in(env, policy.manifest["env_id"], policy.obs_dim,
+                                    expert_name=str(settings["fallback_expert"]))
         fallback = (policy, np.asarray(indices))
     return TransitionWrapper(env, action_smoothing=smoothing, fallback=fallback,
                              torso_zz_below=float(settings.get("fallback_torso_zz_below", 0.85)),

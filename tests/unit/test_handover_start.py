@@ -11,7 +11,6 @@ from mwx_ray.config import ConfigError, load_config
 from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.envs import make_env
 from mwx_ray.experts.handover import HANDOVER_INFO_KEY, HandoverStartWrapper, wrap_handover_start
-from mwx_ray.experts.registry import load_expert
 
 CONTROL_DT_S = 0.02  # 10 x 2 ms
 
@@ -41,6 +40,7 @@ class _FallingExpert:
     """An 'expert' that acts at random over the whole joint ranges: the robot falls within the prelude."""
 
     obs_dim = 51
+    manifest = {"env_id": "mwx/h1-walk-v0"}
 
     def __init__(self):
         self.rng = np.random.default_rng(0)
@@ -55,10 +55,25 @@ def test_a_fall_during_the_prelude_gives_a_plain_start():
     assert info[HANDOVER_INFO_KEY] == 0 and env.unwrapped.data.time == 0.0
 
 
-def test_the_expert_must_observe_the_same_robot_state():
-    policy, _ = load_expert("zoo:stand")
-    with pytest.raises(ValueError, match="observes 51 values, this task 57"):
-        HandoverStartWrapper(make_env("reach"), policy, probability=1.0, steps=(1, 2))
+def test_a_walker_hands_over_to_a_reach_task_which_places_its_goal_where_the_walker_stopped():
+    task = {"reach": {"goal_from_pelvis_m": [[0.3, 0.0, 1.0], [0.3, 0.0, 1.0]]},
+            "handover_start": {"probability": 1.0, "expert": "zoo:walk", "steps": [100, 100]}}
+    env = wrap_handover_start(make_env("reach", task=task), task)
+    obs, info = env.reset(seed=2)
+    assert info[HANDOVER_INFO_KEY] == 100, "the walker reads the robot state prefix of the 57-d observation"
+    pelvis = env.unwrapped.data.qpos[:2]
+    assert pelvis[0] > 0.5, "the walker walked"
+    np.testing.assert_allclose(obs[-3:], (pelvis[0] + 0.3, pelvis[1], 1.0))
+
+
+class _ReachLayoutExpert(_FallingExpert):
+    obs_dim = 57
+    manifest = {"env_id": "mwx/h1-reach-v0"}
+
+
+def test_an_expert_that_needs_task_entries_the_task_lacks_is_refused():
+    with pytest.raises(ValueError, match="cannot act in this task.*needs 6 task entries"):
+        HandoverStartWrapper(make_env("walk"), _ReachLayoutExpert(), probability=1.0, steps=(1, 2))
 
 
 def test_evaluation_never_uses_it():

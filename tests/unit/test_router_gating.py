@@ -128,7 +128,7 @@ def test_mixture_log_prob_matches_torch_mixture_same_family():
 # ---- Ray-free router pieces ---------------------------------------------------------------------------------
 
 def test_observation_adapters_slice_the_expert_layout_and_never_zero_pad():
-    from mwx_ray.router.experts_frozen import adapter_indices, observation_layout
+    from mwx_ray.envs.observation_layout import adapter_indices, observation_layout
 
     walk = observation_layout("mwx/h1-walk-v0", 51)
     reach = observation_layout("mwx/h1-reach-v0", 57)

@@ -222,6 +222,57 @@ def test_reach_goal_range_reproducible_fixed_per_episode_and_observed():
     np.testing.assert_array_equal(other.task.goal, goal)
 
 
+REACH_TRAINING = {"reach": {"goal_from_pelvis_m": [[0.2, -0.1, 0.8], [0.7, 0.5, 1.4]], "dense_reward": True,
+                             "min_pelvis_height_m": 0.6}}
+
+
+def test_reach_training_goals_are_drawn_near_the_pelvis_and_re_placed_on_restart():
+    env = make_env("reach", task=REACH_TRAINING)
+    for seed in range(10):
+        env.reset(seed=seed)
+        offset = env.task.goal - (*env.data.qpos[:2], 0.0)
+        assert np.all(offset >= (0.2, -0.1, 0.8)) and np.all(offset <= (0.7, 0.5, 1.4))
+    env.data.qpos[:2] += (3.0, -1.0)  # as if a walker had carried the robot away during a prelude
+    mujoco.mj_forward(env.model, env.data)
+    obs = env.restart_task()
+    offset = env.task.goal - (*env.data.qpos[:2], 0.0)
+    assert np.all(offset >= (0.2, -0.1, 0.8)) and np.all(offset <= (0.7, 0.5, 1.4))
+    np.testing.assert_array_equal(obs[-3:], env.task.goal)
+    np.testing.assert_array_equal(env.data.mocap_pos[env.model.body("goal").mocapid[0]], env.task.goal)
+
+
+def test_reach_dense_reward_and_training_termination_by_hand():
+    env = make_env("reach", task=REACH_TRAINING)
+    env.reset(seed=0)
+    hand = env.data.site("left_hand").xpos.copy()
+    env.task.goal[:] = hand + (0.0, 0.0, 0.35)
+    pelvis_zz = env.data.body("pelvis").xmat[8]
+    reward, terms = env.task.reward(env.ctx)
+    expected = gauss_tol(0.35, 0.0, 0.05, 1.0) * linear_tol_above(pelvis_zz, 0.9, 1.9)
+    assert reward == pytest.approx(expected, rel=1e-9) and terms["hand_distance"] == pytest.approx(0.35)
+    assert not env.task.terminated(env.ctx)
+    env.data.qpos[2] = 0.5
+    mujoco.mj_forward(env.model, env.data)
+    assert env.task.terminated(env.ctx)
+    plain = make_env("reach")  # HumanoidBench's reach never terminates
+    plain.reset(seed=0)
+    plain.data.qpos[2] = 0.5
+    mujoco.mj_forward(plain.model, plain.data)
+    assert not plain.task.terminated(plain.ctx)
+
+
+def test_reach_training_settings_are_dropped_for_evaluation_and_checked_at_load():
+    from mwx_ray.config.task_schema import TaskSection
+    from mwx_ray.config.typed import build
+
+    settings = build(TaskSection, {"name": "reach", **REACH_TRAINING}, lambda _key: "test", prefix="env.task.")
+    assert settings.for_evaluation().reach.goal_from_pelvis_m is None
+    assert not settings.for_evaluation().reach.dense_reward
+    with pytest.raises(Exception, match=r"env\.task\.reach\.goal_from_pelvis_m"):
+        build(TaskSection, {"name": "reach", "reach": {"goal_from_pelvis_m": [[0.7, 0, 0], [0.2, 0, 0]]}},
+              lambda _key: "test", prefix="env.task.")
+
+
 # ---------------------------------------------------------------- balance
 def test_balance_start_on_the_board_reward_by_hand():
     env = make_env("balance_simple")

@@ -1,0 +1,66 @@
+"""How an env's observation splits into robot state and task extras, and which entries an expert reads.
+
+HumanoidEnv observations are the robot's ``qpos ‖ qvel`` (the same for every H1 task without free bodies)
+followed by the task's ``extra_obs_dim`` entries (reach: hand xyz + goal xyz). An expert trained without extras
+reads the robot prefix of any such observation; one with extras needs a task that provides extras of the same
+width after the robot state. Observations of another layout are never zero-padded (a flaw of the MetaWorld-X
+authors' code). Used wherever an expert acts inside another task's env: the router's expert pool and stabiliser
+fallback, and hand-over training starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ObservationLayout:
+    """Robot-state width and task-extras width of an env's observation (``obs_dim = robot + extras``)."""
+
+    robot_dim: int
+    extra_dim: int
+
+    @property
+    def obs_dim(self) -> int:
+        return self.robot_dim + self.extra_dim
+
+
+def observation_layout(env_id: str, obs_dim: int) -> ObservationLayout:
+    """Split ``obs_dim`` of ``env_id`` using its registered task's ``extra_obs_dim`` (non-mwx ids: no extras)."""
+    if env_id.startswith("mwx/"):
+        from mwx_ray.envs.registry import get_task_entry, parse_env_id
+
+        _robot, task_name = parse_env_id(env_id)
+        extra = int(get_task_entry(task_name).task_cls.extra_obs_dim)
+        return ObservationLayout(robot_dim=obs_dim - extra, extra_dim=extra)
+    return ObservationLayout(robot_dim=obs_dim, extra_dim=0)
+
+
+def adapter_indices(expert: ObservationLayout, task: ObservationLayout, *, expert_name: str,
+                    task_name: str) -> list[int]:
+    """Indices into the task observation that make up the expert's observation, in the expert's order."""
+    if expert.robot_dim != task.robot_dim:
+        raise ValueError(f"expert {expert_name!r} was trained on a {expert.robot_dim}-d robot state but task "
+                         f"{task_name!r} has {task.robot_dim}: not the same robot/scene layout")
+    if expert.extra_dim == 0:
+        return list(range(expert.robot_dim))
+    if task.extra_dim != expert.extra_dim:
+        raise ValueError(f"expert {expert_name!r} needs {expert.extra_dim} task entries after the robot state "
+                         f"but task {task_name!r} provides {task.extra_dim}; observations are never zero-padded: "
+                         "use a composite task that provides this expert's layout (e.g. walk_reach for reach)")
+    return list(range(expert.obs_dim))
+
+
+def expert_indices_in(env: gym.Env, expert_env_id: str, expert_obs_dim: int, *, expert_name: str) -> list[int]:
+    """Indices into ``env``'s observations that make up the observation of an expert trained on ``expert_env_id``
+    (``expert_obs_dim`` values); ValueError naming both when it cannot act there."""
+    obs_dim = int(np.prod(env.observation_space.shape))
+    task = getattr(env.unwrapped, "task", None)  # a HumanoidEnv knows its extras even when built without an id
+    env_id = env.spec.id if env.spec else (f"mwx task {task.name!r}" if task is not None else "env")
+    layout = (ObservationLayout(robot_dim=obs_dim - task.extra_obs_dim, extra_dim=task.extra_obs_dim)
+              if task is not None else observation_layout(env_id, obs_dim))
+    return adapter_indices(observation_layout(expert_env_id, expert_obs_dim), layout, expert_name=expert_name,
+                           task_name=env_id)
