@@ -276,3 +276,33 @@ def filter_state_from_algorithm_runner(runner) -> int:
     state = runner.get_state(components="env_to_module_connector")["env_to_module_connector"]
     (stats,) = state["MeanStdFilter"][None]["running_stats"]
     return int(stats["num_pushes"])
+
+
+def test_warm_start_widens_a_robot_state_expert_to_a_task_with_extras(ray_runtime, tmp_path):
+    """init_from zoo:stand (51-d robot state) into a reach trial (57-d: + hand and goal): the trial acts exactly as
+    the stand expert on the robot state, whatever the hand and goal entries are, and a mismatched robot state
+    (a source that reads 57 entries of its own) is refused by name."""
+    from mwx_ray.experts.registry import load_expert
+    from mwx_ray.experts.warm_start import warm_start
+
+    reach_id = "mwx/h1-reach-v0"
+    local_only = ResourcesSection(env_runners_per_trial=0, envs_per_env_runner=1)
+    fresh = build_ppo_config(reach_id, seed=SEED, ppo=PPOSection(log_std_clip_param=5.0),
+                             resources=local_only).build_algo()
+    try:
+        stand, described = load_expert("zoo:stand")
+        record = warm_start(fresh, described["folder"], env_id=reach_id)
+        assert record["widened_inputs"] == 6
+        copied = ExpertPolicy.load(export_algorithm(fresh, tmp_path / "widened"))
+        env = gym.make(reach_id)
+        rows = [env.reset(seed=seed)[0] for seed in range(4)]
+        observations = np.stack(rows)
+        moved = observations.copy()
+        moved[:, 51:] += 0.7  # other hand and goal positions: the zero weights ignore them
+        np.testing.assert_allclose(copied.act(observations), stand.act(observations[:, :51]), atol=1e-5)
+        np.testing.assert_array_equal(copied.act(moved), copied.act(observations))
+        np.testing.assert_array_equal(copied.obs_mean.numpy()[51:], np.zeros(6))
+        with pytest.raises(ValueError, match="input_dim is 51 but this trial's is 57"):
+            warm_start(fresh, described["folder"])  # without the trial's env id no layout is known: not widened
+    finally:
+        fresh.stop()
