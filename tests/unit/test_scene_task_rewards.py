@@ -248,7 +248,8 @@ def test_reach_dense_reward_and_training_termination_by_hand():
     env.task.goal[:] = hand + (0.0, 0.0, 0.35)
     pelvis_zz = env.data.body("pelvis").xmat[8]
     reward, terms = env.task.reward(env.ctx)
-    expected = gauss_tol(0.35, 0.0, 0.05, 1.0) * linear_tol_above(pelvis_zz, 0.9, 1.9)
+    closeness, precision = gauss_tol(0.35, 0.0, 0.05, 1.0), gauss_tol(0.35, 0.0, 0.05, 0.2)
+    expected = (closeness + precision) / 2 * linear_tol_above(pelvis_zz, 0.9, 1.9)
     assert reward == pytest.approx(expected, rel=1e-9) and terms["hand_distance"] == pytest.approx(0.35)
     assert not env.task.terminated(env.ctx)
     env.data.qpos[2] = 0.5
