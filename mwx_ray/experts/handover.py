@@ -19,6 +19,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from mwx_ray.envs.observation_layout import expert_indices_in
+
 HANDOVER_INFO_KEY = "handover_steps"  # reset info: control steps the first expert acted (0 = a plain start)
 
 
@@ -31,8 +33,6 @@ class HandoverStartWrapper(gym.Wrapper):
 
     def __init__(self, env: gym.Env, policy, *, probability: float, steps: tuple[int, int]):
         super().__init__(env)
-        from mwx_ray.envs.observation_layout import expert_indices_in
-
         try:
             indices = expert_indices_in(env, policy.manifest["env_id"], policy.obs_dim, expert_name="handover_start")
         except ValueError as error:
