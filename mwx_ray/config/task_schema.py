@@ -238,15 +238,16 @@ class ReachSection:
     HumanoidBench draws the goal anywhere in a 4 × 4 m square around the start, so most goals need walking first,
     and its reward is flat between the 5 cm and 1 m bonus radii. A composite task hands the reach expert a robot
     that has just walked up to its goal; these settings train exactly that: goals within arm's reach of where the
-    episode starts (``goal_from_pelvis_m``, also after a ``handover_start`` prelude), a dense reward towards the goal
-    (``dense_reward``), and an end to episodes that fall (``min_pelvis_height_m``; HumanoidBench's reach never
-    ends)."""
+    episode starts (``goal_from_pelvis_m``, also after a ``handover_start`` prelude), a dense reward that asks to
+    stand at rest with the hand on the goal (``dense_reward``, ``stand.rest_margin_mps``), and an end to episodes
+    that fall (``min_pelvis_height_m``; HumanoidBench's reach never ends)."""
 
     goal_from_pelvis_m: list[list[float]] | None = setting(
         None, help="[[x, y, z] min, [x, y, z] max]: goal x, y drawn relative to the pelvis where the episode starts "
                    "(world axes), z absolute, m; null = HumanoidBench's goals")
-    dense_reward: bool = setting(False, help="train on upright · closeness (the composite reach stage's reward, "
-                                             "in [0, 1]) instead of HumanoidBench's reach reward")
+    dense_reward: bool = setting(False, help="train on the stand task's reward (with env.task.stand's at-rest "
+                                             "term) times (1 + closeness) / 2, closeness the composite reach "
+                                             "stage's, instead of HumanoidBench's reach reward")
     min_pelvis_height_m: float | None = setting(None, help="end a training episode when the pelvis is lower than "
                                                            "this, m (e.g. 0.6); null = HumanoidBench's (never)")
 

@@ -52,7 +52,7 @@ REACH_CLOSE_DISTANCE_M = 1.0
 REACH_CLOSE_BONUS = 5.0
 REACH_SUCCESS_DISTANCE_M = 0.05
 REACH_SUCCESS_BONUS = 10.0
-# Dense reach reward (composite reach stages; reach training with env.task.reach.dense_reward): the mean of two
+# Dense reach closeness (composite reach stages; reach training with env.task.reach.dense_reward): the mean of two
 # gaussians of the hand-to-goal distance, both 1 within HumanoidBench's 5 cm bonus radius: a coarse one that falls
 # to 0.1 at 1 m beyond it (its outer bonus radius) and a fine one that falls to 0.1 at 0.2 m beyond it. The coarse
 # one alone is flat near the goal (0.95 at 20 cm): a reach expert trained on it stopped 10-30 cm short (ours).
@@ -176,21 +176,31 @@ def reach_reward(
     }
 
 
+def reach_closeness(hand_distance_m: float) -> tuple[float, dict[str, float]]:
+    """``(closeness + precision) / 2`` in [0, 1], the two gaussians of the hand-to-goal distance above.
+
+    Args:
+        hand_distance_m: distance from the ``left_hand`` site to the goal, m.
+    """
+    bounds = (0.0, REACH_SUCCESS_DISTANCE_M)
+    closeness = tolerance(hand_distance_m, bounds=bounds, margin=REACH_CLOSENESS_MARGIN_M)
+    precision = tolerance(hand_distance_m, bounds=bounds, margin=REACH_PRECISION_MARGIN_M)
+    return 0.5 * (closeness + precision), {"closeness": closeness, "precision": precision,
+                                           "hand_distance": hand_distance_m}
+
+
 def reach_closeness_reward(hand_distance_m: float, root_zz: float) -> tuple[float, dict[str, float]]:
-    """``upright · (closeness + precision) / 2`` in [0, 1]: the reach reward of composite stages, and a dense
-    training reward for the reach task. HumanoidBench's reach reward is flat between its 5 cm and 1 m radii, so a
-    policy that holds its hand 50 cm off the goal sees no gradient towards it.
+    """``upright · reach_closeness`` in [0, 1]: the reach reward of composite stages. HumanoidBench's reach reward
+    is flat between its 5 cm and 1 m radii, so a policy that holds its hand 50 cm off the goal sees no gradient
+    towards it.
 
     Args:
         hand_distance_m: distance from the ``left_hand`` site to the goal, m.
         root_zz: z-component of the pelvis's z-axis (1 = upright).
     """
-    bounds = (0.0, REACH_SUCCESS_DISTANCE_M)
-    closeness = tolerance(hand_distance_m, bounds=bounds, margin=REACH_CLOSENESS_MARGIN_M)
-    precision = tolerance(hand_distance_m, bounds=bounds, margin=REACH_PRECISION_MARGIN_M)
+    reach, parts = reach_closeness(hand_distance_m)
     up = upright(root_zz)
-    return up * 0.5 * (closeness + precision), {"closeness": closeness, "precision": precision, "upright": up,
-                                                 "hand_distance": hand_distance_m}
+    return up * reach, {**parts, "upright": up}
 
 
 def balance_reward(

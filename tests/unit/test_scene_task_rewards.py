@@ -9,6 +9,7 @@ import pytest
 
 from mwx_ray.envs import make_env, props
 from mwx_ray.envs.tasks.balance import has_unwanted_balance_contact
+from mwx_ray.envs.tasks.locomotion import StandTask
 from mwx_ray.rewards import skill_terms
 from mwx_ray.robots.h1 import build_h1_spec
 
@@ -246,11 +247,12 @@ def test_reach_dense_reward_and_training_termination_by_hand():
     env.reset(seed=0)
     hand = env.data.site("left_hand").xpos.copy()
     env.task.goal[:] = hand + (0.0, 0.0, 0.35)
-    pelvis_zz = env.data.body("pelvis").xmat[8]
     reward, terms = env.task.reward(env.ctx)
+    stand, _ = StandTask().reward(env.ctx)  # HumanoidBench's h1-stand reward (tested in test_locomotion_rewards)
     closeness, precision = gauss_tol(0.35, 0.0, 0.05, 1.0), gauss_tol(0.35, 0.0, 0.05, 0.2)
-    expected = (closeness + precision) / 2 * linear_tol_above(pelvis_zz, 0.9, 1.9)
-    assert reward == pytest.approx(expected, rel=1e-9) and terms["hand_distance"] == pytest.approx(0.35)
+    expected = stand * (1 + (closeness + precision) / 2) / 2
+    assert stand > 0.5 and reward == pytest.approx(expected, rel=1e-9)
+    assert terms["hand_distance"] == pytest.approx(0.35)
     assert not env.task.terminated(env.ctx)
     env.data.qpos[2] = 0.5
     mujoco.mj_forward(env.model, env.data)

@@ -12,9 +12,10 @@ generator and **kept fixed for the episode** — HumanoidBench's ``Reach.reset_m
 so the observation is concat(qpos 26, qvel 25, left-hand position 3, goal 3) = 57, as in HumanoidBench.
 
 Training only (``env.task.reach``, dropped by ``TaskSection.for_evaluation``): goals within arm's reach of where
-the episode starts (``goal_from_pelvis_m``, re-placed by ``restart`` after a hand-over prelude), the dense
-``upright · closeness`` reward of composite reach stages (``dense_reward``), and an end to fallen episodes
-(``min_pelvis_height_m``).
+the episode starts (``goal_from_pelvis_m``, re-placed by ``restart`` after a hand-over prelude), a dense reward
+(``dense_reward``: the stand task's reward, at-rest term included when ``env.task.stand.rest_margin_mps`` is set,
+times ``(1 + closeness) / 2`` with the closeness of composite reach stages; HumanoidBench's upright-only term let
+a first try walk away from its goals), and an end to fallen episodes (``min_pelvis_height_m``).
 
 The upright term reads ``xmat[1].zz``: body 1 is the pelvis in HumanoidBench's model (the reference table calls it
 torso_zz); we read the root body explicitly, which is the pelvis here too.
@@ -32,7 +33,8 @@ from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.envs.context import StepContext
 from mwx_ray.envs.props import add_goal_marker, mocap_index, set_mocap_pos
 from mwx_ray.envs.task import Task
-from mwx_ray.rewards.skill_terms import reach_closeness_reward, reach_reward
+from mwx_ray.envs.tasks.locomotion import StandTask, half_paid
+from mwx_ray.rewards.skill_terms import reach_closeness, reach_reward
 from mwx_ray.robots.spec import RobotSpec
 
 REACH_GOAL_LOW_M = (-2.0, -2.0, 0.2)  # HumanoidBench Reach.target_low
@@ -47,10 +49,10 @@ class ReachTask(Task):
     extra_obs_dim: ClassVar[int] = 6
 
     def __init__(self, goal_from_pelvis_m: Sequence[Sequence[float]] | None = None, dense_reward: bool = False,
-                 min_pelvis_height_m: float | None = None):
-        # All three training-only (TaskSection.reach); None/False = HumanoidBench.
+                 min_pelvis_height_m: float | None = None, rest_margin_mps: float | None = None):
+        # All training-only (TaskSection.reach, .stand); None/False = HumanoidBench.
         self.goal_box = None if goal_from_pelvis_m is None else np.asarray(goal_from_pelvis_m, dtype=float)
-        self.dense_reward = dense_reward
+        self.stand = StandTask(rest_margin_mps=rest_margin_mps) if dense_reward else None
         self.min_pelvis_height_m = min_pelvis_height_m
         self.goal = np.zeros(3)  # world frame, m; resampled every reset
         self._obs = np.zeros(self.extra_obs_dim)
@@ -59,7 +61,7 @@ class ReachTask(Task):
     def from_config(cls, settings: TaskSection) -> ReachTask:
         reach = settings.reach
         return cls(goal_from_pelvis_m=reach.goal_from_pelvis_m, dense_reward=reach.dense_reward,
-                   min_pelvis_height_m=reach.min_pelvis_height_m)
+                   min_pelvis_height_m=reach.min_pelvis_height_m, rest_margin_mps=settings.stand.rest_margin_mps)
 
     def build(self, spec: mujoco.MjSpec, robot: RobotSpec) -> None:
         self._marker_body_name = add_goal_marker(spec)
@@ -85,9 +87,11 @@ class ReachTask(Task):
         set_mocap_pos(ctx.data, self._marker, self.goal)
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        if self.stand is not None:
+            stand, parts = self.stand.reward(ctx)
+            closeness, closeness_parts = reach_closeness(float(np.linalg.norm(self._hand_pos - self.goal)))
+            return stand * half_paid(closeness), {**parts, **closeness_parts, "reach_closeness": closeness}
         root_zz = float(ctx.data.xmat[self._root_body, 8])
-        if self.dense_reward:
-            return reach_closeness_reward(float(np.linalg.norm(self._hand_pos - self.goal)), root_zz)
         return reach_reward(
             hand_pos=self._hand_pos,
             goal_pos=self.goal,
