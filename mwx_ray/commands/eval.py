@@ -67,6 +67,24 @@ def _handover_wrapper(first_expert: str, steps: tuple[int, int]):
     return lambda env: wrap_handover_start(env, settings)
 
 
+def _act_on_its_slice(policy, env_id: str, name: str):
+    """``policy.act`` fed the part of ``env_id``'s observation the expert was trained on (a stand expert reads the
+    robot state of a reach task's observation); SystemExit naming both layouts when it cannot act there."""
+    from mwx_ray.envs import make_env
+    from mwx_ray.envs.observation_layout import expert_indices_in
+
+    probe = make_env(env_id)
+    try:
+        width = len(expert_indices_in(probe, policy.manifest["env_id"], policy.obs_dim, expert_name=name))
+    except ValueError as err:
+        raise SystemExit(f"mwx eval: {err}") from err
+    finally:
+        probe.close()
+    if width == int(probe.observation_space.shape[0]):
+        return policy.act
+    return lambda obs: policy.act(obs[..., :width])  # every layout is a prefix of the task's observation
+
+
 def run(args) -> int:
     from mwx_ray.experts.evaluation import evaluate_policy, expert_eval_env_kwargs
     from mwx_ray.experts.registry import load_expert
@@ -87,7 +105,8 @@ def run(args) -> int:
     print(f"expert {name} ({about['folder']}) on {env_id}: {args.episodes} episodes from seed {args.seed}")
     env_kwargs = expert_eval_env_kwargs(policy.manifest, args.task) if env_id.startswith("mwx/") else {}
     wrap_env = _handover_wrapper(args.after, args.after_steps) if args.after else None
-    result = evaluate_policy(policy.act, env_id, episodes=args.episodes, seed=args.seed, video_path=video,
+    act = _act_on_its_slice(policy, env_id, name) if env_id.startswith("mwx/") else policy.act
+    result = evaluate_policy(act, env_id, episodes=args.episodes, seed=args.seed, video_path=video,
                              video_steps=args.video_steps, env_kwargs=env_kwargs, wrap_env=wrap_env)
     successes = "n/a (env reports none)" if math.isnan(result.success_rate) else (
         f"{result.success_rate:.0%} ({round(result.success_rate * args.episodes)}/{args.episodes})")

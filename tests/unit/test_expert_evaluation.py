@@ -75,3 +75,13 @@ def test_falls_are_counted_and_a_handover_runs_the_first_expert_before_the_evalu
     assert "mean episode length 960 steps; fell in 0/1 after taking over from zoo:walk" in out, out
     with pytest.raises(SystemExit, match="--after-steps"):
         mwx_main(["eval", "zoo:stand", "--after", "zoo:walk", "--after-steps", "9", "3", "--episodes", "1"])
+
+
+def test_an_expert_evaluated_on_a_task_with_extras_reads_its_slice_and_a_missing_slice_is_named(capsys):
+    from mwx_ray.cli import main as mwx_main
+
+    # zoo:stand (51-d robot state) on reach (57-d: + hand and goal): it reads the robot state and stands there.
+    assert mwx_main(["eval", "zoo:stand", "--task", "reach", "--episodes", "1", "--seed", "3", "--no-video"]) == 0
+    assert "fell in 0/1" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="needs 6 task entries after the robot state"):
+        mwx_main(["eval", "zoo:reach", "--task", "walk", "--episodes", "1", "--no-video"])
