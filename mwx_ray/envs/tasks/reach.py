@@ -15,7 +15,7 @@ Training only (``env.task.reach``, dropped by ``TaskSection.for_evaluation``): g
 the episode starts (``goal_from_pelvis_m``, re-placed by ``restart`` after a hand-over prelude), a dense reward
 (``dense_reward``: the stand task's reward, at-rest term included when ``env.task.stand.rest_margin_mps`` is set,
 times ``(1 + closeness) / 2`` with the closeness of composite reach stages; HumanoidBench's upright-only term let
-a first try walk away from its goals), and an end to fallen episodes (``min_pelvis_height_m``).
+an earlier try walk away from its goals), and an end to fallen episodes (``min_pelvis_height_m``).
 
 The upright term reads ``xmat[1].zz``: body 1 is the pelvis in HumanoidBench's model (the reference table calls it
 torso_zz); we read the root body explicitly, which is the pelvis here too.
@@ -91,11 +91,10 @@ class ReachTask(Task):
             stand, parts = self.stand.reward(ctx)
             closeness, closeness_parts = reach_closeness(float(np.linalg.norm(self._hand_pos - self.goal)))
             return stand * half_paid(closeness), {**parts, **closeness_parts, "reach_closeness": closeness}
-        root_zz = float(ctx.data.xmat[self._root_body, 8])
         return reach_reward(
             hand_pos=self._hand_pos,
             goal_pos=self.goal,
-            root_zz=root_zz,
+            root_zz=float(ctx.data.xmat[self._root_body, 8]),
             robot_qvel=self._robot_qvel,
         )
 
