@@ -57,7 +57,10 @@ def adapter_indices(expert: ObservationLayout, task: ObservationLayout, *, exper
 def expert_indices_in(env: gym.Env, expert_env_id: str, expert_obs_dim: int, *, expert_name: str) -> list[int]:
     """Indices into ``env``'s observations that make up the observation of an expert trained on ``expert_env_id``
     (``expert_obs_dim`` values); ValueError naming both when it cannot act there."""
-    obs_dim = int(np.prod(env.observation_space.shape))
+    shape = env.observation_space.shape
+    if shape is None:
+        raise ValueError(f"expert {expert_name!r}: the env's observation space has no shape")
+    obs_dim = int(np.prod(shape))
     task = getattr(env.unwrapped, "task", None)  # a HumanoidEnv knows its extras even when built without an id
     env_id = env.spec.id if env.spec else (f"mwx task {task.name!r}" if task is not None else "env")
     layout = (ObservationLayout(robot_dim=obs_dim - task.extra_obs_dim, extra_dim=task.extra_obs_dim)
