@@ -83,6 +83,9 @@ EFFECTS: dict[str, tuple] = {
     "walk.max_speed_mps": (0.05, {}, "walk_imitation"),
     "crawl.min_head_height_m": (1.7, {}, "crawl"),  # above the standing head: the first step ends the episode
     "crawl.tunnel_start_x_m": ([-0.3, -0.3], {}, "crawl"),  # the ceiling starts behind the robot and hits its head
+    "reach.goal_from_pelvis_m": ([[0.3, 0.0, 1.0], [0.3, 0.0, 1.0]], {}, "reach"),  # the observed goal moves
+    "reach.dense_reward": (True, {}, "reach"),
+    "reach.min_pelvis_height_m": (1.5, {}, "reach"),  # above the standing pelvis: the first step ends the episode
 }
 # Fields whose effect is on the configured task object rather than on a short random rollout.
 TASK_ATTRIBUTES = {"hurdle.discount_hurdle_contact": ("hurdle", True, "discount_hurdle_contact")}
