@@ -71,18 +71,18 @@ def _act_on_its_slice(policy, env_id: str, name: str):
     """``policy.act`` fed the part of ``env_id``'s observation the expert was trained on (a stand expert reads the
     robot state of a reach task's observation); SystemExit naming both layouts when it cannot act there."""
     from mwx_ray.envs import make_env
-    from mwx_ray.envs.observation_layout import expert_indices_in
+    from mwx_ray.envs.observation_layout import expert_prefix_width
 
     probe = make_env(env_id)
     try:
-        width = len(expert_indices_in(probe, policy.manifest["env_id"], policy.obs_dim, expert_name=name))
+        width = expert_prefix_width(probe, policy.manifest["env_id"], policy.obs_dim, expert_name=name)
     except ValueError as err:
         raise SystemExit(f"mwx eval: {err}") from err
     finally:
         probe.close()
     if width == int(probe.observation_space.shape[0]):
         return policy.act
-    return lambda obs: policy.act(obs[..., :width])  # every layout is a prefix of the task's observation
+    return lambda obs: policy.act(obs[..., :width])
 
 
 def run(args) -> int:

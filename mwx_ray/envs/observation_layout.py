@@ -54,6 +54,13 @@ def adapter_indices(expert: ObservationLayout, task: ObservationLayout, *, exper
     return list(range(expert.obs_dim))
 
 
+def expert_prefix_width(env: gym.Env, expert_env_id: str, expert_obs_dim: int, *, expert_name: str) -> int:
+    """How many leading entries of ``env``'s observations an expert trained on ``expert_env_id`` reads (every
+    layout is a prefix of the task's observation: robot state, then any extras); ValueError as
+    :func:`expert_indices_in`."""
+    return len(expert_indices_in(env, expert_env_id, expert_obs_dim, expert_name=expert_name))
+
+
 def expert_indices_in(env: gym.Env, expert_env_id: str, expert_obs_dim: int, *, expert_name: str) -> list[int]:
     """Indices into ``env``'s observations that make up the observation of an expert trained on ``expert_env_id``
     (``expert_obs_dim`` values); ValueError naming both when it cannot act there."""

@@ -19,7 +19,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from mwx_ray.envs.observation_layout import expert_indices_in
+from mwx_ray.envs.observation_layout import expert_prefix_width
 
 HANDOVER_INFO_KEY = "handover_steps"  # reset info: control steps the first expert acted (0 = a plain start)
 
@@ -34,10 +34,10 @@ class HandoverStartWrapper(gym.Wrapper):
     def __init__(self, env: gym.Env, policy, *, probability: float, steps: tuple[int, int]):
         super().__init__(env)
         try:
-            indices = expert_indices_in(env, policy.manifest["env_id"], policy.obs_dim, expert_name="handover_start")
+            width = expert_prefix_width(env, policy.manifest["env_id"], policy.obs_dim, expert_name="handover_start")
         except ValueError as error:
             raise ValueError(f"handover_start: the first expert cannot act in this task: {error}") from None
-        self._slice = slice(0, len(indices))  # every layout is a prefix of the task's observation
+        self._slice = slice(0, width)
         self.policy = policy
         self.probability = float(probability)
         self.steps = (int(steps[0]), int(steps[1]))
