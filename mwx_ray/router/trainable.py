@@ -80,7 +80,7 @@ class RouterHooks:
     def _policy(self, algo) -> RouterPolicy:
         from mwx_ray.router.training import router_policy_from_algorithm
 
-        return router_policy_from_algorithm(algo, self.setup)
+        return router_policy_from_algorithm(algo, self.setup, gating=self.config.router.eval.gating)
 
     def _evaluate(self, algo, artifacts: Path | None) -> RouterEvalResult:
         ev = self.config.router.eval
@@ -114,7 +114,8 @@ class RouterHooks:
         checkpoint = save_router_checkpoint(
             self._policy(algo), self.trial_dir / "router", task_env_id=self.setup.task_env_id,
             instruction_text=self.setup.instruction_text,
-            extra={"variant": self.config.router.variant, "labels": self.setup.label_source.provenance,
+            extra={"variant": self.config.router.variant, "trained_gating": self.config.router.gating.kind,
+                   "labels": self.setup.label_source.provenance,
                    "env_steps": int(metrics.get("env_steps", 0)), "frozen_check": frozen["copies_checked"],
                    **self.setup.env_options()})
         return {"router/experts_frozen": 1.0, "artifacts/frozen_check": str(frozen_file),

@@ -153,8 +153,9 @@ def check_experts_frozen(algo, setup: RouterSetup) -> dict[str, Any]:
     return {"registry": registry, "copies_checked": sorted(copies), "ok": True}
 
 
-def router_policy_from_algorithm(algo, setup: RouterSetup) -> RouterPolicy:
-    """The current router (Learner weights) + the driver's frozen expert pool, as a Ray-free policy."""
+def router_policy_from_algorithm(algo, setup: RouterSetup, *, gating: str = "trained") -> RouterPolicy:
+    """The current router (Learner weights) + the driver's frozen expert pool, as a Ray-free policy; ``gating``
+    (``router.eval.gating``) ``soft``/``hard`` replaces the trained gating, ``trained`` keeps it."""
     state = algo.learner_group.get_state(components=f"learner/rl_module/{ROUTER_MODULE_ID}")
     module_state = state["learner"]["rl_module"][ROUTER_MODULE_ID]
     cfg = setup.router_model_config()
@@ -163,4 +164,5 @@ def router_policy_from_algorithm(algo, setup: RouterSetup) -> RouterPolicy:
     network = RouterNetwork(cfg["spec"], instruction=torch.tensor(cfg["instruction"]),
                             obs_mean=torch.tensor(cfg["obs_mean"]), obs_std=torch.tensor(cfg["obs_std"]))
     network.load_state_dict(network_state_from_module_state(module_state))
-    return RouterPolicy(setup.experts, network, gating_kind=setup.router.gating.kind)
+    kind = setup.router.gating.kind if gating == "trained" else gating
+    return RouterPolicy(setup.experts, network, gating_kind=kind)

@@ -114,7 +114,8 @@ def router_stage_config(experts_dir, tmp_path, *overrides):
 
 def test_router_stage_trains_logs_everything_and_proves_experts_frozen(experts_dir, tmp_path):
     registry_hashes = {s: ExpertPolicy.load(experts_dir / s).parameter_hash() for s in ("stand", "walk")}
-    loaded = router_stage_config(experts_dir, tmp_path, "router.supervision.lambda0=20.0")
+    # Trained soft, evaluated and saved top-1 (router.eval.gating): the argmax deployment of a soft router.
+    loaded = router_stage_config(experts_dir, tmp_path, "router.supervision.lambda0=20.0", "router.eval.gating=hard")
     result = train_router(loaded, run_dir=tmp_path / "run")
     assert result.ok and result.stage == "router" and result.mlflow_run_id
     (trial,) = result.trials
@@ -139,12 +140,14 @@ def test_router_stage_trains_logs_everything_and_proves_experts_frozen(experts_d
 
     # The Ray-free checkpoint reloads with the same experts and routes like the trained module did.
     assert metrics["artifacts/router_checkpoint"] == str(trial_dir / "router")
-    policy = load_router_policy(trial_dir / "router")
+    manifest = json.loads((trial_dir / "router" / "router.json").read_text())
+    assert (manifest["gating"], manifest["trained_gating"]) == ("hard", "soft")
+    policy = load_router_policy(trial_dir / "router", gating="soft")  # `mwx eval --gating soft`
     assert policy.names == ["stand", "walk"]
     obs = np.random.default_rng(0).normal(size=(4, policy.network.obs_mean.shape[0])).astype(np.float32)
     soft = policy.weights(torch.from_numpy(obs)).numpy()
-    hard = load_router_policy(trial_dir / "router", gating="hard").weights(torch.from_numpy(obs)).numpy()
-    np.testing.assert_array_equal(hard, np.eye(2)[soft.argmax(axis=1)])  # `mwx eval --gating hard`
+    hard = load_router_policy(trial_dir / "router").weights(torch.from_numpy(obs)).numpy()
+    np.testing.assert_array_equal(hard, np.eye(2)[soft.argmax(axis=1)])
     assert (trial_dir / "final_weights.png").stat().st_size > 0
     assert (trial_dir / "final_episode.mp4").stat().st_size > 0
 

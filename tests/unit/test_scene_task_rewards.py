@@ -265,13 +265,14 @@ def test_reach_dense_reward_and_training_termination_by_hand():
 
 
 def test_reach_training_settings_are_dropped_for_evaluation_and_checked_at_load():
+    from mwx_ray.config.errors import ConfigError
     from mwx_ray.config.task_schema import TaskSection
     from mwx_ray.config.typed import build
 
     settings = build(TaskSection, {"name": "reach", **REACH_TRAINING}, lambda _key: "test", prefix="env.task.")
     assert settings.for_evaluation().reach.goal_from_pelvis_m is None
     assert not settings.for_evaluation().reach.dense_reward
-    with pytest.raises(Exception, match=r"env\.task\.reach\.goal_from_pelvis_m"):
+    with pytest.raises(ConfigError, match=r"test: env\.task\.reach\.goal_from_pelvis_m"):
         build(TaskSection, {"name": "reach", "reach": {"goal_from_pelvis_m": [[0.7, 0, 0], [0.2, 0, 0]]}},
               lambda _key: "test", prefix="env.task.")
 
