@@ -30,7 +30,9 @@ def run_router_checkpoint(args) -> int:
     name = manifest.get("variant") or folder.parent.name
     video = None if args.no_video else Path(args.video or f"runs/videos/eval-router-{name}-{env_id.split('/')[-1]}.mp4")
     plot = (video.with_suffix(".png") if video else Path(f"runs/videos/eval-router-{name}.png"))
-    trained = manifest.get("trained_gating", manifest["gating"])  # saved with router.eval.gating applied
+    # "gating" is how the router was saved to run (router.eval.gating); checkpoints from before that option ran as
+    # trained and carry no "trained_gating".
+    trained = manifest.get("trained_gating", manifest["gating"])
     gating = policy.gating_kind + ("" if policy.gating_kind == trained else f" (trained {trained})")
     print(f"router {name} ({folder}, {gating} gating over {policy.names}) on {env_id}: "
           f"{args.episodes} episodes from seed {args.seed}")

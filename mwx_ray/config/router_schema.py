@@ -16,6 +16,7 @@ from mwx_ray.config.experts_schema import PPOSection
 from mwx_ray.config.typed import setting
 
 RouterMode = Literal["router", "uniform", "single", "monolithic"]
+EvalGating = Literal["trained", "soft", "hard"]  # router.eval.gating: "trained" keeps router.gating.kind
 LabelSourceName = Literal["none", "dataset", "oracle", "text-prior", "constant"]
 
 
@@ -110,7 +111,7 @@ class RouterEvalSection:
     video: bool = setting(True, help="render the final evaluation episode with the router weights drawn on it")
     video_steps: int = setting(500, ge=1, help="env steps filmed (50 per second)")
     max_steps: int | None = setting(None, ge=1, help="cap on evaluation episode length (null = the task's)")
-    gating: Literal["trained", "soft", "hard"] = setting(
+    gating: EvalGating = setting(
         "trained", help="how evaluations and the saved router combine the experts: trained = as router.gating; "
                         "hard = top-1 (argmax of the weights), the deployment of a soft-trained router")
 

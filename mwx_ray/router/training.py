@@ -24,6 +24,7 @@ from ray.rllib.utils.metrics import (
     LEARNER_RESULTS,
 )
 
+from mwx_ray.config.router_schema import EvalGating
 from mwx_ray.config.schema import ResourcesSection
 from mwx_ray.experts.env_registration import BASE_SEED_KEY, PLUGINS_KEY
 from mwx_ray.router.checkpoint import network_state_from_module_state
@@ -153,7 +154,7 @@ def check_experts_frozen(algo, setup: RouterSetup) -> dict[str, Any]:
     return {"registry": registry, "copies_checked": sorted(copies), "ok": True}
 
 
-def router_policy_from_algorithm(algo, setup: RouterSetup, *, gating: str = "trained") -> RouterPolicy:
+def router_policy_from_algorithm(algo, setup: RouterSetup, *, gating: EvalGating = "trained") -> RouterPolicy:
     """The current router (Learner weights) + the driver's frozen expert pool, as a Ray-free policy; ``gating``
     (``router.eval.gating``) ``soft``/``hard`` replaces the trained gating, ``trained`` keeps it."""
     state = algo.learner_group.get_state(components=f"learner/rl_module/{ROUTER_MODULE_ID}")
