@@ -24,6 +24,7 @@ from mwx_ray.envs.tasks.reach import ReachTask
 from mwx_ray.envs.tasks.sit import SitHardTask, SitSimpleTask
 from mwx_ray.envs.tasks.skills import BUILTIN_SKILLS
 from mwx_ray.envs.tasks.stair import SlideTask, StairTask
+from mwx_ray.envs.tasks.turn import TurnAroundTask
 
 register_task(StandTask)
 register_task(WalkTask)
@@ -38,6 +39,7 @@ register_task(SitHardTask)
 register_task(CrawlTask)
 register_task(ReachTask)
 register_task(BalanceSimpleTask)
+register_task(TurnAroundTask)
 register_task(StandWalkStand)
 register_task(WalkRunWalk)
 register_task(WalkToChairSit)

@@ -1,0 +1,51 @@
+"""Turning round on the spot: the reward of the ``turn`` skill (task ``turn_around`` and the composite stage).
+
+Not a HumanoidBench task: HumanoidBench's sit_hard expects a policy to turn towards a chair it starts beside or
+behind (start yaw within ±1.8 rad), but has no task for turning itself. The reward is HumanoidBench's stand
+reward (``small_control · standing · upright · dont_move``) times a heading term, so a turning expert is paid
+exactly like a standing one once it faces the goal heading. Frames: world; yaw about +z, rad.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mwx_ray.rewards.humanoid_terms import dont_move, small_control, standing, upright
+from mwx_ray.rewards.kernels import tolerance
+
+# Facing is fully paid within 0.15 rad (8.6°) of the goal heading and falls linearly to 0 at 0.15 + π, so a
+# robot facing the wrong way still earns ~5% and every degree turned pays: our choice.
+FACING_TOLERANCE_RAD = 0.15
+FACING_MARGIN_RAD = math.pi
+
+
+def yaw_of(quat_wxyz: np.ndarray) -> float:
+    """Heading (yaw about world +z) of a body with orientation quaternion (w, x, y, z), rad in (−π, π]."""
+    w, x, y, z = (float(v) for v in quat_wxyz)
+    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
+def heading_error(yaw_rad: float, goal_yaw_rad: float) -> float:
+    """Smallest absolute angle between two headings, rad in [0, π]."""
+    return abs(math.remainder(yaw_rad - goal_yaw_rad, 2.0 * math.pi))
+
+
+def facing(yaw_rad: float, goal_yaw_rad: float) -> float:
+    """1 within ``FACING_TOLERANCE_RAD`` of the goal heading, linear to 0 half a turn further."""
+    return float(tolerance(heading_error(yaw_rad, goal_yaw_rad), bounds=(0.0, FACING_TOLERANCE_RAD),
+                           margin=FACING_MARGIN_RAD, sigmoid="linear", value_at_margin=0.0))
+
+
+def turn_reward(*, yaw_rad: float, goal_yaw_rad: float, head_z_m: float, torso_zz: float,
+                com_vel_xy_mps: np.ndarray, actuator_force_nm: np.ndarray) -> tuple[float, dict[str, float]]:
+    """``small_control · standing · upright · dont_move · facing`` and its terms."""
+    parts = {
+        "standing": standing(head_z_m),
+        "upright": upright(torso_zz),
+        "small_control": small_control(actuator_force_nm),
+        "dont_move": dont_move(com_vel_xy_mps),
+        "facing": facing(yaw_rad, goal_yaw_rad),
+    }
+    return math.prod(parts.values()), parts
