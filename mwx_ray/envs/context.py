@@ -151,6 +151,11 @@ class StepContext:
         return self._qpos[0:3]
 
     @property
+    def yaw_rate(self) -> float:
+        """Pelvis angular velocity about world +z, rad/s (the free joint's ``qvel[3:6]`` is in the pelvis frame)."""
+        return float(self._xmat[self._root_body, 6:9] @ self._qvel[3:6])
+
+    @property
     def root_quat(self) -> np.ndarray:
         """Pelvis orientation quaternion ``qpos[3:7]`` (w, x, y, z), world frame (post-step view)."""
         return self._qpos[3:7]

@@ -2,8 +2,10 @@
 
 Not a HumanoidBench task: HumanoidBench's sit_hard expects a policy to turn towards a chair it starts beside or
 behind (start yaw within ±1.8 rad), but has no task for turning itself. The reward is HumanoidBench's stand
-reward (``small_control · standing · upright · dont_move``) times a heading term, so a turning expert is paid
-exactly like a standing one once it faces the goal heading. Frames: world; yaw about +z, rad.
+reward (``small_control · standing · upright · dont_move``) times ``(turning + facing) / 2``, the shape of the
+composite ``WalkTo`` stage (``(move_towards + near) / 2``): ``turning`` is HumanoidBench's ``move`` kernel on the
+yaw rate towards the goal heading (1 once facing it), ``facing`` pays the heading itself. So a turning expert is
+paid exactly like a standing one once it faces the goal. Frames: world; yaw about +z, rad; rates rad/s.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ import math
 
 import numpy as np
 
-from mwx_ray.rewards.humanoid_terms import dont_move, small_control, standing, upright
+from mwx_ray.rewards.humanoid_terms import dont_move, move, small_control, standing, upright
 from mwx_ray.rewards.kernels import tolerance
 
 # Facing is fully paid within 0.15 rad (8.6°) of the goal heading and falls linearly to 0 at 0.15 + π, so a
 # robot facing the wrong way still earns ~5% and every degree turned pays: our choice.
 FACING_TOLERANCE_RAD = 0.15
 FACING_MARGIN_RAD = math.pi
+# Turning pace: half a turn in ~3 s, the time a person takes to turn round on the spot (our choice).
+TURN_RATE_RAD_S = 1.0
 
 
 def yaw_of(quat_wxyz: np.ndarray) -> float:
@@ -32,20 +36,32 @@ def heading_error(yaw_rad: float, goal_yaw_rad: float) -> float:
     return abs(math.remainder(yaw_rad - goal_yaw_rad, 2.0 * math.pi))
 
 
+def turning(yaw_rad: float, yaw_rate_rad_s: float, goal_yaw_rad: float) -> float:
+    """HumanoidBench's ``move`` kernel on the yaw rate towards the goal heading (the shorter way round), target
+    ``TURN_RATE_RAD_S``; 1 once within ``FACING_TOLERANCE_RAD``. In [1/6, 1]."""
+    to_goal = math.remainder(goal_yaw_rad - yaw_rad, 2.0 * math.pi)
+    if abs(to_goal) <= FACING_TOLERANCE_RAD:
+        return 1.0
+    return move(math.copysign(1.0, to_goal) * yaw_rate_rad_s, TURN_RATE_RAD_S)
+
+
 def facing(yaw_rad: float, goal_yaw_rad: float) -> float:
     """1 within ``FACING_TOLERANCE_RAD`` of the goal heading, linear to 0 half a turn further."""
     return float(tolerance(heading_error(yaw_rad, goal_yaw_rad), bounds=(0.0, FACING_TOLERANCE_RAD),
                            margin=FACING_MARGIN_RAD, sigmoid="linear", value_at_margin=0.0))
 
 
-def turn_reward(*, yaw_rad: float, goal_yaw_rad: float, head_z_m: float, torso_zz: float,
-                com_vel_xy_mps: np.ndarray, actuator_force_nm: np.ndarray) -> tuple[float, dict[str, float]]:
-    """``small_control · standing · upright · dont_move · facing`` and its terms."""
+def turn_reward(*, yaw_rad: float, yaw_rate_rad_s: float, goal_yaw_rad: float, head_z_m: float,
+                torso_zz: float, com_vel_xy_mps: np.ndarray,
+                actuator_force_nm: np.ndarray) -> tuple[float, dict[str, float]]:
+    """``small_control · standing · upright · dont_move · (turning + facing) / 2`` and its terms."""
     parts = {
         "standing": standing(head_z_m),
         "upright": upright(torso_zz),
         "small_control": small_control(actuator_force_nm),
         "dont_move": dont_move(com_vel_xy_mps),
+        "turning": turning(yaw_rad, yaw_rate_rad_s, goal_yaw_rad),
         "facing": facing(yaw_rad, goal_yaw_rad),
     }
-    return math.prod(parts.values()), parts
+    stand = parts["standing"] * parts["upright"] * parts["small_control"] * parts["dont_move"]
+    return stand * (parts["turning"] + parts["facing"]) / 2.0, parts
