@@ -10,7 +10,13 @@ reason to dawdle or to end the episode.
 ``info`` every step: ``stage`` (index of the active stage), ``stage_skill`` (its skill name),
 ``stages_completed``; at episode end: ``stage_success/<stage name>`` for every stage and ``success`` = all
 stages completed. Observation: robot qpos (26) and qvel (25) first — composite scenes have no free bodies,
-so this prefix is exactly a locomotion expert's observation — then the task's extra entries (targets).
+so this prefix is exactly a locomotion expert's observation — then the task's extra entries (targets), then
+one clock entry per skill in ``clock_skills``.
+
+Clocks: an expert that imitates a clip through its phase (the sit expert: its clip's pose plus a residual) needs
+to know how long it has been at work. For each skill in ``clock_skills`` the task counts control steps since the
+first stage calling for that skill became active (0 until then) and appends the count as the last extras; the
+expert's own clip clock (``mwx_ray.experts.clip_clock``) turns it into its phase.
 """
 
 from __future__ import annotations
@@ -85,6 +91,7 @@ class CompositeTask(Task):
 
     success_bar: ClassVar[float] = float("nan")
     stage_bonus: ClassVar[float] = STAGE_BONUS
+    clock_skills: ClassVar[tuple[str, ...]] = ()  # skills whose clock entries end the extras (module docstring)
 
     def __init__(self) -> None:
         self.stages: tuple[Stage, ...] = tuple(self.make_stages())
@@ -93,6 +100,14 @@ class CompositeTask(Task):
             raise ValueError(f"{type(self).__name__}: stage names must be unique, got {names}")
         self.active = 0
         self.completed = [False] * len(self.stages)
+        skills = {stage.skill for stage in self.stages}
+        if missing := [skill for skill in self.clock_skills if skill not in skills]:
+            raise ValueError(f"{type(self).__name__}: clock_skills {missing} are not the skill of any stage")
+        if self.extra_obs_dim < len(self.clock_skills):
+            raise ValueError(f"{type(self).__name__}: extra_obs_dim {self.extra_obs_dim} has no room for the "
+                             f"{len(self.clock_skills)} clock entries of {list(self.clock_skills)}")
+        self._clock_steps = np.zeros(len(self.clock_skills))
+        self._clock_running = np.zeros(len(self.clock_skills), dtype=bool)
         # "<stage>/<term>" names, built once per term instead of every env step (reward() is on the hot path).
         self._term_names: list[dict[str, str]] = [{} for _ in self.stages]
 
@@ -120,8 +135,30 @@ class CompositeTask(Task):
         self.completed = [False] * len(self.stages)
         for stage in self.stages:
             stage.reset(ctx, rng)
+        self._clock_steps[:] = 0.0
+        self._clock_running[:] = False
+        self._start_clock_of_active_stage()
+
+    def _start_clock_of_active_stage(self) -> None:
+        skill = self.stages[self.active].skill
+        if skill in self.clock_skills:
+            self._clock_running[self.clock_skills.index(skill)] = True  # a running clock keeps its count
+
+    @classmethod
+    def clock_entry(cls, skill: str, task_obs_dim: int) -> int | None:
+        """Index of ``skill``'s clock entry in this task's observations of ``task_obs_dim`` entries (None: the
+        task keeps no clock for it)."""
+        if skill not in cls.clock_skills:
+            return None
+        return task_obs_dim - len(cls.clock_skills) + cls.clock_skills.index(skill)
+
+    def extra_obs(self, ctx: StepContext) -> np.ndarray:
+        """The clock entries: control steps since each of ``clock_skills`` was first called for, [len(clock_skills)]
+        (a subclass with extras of its own puts them first)."""
+        return self._clock_steps
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        self._clock_steps[self._clock_running] += 1.0  # one more control step since the last observation
         index = self.active
         stage = self.stages[index]
         reward, terms = stage.reward(ctx)
@@ -131,6 +168,7 @@ class CompositeTask(Task):
             bonus = self.stage_bonus
             if self.active + 1 < len(self.stages):
                 self.active += 1
+                self._start_clock_of_active_stage()
         names = self._term_names[index]  # the stage that produced `terms`, even if it just completed
         out = {names.get(key) or names.setdefault(key, f"{stage.name}/{key}"): value for key, value in terms.items()}
         out["stage_reward"] = reward

@@ -39,6 +39,18 @@ def observation_layout(env_id: str, obs_dim: int) -> ObservationLayout:
     return ObservationLayout(robot_dim=obs_dim, extra_dim=0)
 
 
+def clock_entry(env_id: str, skill: str, obs_dim: int) -> int | None:
+    """Index of the clock entry that ``env_id``'s task keeps for ``skill`` (``CompositeTask.clock_skills``) in
+    its ``obs_dim`` observations; None if it keeps none."""
+    if not env_id.startswith("mwx/"):
+        return None
+    from mwx_ray.envs.registry import get_task_entry, parse_env_id
+
+    task_cls = get_task_entry(parse_env_id(env_id)[1]).task_cls
+    entry = getattr(task_cls, "clock_entry", None)
+    return entry(skill, obs_dim) if entry is not None else None
+
+
 def adapter_indices(expert: ObservationLayout, task: ObservationLayout, *, expert_name: str,
                     task_name: str) -> list[int]:
     """Indices into the task observation that make up the expert's observation, in the expert's order."""

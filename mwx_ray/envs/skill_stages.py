@@ -13,12 +13,16 @@ import numpy as np
 
 from mwx_ray.envs.composite import HoldCounter, Stage
 from mwx_ray.envs.context import StepContext
-from mwx_ray.envs.props import mocap_index, set_mocap_pos
+from mwx_ray.envs.props import CHAIR_SEAT_HALF_SIZE, mocap_index, set_mocap_pos
 from mwx_ray.rewards import humanoid_terms as terms
 from mwx_ray.rewards.skill_terms import crawl_reward, reach_closeness_reward, sit_reward
 
-# Seated: the sitting and on-chair terms both ≥ 0.8 (pelvis within ~5 cm of the seat band) for 0.5 s.
+# Seated: the sitting term ≥ 0.8 (pelvis within ~5 cm of the seat band) with the pelvis over the seat (within the
+# seat's half-width, 0.21 m, of its centre) for 0.5 s. Not HumanoidBench's on_chair term ≥ 0.8: its y factor
+# (bounds 0, margin 0.1) is a shaping term that, as a test, would demand |y| < 3 cm on a 42-cm-wide seat; the zoo
+# sit expert, seated on its own task, ends 1-5 cm off centre.
 SEATED_TERM_MIN = 0.8
+SEATED_OVER_SEAT_M = CHAIR_SEAT_HALF_SIZE[0]
 SEATED_HOLD_STEPS = 25
 # Reached: left hand within 10 cm of the goal (HumanoidBench pays its top bonus at 5 cm) for 0.2 s.
 REACH_DONE_DISTANCE_M = 0.10
@@ -55,7 +59,8 @@ class SitOnChair(Stage):
             chair_xy=ctx.body_pos(self._chair)[0:2], com_vel_xy=ctx.com_velocity[0:2],
             actuator_force=ctx.actuator_force,
         )
-        self._seated_now = parts["sitting"] >= SEATED_TERM_MIN and parts["on_chair"] >= SEATED_TERM_MIN
+        over_seat = math.dist(qpos[0:2], ctx.body_pos(self._chair)[0:2]) <= SEATED_OVER_SEAT_M
+        self._seated_now = parts["sitting"] >= SEATED_TERM_MIN and over_seat
         return reward, parts
 
     def complete(self, ctx: StepContext) -> bool:

@@ -14,6 +14,7 @@ import numpy as np
 from mwx_ray.envs.composite import HoldCounter, Stage
 from mwx_ray.envs.context import StepContext
 from mwx_ray.rewards import humanoid_terms as terms
+from mwx_ray.rewards.heading import heading_error, turn_reward, yaw_of
 from mwx_ray.rewards.kernels import tolerance
 
 # "Standing" for completion: both stand terms near 1 and the CoM nearly at rest (our thresholds).
@@ -153,3 +154,37 @@ class WalkTo(Stage):
 
     def complete(self, ctx: StepContext) -> bool:
         return self._distance(ctx)[0] <= self.radius_m
+
+
+# Turned round: heading within 0.2 rad (11°) of the goal, standing at rest, for 0.5 s (our thresholds).
+TURNED_HEADING_RAD = 0.2
+TURNED_HOLD_STEPS = 25
+
+
+class TurnAround(Stage):
+    """The ``turn`` skill's reward (``rewards.heading.turn_reward``) towards ``goal_yaw_rad``; complete once
+    facing it, standing at rest, for ``TURNED_HOLD_STEPS``."""
+
+    def __init__(self, name: str = "turn", goal_yaw_rad: float = math.pi,
+                 description: str = "Turn around on the spot to face the other way."):
+        super().__init__(name, "turn", description)
+        self.goal_yaw_rad = goal_yaw_rad
+        self.hold = HoldCounter(TURNED_HOLD_STEPS)
+        self._turned_now = False
+
+    def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
+        self.hold.reset()
+        self._turned_now = False
+
+    def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        yaw = yaw_of(ctx.root_quat)
+        reward, parts = turn_reward(yaw_rad=yaw, yaw_rate_rad_s=ctx.yaw_rate, goal_yaw_rad=self.goal_yaw_rad,
+                                    head_z_m=ctx.head_z, torso_zz=ctx.torso_zz, com_vel_xy_mps=ctx.com_velocity[:2],
+                                    actuator_force_nm=ctx.actuator_force)
+        self._turned_now = (heading_error(yaw, self.goal_yaw_rad) < TURNED_HEADING_RAD
+                            and parts["standing"] >= STANDING_TERM_MIN and parts["upright"] >= STANDING_TERM_MIN
+                            and math.hypot(*ctx.com_velocity[:2]) < AT_REST_SPEED_MPS)
+        return reward, parts
+
+    def complete(self, ctx: StepContext) -> bool:
+        return self.hold.update(self._turned_now)

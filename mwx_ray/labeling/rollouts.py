@@ -149,11 +149,13 @@ PolicyBuilder = Callable[[RolloutsSection, Any, TaskStages], RolloutPolicy]
 
 
 def _build_schedule(section: RolloutsSection, env, stages: TaskStages) -> RolloutPolicy:
+    from mwx_ray.experts.clip_clock import acting_in
     from mwx_ray.experts.policy import ExpertPolicy
     from mwx_ray.experts.registry import resolve_expert_folders
 
     folders = resolve_expert_folders(section.experts_dir, list(dict.fromkeys(stages.skills)), section.expert_dirs)
-    return StageSchedulePolicy({skill: ExpertPolicy.load(folder) for skill, folder in folders.items()}, stages)
+    return StageSchedulePolicy({skill: acting_in(ExpertPolicy.load(folder), env, skill=skill)
+                                for skill, folder in folders.items()}, stages)
 
 
 def _build_expert(section: RolloutsSection, env, stages: TaskStages) -> RolloutPolicy:

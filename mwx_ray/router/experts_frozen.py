@@ -9,6 +9,9 @@ Each expert keeps exactly what it was trained with:
   layout are never zero-padded (a flaw of the authors' code).
 - its own **normalizer** (RLlib MeanStdFilter statistics inside ``ExpertPolicy``), applied to its own slice,
   independent of anything the router run normalizes.
+- its **clip clock**, if it plays a clip by its phase (``imitation.phase_clock``, the sit expert): its phase
+  features come from the composite task's clock entry for its skill and its feedforward is added to its action
+  (``experts/clip_clock.py``), exactly as its training env did; a task without that clock is an error.
 - its **algorithm's action head**: a PPO expert's deterministic action is its Gaussian mean, a SAC expert's
   the tanh-squashed mean; ``ExpertPolicy.forward_normalized`` returns either in the module's [-1, 1] action
   space, so PPO and SAC experts share the fused unsquash to env bounds below.
@@ -27,26 +30,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from mwx_ray.envs.observation_layout import adapter_indices, observation_layout
+from mwx_ray.envs.observation_layout import adapter_indices, clock_entry, observation_layout
+from mwx_ray.experts.clip_clock import ClipClockInput, ExpertClipClock, carries_clip_clock, no_clock_error
 from mwx_ray.experts.policy import RLLIB_FILTER_EPSILON, ExpertPolicy
+from mwx_ray.motion.phase import NUM_PHASE_FEATURES
 
 # Batches up to this size run the stacked actors (one batched GEMM per layer for all K experts); larger ones run
 # K separate GEMMs. Measured on 1 core, 8 experts 51-256-256-19: stacked 4.5x faster at batch 1, 1.25x at 64,
 # 0.93x at 1024 (a learner minibatch).
 STACKED_MAX_BATCH = 256
-
-
-def clip_clock_problem(manifest: Mapping[str, object], expert_name: str) -> str | None:
-    """Why the pool cannot run this expert: it observes its clip's phase (``imitation.phase_clock``, needed by
-    ``reference_feedforward``), a clock that starts when the expert takes over. The pool is stateless (one
-    batched forward over observations), so it has no such clock to give; None if the expert needs none."""
-    task = manifest.get("task")
-    imitation = task.get("imitation") if isinstance(task, Mapping) else None
-    if not isinstance(imitation, Mapping) or not imitation.get("phase_clock"):
-        return None
-    return (f"expert {expert_name!r} was trained with imitation.phase_clock (its observation holds the phase of its "
-            "clip since it took over) and the router's frozen expert pool has no per-expert clock: route an "
-            "expert trained without phase_clock/reference_feedforward for this skill")
 
 
 class FrozenExpertPool(nn.Module):
@@ -64,13 +56,27 @@ class FrozenExpertPool(nn.Module):
             raise ValueError(f"experts disagree on the action dimension: {act_dims}")
         self.act_dim = act_dims.pop()
         self.task_obs_dim = task_obs_dim
+        # Each expert's entries of the task observation; a phase-conditioned expert's phase features are not
+        # there but computed from the task's clock entry and appended (``_with_phase_features``), so its
+        # ``index_lists`` entry also points past ``task_obs_dim``.
+        self.task_index_lists: list[list[int]] = []
         self.index_lists: list[list[int]] = []
+        self.clock_inputs = nn.ModuleList()
+        self.clock_of: list[int | None] = []  # expert -> its position in clock_inputs
         for name, expert in zip(self.names, self.experts, strict=True):
-            problem = clip_clock_problem(expert.manifest, name)
-            if problem:
-                raise ValueError(problem)
-            layout = observation_layout(expert.manifest["env_id"], expert.obs_dim)
+            clocked = carries_clip_clock(expert.manifest)
+            own_dim = expert.obs_dim - (NUM_PHASE_FEATURES if clocked else 0)
+            layout = observation_layout(expert.manifest["env_id"], own_dim)
             indices = adapter_indices(layout, task, expert_name=name, task_name=task_env_id)
+            self.task_index_lists.append(indices)
+            self.clock_of.append(len(self.clock_inputs) if clocked else None)
+            if clocked:
+                entry = clock_entry(task_env_id, name, task_obs_dim)
+                if entry is None:
+                    raise no_clock_error(name, task_env_id)
+                first = task_obs_dim + NUM_PHASE_FEATURES * len(self.clock_inputs)
+                indices = indices + list(range(first, first + NUM_PHASE_FEATURES))
+                self.clock_inputs.append(ClipClockInput(ExpertClipClock.of(expert.manifest), entry))
             self.index_lists.append(indices)
         # Contiguous prefixes (every layout today) slice instead of gathering: cheaper at batch size 1.
         self._prefix = [idx == list(range(len(idx))) for idx in self.index_lists]
@@ -168,8 +174,25 @@ class FrozenExpertPool(nn.Module):
         """Frozen experts never leave eval mode (a parent's ``.train()`` must not switch them)."""
         return super().train(False)
 
+    def _with_phase_features(self, obs: torch.Tensor) -> torch.Tensor:
+        """Task observations ``[B, ≥D]`` -> ``[B, D + 2·clocks]``: the phase-conditioned experts' features
+        appended (unchanged without such experts)."""
+        if not len(self.clock_inputs):
+            return obs
+        obs = obs[..., : self.task_obs_dim].to(torch.float64)
+        return torch.cat([obs, *(clock.features(obs) for clock in self.clock_inputs)], dim=-1)
+
+    def _executed(self, actions: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+        """Env actions ``[B, K, A]`` -> what each expert's training env would execute (feedforward experts)."""
+        if not len(self.clock_inputs):
+            return actions
+        per_expert = [actions[..., k, :] if c is None else self.clock_inputs[c].executed(actions[..., k, :], obs)
+                      for k, c in enumerate(self.clock_of)]
+        return torch.stack(per_expert, dim=-2)
+
     def expert_observation(self, k: int, obs: torch.Tensor) -> torch.Tensor:
-        """Expert k's slice of task observations ``[B, D]`` -> ``[B, D_k]``."""
+        """Expert k's observation from task observations ``[B, D]`` -> ``[B, D_k]``."""
+        obs = self._with_phase_features(obs)
         if self._prefix[k]:
             return obs[..., : len(self.index_lists[k])]
         return obs.index_select(-1, getattr(self, f"obs_index_{k}"))
@@ -177,7 +200,11 @@ class FrozenExpertPool(nn.Module):
     @torch.no_grad()
     def forward(self, obs: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Raw task observations ``[B, D]`` -> each expert's deterministic env action ``[B, K, A]`` (float32)."""
-        x = torch.as_tensor(obs).to(torch.float64).index_select(-1, self.fused_index)
+        obs = torch.as_tensor(obs)
+        return self._executed(self._forward_env_actions(self._with_phase_features(obs.to(torch.float64))), obs)
+
+    def _forward_env_actions(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.index_select(-1, self.fused_index)
         x = ((x - self.fused_mean) / self.fused_denominator).clamp(-self.fused_clip, self.fused_clip)
         x = x.to(torch.float32)
         if self.stacked and x.dim() == 2 and x.shape[0] <= STACKED_MAX_BATCH:
@@ -195,7 +222,9 @@ class FrozenExpertPool(nn.Module):
     def forward_per_expert(self, obs: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Reference path, one ``ExpertPolicy.forward`` per expert: ``[B, D]`` -> ``[B, K, A]``."""
         obs = torch.as_tensor(obs)
-        return torch.stack([expert(self.expert_observation(k, obs)) for k, expert in enumerate(self.experts)], dim=-2)
+        actions = torch.stack([expert(self.expert_observation(k, obs)) for k, expert in enumerate(self.experts)],
+                              dim=-2)
+        return self._executed(actions, obs)
 
     def parameter_hashes(self) -> dict[str, str]:
         """sha256 per expert over weights, log-std, normalizer statistics and action bounds."""
@@ -218,21 +247,24 @@ class FrozenExpertPool(nn.Module):
 
         Entry d pools the experts that see d as an equal-weight mixture of their running statistics
         (``mean = avg μ_k``, ``var = avg(σ_k² + μ_k²) − mean²``); entries no expert sees keep (0, 1).
-        Frozen like the experts: the router never depends on a running filter of its own run.
+        Frozen like the experts: the router never depends on a running filter of its own run. A clock entry is
+        scaled by its expert's clip length, so the router reads it as the share of the clip played.
         """
         total = torch.zeros(self.task_obs_dim, dtype=torch.float64)
         second = torch.zeros(self.task_obs_dim, dtype=torch.float64)
         count = torch.zeros(self.task_obs_dim, dtype=torch.float64)
-        for idx, expert in zip(self.index_lists, self.experts, strict=True):
+        for idx, expert in zip(self.task_index_lists, self.experts, strict=True):
             index = torch.tensor(idx, dtype=torch.long)
-            mean = expert.obs_mean.to(torch.float64)
-            std = expert.obs_std.to(torch.float64)
+            mean = expert.obs_mean.to(torch.float64)[: len(idx)]  # its phase features are not task entries
+            std = expert.obs_std.to(torch.float64)[: len(idx)]
             total.index_add_(0, index, mean)
             second.index_add_(0, index, std.pow(2) + mean.pow(2))
             count.index_add_(0, index, torch.ones_like(mean))
         seen = count > 0
         mean = torch.where(seen, total / count.clamp_min(1), torch.zeros_like(total))
         var = torch.where(seen, second / count.clamp_min(1) - mean.pow(2), torch.ones_like(total))
+        for clock in self.clock_inputs:
+            var[clock.clock_entry] = float(clock.clip_clock.clock.num_frames) ** 2
         return mean.float(), var.clamp_min(1e-8).sqrt().float()
 
 

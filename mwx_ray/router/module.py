@@ -26,6 +26,7 @@ from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule, MultiRLModul
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 
+from mwx_ray.experts.clip_clock import ClipClockInput, ExpertClipClock
 from mwx_ray.experts.policy import ExpertPolicy
 from mwx_ray.router import gating
 from mwx_ray.router.action_distribution import expert_mixture_class
@@ -44,12 +45,16 @@ def expert_module_id(skill: str) -> str:
 class FrozenExpertRLModule(TorchRLModule):
     """One exported expert as an RLModule: raw task obs ``[B, D]`` -> its deterministic env action ``[B, A]``.
 
-    ``model_config``: ``folder`` (expert folder, loaded in every process that builds the module) and
-    ``obs_indices`` (its slice of the task observation). Frozen: no parameter requires grad, eval mode.
+    ``model_config``: ``folder`` (expert folder, loaded in every process that builds the module),
+    ``obs_indices`` (its slice of the task observation) and ``clock_entry`` (the task's clock entry for a
+    phase-conditioned expert, else None: ``experts/clip_clock.py``). Frozen: no parameter requires grad, eval mode.
     """
 
     def setup(self):
         self.policy = ExpertPolicy.load(self.model_config["folder"])
+        entry = self.model_config.get("clock_entry")
+        self.clock = (ClipClockInput(ExpertClipClock.of(self.policy.manifest), entry) if entry is not None
+                      else None)
         self.register_buffer("obs_indices", torch.tensor(self.model_config["obs_indices"], dtype=torch.long),
                              persistent=False)
         self._prefix = self.model_config["obs_indices"] == list(range(len(self.model_config["obs_indices"])))
@@ -77,8 +82,11 @@ class FrozenExpertRLModule(TorchRLModule):
     @torch.no_grad()
     def expert_action(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs[..., : self.obs_indices.numel()] if self._prefix else obs.index_select(-1, self.obs_indices)
+        if self.clock is not None:
+            x = torch.cat([x.to(torch.float64), self.clock.features(obs)], dim=-1)
         policy = self.policy
-        return policy.to_env_action(policy.forward_normalized(policy.normalize(x)))
+        action = policy.to_env_action(policy.forward_normalized(policy.normalize(x)))
+        return action if self.clock is None else self.clock.executed(action, obs)
 
     def _forward(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
         return {Columns.ACTIONS: self.expert_action(batch[Columns.OBS])}
@@ -169,12 +177,14 @@ class RouterMultiRLModule(MultiRLModule):
 
 
 def router_module_spec(*, observation_space, action_space, router_config: dict[str, Any],
-                       expert_folders: dict[str, str], expert_indices: dict[str, list[int]]) -> MultiRLModuleSpec:
+                       expert_folders: dict[str, str], expert_indices: dict[str, list[int]],
+                       clock_entries: dict[str, int | None]) -> MultiRLModuleSpec:
     """The MultiRLModuleSpec: ``router`` + one ``expert_<skill>`` per expert (all plain-data configs)."""
     specs = {ROUTER_MODULE_ID: RLModuleSpec(module_class=RouterRLModule, observation_space=observation_space,
                                             action_space=action_space, model_config=router_config)}
     for skill, folder in expert_folders.items():
         specs[expert_module_id(skill)] = RLModuleSpec(
             module_class=FrozenExpertRLModule, observation_space=observation_space, action_space=action_space,
-            model_config={"folder": str(folder), "obs_indices": list(expert_indices[skill])})
+            model_config={"folder": str(folder), "obs_indices": list(expert_indices[skill]),
+                          "clock_entry": clock_entries.get(skill)})
     return MultiRLModuleSpec(multi_rl_module_class=RouterMultiRLModule, rl_module_specs=specs)

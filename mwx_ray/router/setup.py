@@ -51,7 +51,15 @@ class RouterSetup:
 
     @property
     def expert_indices(self) -> dict[str, list[int]]:
-        return dict(zip(self.experts.names, self.experts.index_lists, strict=True))
+        """Each expert's entries of the task observation (phase features, computed, are not among them)."""
+        return dict(zip(self.experts.names, self.experts.task_index_lists, strict=True))
+
+    @property
+    def expert_clock_entries(self) -> dict[str, int | None]:
+        """The task's clock entry of each phase-conditioned expert (None for the others)."""
+        pool = self.experts
+        return {name: None if c is None else pool.clock_inputs[c].clock_entry
+                for name, c in zip(pool.names, pool.clock_of, strict=True)}
 
     def env_options(self) -> dict[str, Any]:
         """How every env of the run wraps the composite task (``router.evaluation.evaluate_router`` keywords)."""

@@ -84,23 +84,64 @@ def test_env_step_reports_stage_info_and_per_stage_success_at_the_end(name):
     assert not info["success"]  # a zero action falls over: never completes every stage
 
 
-def test_walk_to_chair_sit_completes_when_seated_on_the_chair():
+def face(env, yaw_rad: float) -> None:
+    """Turn the robot's pelvis to heading ``yaw_rad`` (about world +z) in place."""
+    env.data.qpos[3:7] = (np.cos(yaw_rad / 2), 0.0, 0.0, np.sin(yaw_rad / 2))
+    mujoco.mj_forward(env.model, env.data)
+
+
+def test_walk_to_chair_sit_walks_turns_round_then_sits_and_keeps_the_sit_clock():
     env = make_env("walk_to_chair_sit")
     task, ctx = env.task, env.ctx
-    env.reset(seed=0)
+    obs, _ = env.reset(seed=0)
+    assert task.clock_skills == ("sit",) and task.clock_entry("sit", obs.shape[0]) == obs.shape[0] - 1
+    assert obs[-1] == 0.0  # the sit clock has not started
     chair_x, chair_y = task.chair_xy_m
-    place_at_keyframe(env, x_m=chair_x - 0.6)  # at the walk goal
+    place_at_keyframe(env, x_m=chair_x - task.sit_offset_m)  # at the turning spot, still facing +x
     task.reward(ctx)
-    assert task.active == 1 and task.stages[1].skill == "sit"
-    env.data.qpos[0:3] = (chair_x, chair_y, 0.70)  # pelvis in the seated band over the seat centre
+    assert task.active == 1 and task.stages[1].skill == "turn"
+    for _ in range(40):  # facing the chair: never turned round
+        task.reward(ctx)
+    assert task.active == 1 and task.extra_obs(ctx)[0] == 0.0
+    face(env, np.pi - 0.1)  # within 0.2 rad of facing away from the chair
+    for _ in range(24):
+        task.reward(ctx)
+    assert task.active == 1
+    _, terms = task.reward(ctx)  # the 25th step turned round and at rest (0.5 s)
+    assert task.active == 2 and task.stages[2].skill == "sit" and terms["turn_around/facing"] == 1.0
+    assert task.extra_obs(ctx)[0] == 0.0  # the sit clock starts at the first observation of its stage
+    for steps in (1, 2, 3):
+        task.reward(ctx)
+        assert task.extra_obs(ctx)[0] == steps
+    env.data.qpos[0:3] = (chair_x, chair_y + 0.25, 0.70)  # seat height, but beside the 42-cm seat
     mujoco.mj_forward(env.model, env.data)
+    for _ in range(30):
+        task.reward(ctx)
+    assert not task.completed[2]
+    env.data.qpos[0:3] = (chair_x, chair_y + 0.08, 0.70)  # seated 8 cm off centre: HumanoidBench's y factor
+    mujoco.mj_forward(env.model, env.data)              # pays 0.23 there, yet the robot is on the chair
     for _ in range(24):
         _, terms = task.reward(ctx)
-        assert terms["sit/sitting"] == pytest.approx(1.0) and terms["sit/on_chair"] == pytest.approx(1.0)
-        assert not task.completed[1]
+        assert terms["sit/sitting"] == pytest.approx(1.0) and terms["sit/on_chair"] < 0.3
+        assert not task.completed[2]
     task.reward(ctx)  # the 25th seated step (0.5 s)
     assert task.is_success(0.0)
     assert task.terminated(ctx) is False  # 0.70 m is above the sit stage's 0.5 m fall height
+    env.reset(seed=1)
+    assert task.extra_obs(ctx)[0] == 0.0 and task.active == 0
+
+
+def test_a_composite_task_keeps_clocks_only_for_its_stage_skills():
+    class Bad(CompositeTask):
+        name = "bad"
+        clock_skills = ("sit",)
+        extra_obs_dim = 1
+
+        def make_stages(self):
+            return make_env("stand_walk_stand").task.make_stages()
+
+    with pytest.raises(ValueError, match=r"clock_skills \['sit'\] are not the skill of any stage"):
+        Bad()
 
 
 def test_walk_reach_observation_matches_the_reach_expert_layout_and_reach_completes():

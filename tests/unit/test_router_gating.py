@@ -213,16 +213,16 @@ def test_expert_pool_of_one_layout_runs_its_experts_as_one_batched_pass():
             torch.testing.assert_close(fused[:, k], expert(obs), rtol=0, atol=1e-5)
 
 
-def test_expert_pool_refuses_an_expert_that_runs_its_clip_clock():
+def test_expert_pool_refuses_a_clip_clock_expert_on_a_task_without_its_clock():
     from mwx_ray.router.experts_frozen import FrozenExpertPool
 
     sit = _random_expert(2, 53, "mwx/h1-sit_simple_imitation-v0")
     sit.manifest["task"] = {"imitation": {"phase_clock": True, "reference_feedforward": True}}
     experts = {"walk": _random_expert(0, 51, "mwx/h1-walk-v0"), "sit": sit}
-    with pytest.raises(ValueError, match="'sit' was trained with imitation.phase_clock"):
-        FrozenExpertPool(experts, {k: f"<{k}>" for k in experts}, task_env_id="mwx/h1-walk_to_chair_sit-v0",
+    with pytest.raises(ValueError, match="keeps no clock for skill 'sit'"):
+        FrozenExpertPool(experts, {k: f"<{k}>" for k in experts}, task_env_id="mwx/h1-stand_walk_stand-v0",
                          task_obs_dim=51)
     sit.manifest["task"]["imitation"] = {"phase_clock": False}
     with pytest.raises(ValueError, match="not the same robot/scene layout"):  # then the 53-d layout is refused
         FrozenExpertPool(experts, {k: f"<{k}>" for k in experts}, task_env_id="mwx/h1-walk_to_chair_sit-v0",
-                         task_obs_dim=51)
+                         task_obs_dim=52)

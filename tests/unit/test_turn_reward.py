@@ -1,0 +1,53 @@
+"""The turn skill's reward: heading from the pelvis quaternion, the shorter way round, paid like standing once
+facing the goal."""
+
+import math
+
+import mujoco
+import numpy as np
+import pytest
+
+from mwx_ray.envs import make_env
+from mwx_ray.envs.skills import get_skill
+from mwx_ray.rewards.heading import TURN_RATE_RAD_S, facing, heading_error, turn_reward, turning, yaw_of
+
+
+def quat_of_yaw(yaw: float) -> np.ndarray:
+    return np.array([math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)])
+
+
+@pytest.mark.parametrize("yaw", [0.0, 0.7, -2.5, math.pi - 1e-6])
+def test_yaw_of_inverts_a_yaw_quaternion(yaw):
+    assert yaw_of(quat_of_yaw(yaw)) == pytest.approx(yaw, abs=1e-9)
+
+
+def test_heading_error_wraps_round():
+    assert heading_error(3.0, -3.0) == pytest.approx(2 * math.pi - 6.0)
+    assert heading_error(0.0, math.pi) == pytest.approx(math.pi)
+
+
+def test_turning_pays_the_rate_towards_the_goal_the_shorter_way_round():
+    assert turning(0.5, TURN_RATE_RAD_S, math.pi) == pytest.approx(1.0)  # left turn is shorter from +0.5
+    assert turning(-0.5, -TURN_RATE_RAD_S, math.pi) == pytest.approx(1.0)  # right turn is shorter from -0.5
+    assert turning(-0.5, TURN_RATE_RAD_S, math.pi) == pytest.approx(1 / 6)  # the long way round: the floor
+    assert turning(math.pi - 0.1, 0.0, math.pi) == 1.0  # facing the goal: standing still is all it asks
+    assert facing(0.0, math.pi) < facing(1.5, math.pi) < facing(3.0, math.pi) == 1.0
+
+
+def test_turn_reward_once_facing_is_the_stand_reward():
+    reward, parts = turn_reward(yaw_rad=math.pi, yaw_rate_rad_s=0.0, goal_yaw_rad=math.pi, head_z_m=1.7,
+                                torso_zz=1.0, com_vel_xy_mps=np.zeros(2), actuator_force_nm=np.zeros(19))
+    assert reward == pytest.approx(1.0) and parts["turning"] == parts["facing"] == 1.0
+
+
+def test_turn_around_task_is_the_turn_skill_and_reads_the_pelvis_yaw_rate():
+    assert get_skill("turn").task == "turn_around" and get_skill("turn").clip is None
+    env = make_env("turn_around")
+    env.reset(seed=0)
+    mujoco.mj_resetDataKeyframe(env.model, env.data, 0)
+    env.data.qpos[3:7] = quat_of_yaw(1.0)
+    env.data.qvel[3:6] = (0.0, 0.0, 0.8)  # pelvis frame; upright, so also the world yaw rate
+    mujoco.mj_forward(env.model, env.data)
+    assert env.ctx.yaw_rate == pytest.approx(0.8)
+    _, parts = env.task.reward(env.ctx)
+    assert parts["turning"] == pytest.approx(turning(1.0, 0.8, math.pi))
