@@ -233,6 +233,19 @@ class CrawlSection:
 
 
 @dataclass
+class TurnSection:
+    """Training-only start heading of the ``turn_around`` task (``for_evaluation`` drops it). HumanoidBench's reset
+    faces +x, half a turn from the goal: drawn per training episode, start headings nearer the goal make the
+    small turns a curriculum for the half turn that evaluation asks for."""
+
+    start_yaw_rad: list[float] | None = setting(None, help="[min, max] start heading, rad, drawn uniformly per "
+                                                           "training episode (e.g. [-3.14, 3.14]); null = +x")
+
+    def field_problems(self) -> dict[str, str]:
+        return span_problem("start_yaw_rad", self.start_yaw_rad)
+
+
+@dataclass
 class ReachSection:
     """Training-only goals, reward and termination of the ``reach`` task (``for_evaluation`` drops them).
     HumanoidBench draws the goal anywhere in a 4 × 4 m square around the start, so most goals need walking first,
@@ -296,6 +309,7 @@ class TaskSection:
     stand: StandSection = setting(factory=StandSection)
     walk: WalkSection = setting(factory=WalkSection)
     crawl: CrawlSection = setting(factory=CrawlSection)
+    turn: TurnSection = setting(factory=TurnSection)
     reach: ReachSection = setting(factory=ReachSection)
     handover_start: HandoverStartSection = setting(factory=HandoverStartSection)
     frame_skip: int = setting(10, ge=1, help="mj_step calls per control step (HumanoidBench: 10 × 2 ms = 50 Hz)")
@@ -314,11 +328,12 @@ class TaskSection:
     def for_evaluation(self) -> TaskSection:
         """These settings with the training-only tricks off: HumanoidBench's reset (no reference-state starts),
         the plain task's termination (no tracking termination), and the clip from frame 0 (an expert's phase
-        clock starts when it is activated), no handover starts, no stand, walk, crawl or reach shaping.
+        clock starts when it is activated), no handover starts, no stand, walk, crawl, turn or reach shaping.
         Observations are unchanged."""
         imitation = self.imitation
         return replace(self, handover_start=replace(self.handover_start, probability=0.0), stand=StandSection(),
-                       walk=WalkSection(), crawl=CrawlSection(), reach=ReachSection(), imitation=replace(
+                       walk=WalkSection(), crawl=CrawlSection(), turn=TurnSection(), reach=ReachSection(),
+                       imitation=replace(
             imitation, random_start_phase=False,
             reference_state_init=replace(imitation.reference_state_init, probability=0.0),
             start_perturbation=replace(imitation.start_perturbation, probability=0.0),

@@ -3,9 +3,14 @@
 Not a HumanoidBench task: HumanoidBench's sit_hard expects a policy to turn towards a chair it starts beside or
 behind (start yaw within ±1.8 rad), but has no task for turning itself. The reward is HumanoidBench's stand
 reward (``small_control · standing · upright · dont_move``) times ``(turning + facing) / 2``, the shape of the
-composite ``WalkTo`` stage (``(move_towards + near) / 2``): ``turning`` is HumanoidBench's ``move`` kernel on the
-yaw rate towards the goal heading (1 once facing it), ``facing`` pays the heading itself. So a turning expert is
-paid exactly like a standing one once it faces the goal. Frames: world; yaw about +z, rad; rates rad/s.
+composite ``WalkTo`` stage (``(move_towards + near) / 2``): ``turning`` pays the yaw rate towards the goal heading
+(1 once facing it), ``facing`` pays the heading itself. So a turning expert is paid exactly like a standing one
+once it faces the goal. Frames: world; yaw about +z, rad; rates rad/s.
+
+``turning`` is linear and centred on standing still (0.5 at rest, 1 at ``TURN_RATE_RAD_S`` towards the goal, 0
+as fast away), not HumanoidBench's ``move`` shape (floor 1/6 however it moves): measured, PPO from the zoo stand
+expert learned to twist back and forth on the spot under ``move``, which pays the twist towards the goal more than
+it charges the twist back (``hb/return`` stuck at ~260, heading within ±0.5 rad of the start).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import math
 
 import numpy as np
 
-from mwx_ray.rewards.humanoid_terms import dont_move, move, small_control, standing, upright
+from mwx_ray.rewards.humanoid_terms import dont_move, small_control, standing, upright
 from mwx_ray.rewards.kernels import tolerance
 
 # Facing is fully paid within 0.15 rad (8.6°) of the goal heading and falls linearly to 0 at 0.15 + π, so a
@@ -37,12 +42,13 @@ def heading_error(yaw_rad: float, goal_yaw_rad: float) -> float:
 
 
 def turning(yaw_rad: float, yaw_rate_rad_s: float, goal_yaw_rad: float) -> float:
-    """HumanoidBench's ``move`` kernel on the yaw rate towards the goal heading (the shorter way round), target
-    ``TURN_RATE_RAD_S``; 1 once within ``FACING_TOLERANCE_RAD``. In [1/6, 1]."""
+    """``0.5 + 0.5 · rate towards the goal heading (the shorter way round) / TURN_RATE_RAD_S``, clipped to [0, 1];
+    1 once within ``FACING_TOLERANCE_RAD``. Twisting back and forth averages at most 0.5, standing still's pay."""
     to_goal = math.remainder(goal_yaw_rad - yaw_rad, 2.0 * math.pi)
     if abs(to_goal) <= FACING_TOLERANCE_RAD:
         return 1.0
-    return move(math.copysign(1.0, to_goal) * yaw_rate_rad_s, TURN_RATE_RAD_S)
+    towards = math.copysign(1.0, to_goal) * yaw_rate_rad_s
+    return min(max(0.5 + 0.5 * towards / TURN_RATE_RAD_S, 0.0), 1.0)
 
 
 def facing(yaw_rad: float, goal_yaw_rad: float) -> float:

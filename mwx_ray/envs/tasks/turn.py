@@ -3,11 +3,17 @@
 Composite tasks that end facing back the way the robot came (``walk_to_chair_sit``: sitting on a chair that faces
 the approaching robot) call for it. Reward: ``mwx_ray.rewards.heading.turn_reward`` with goal heading π (the
 robot starts facing +x, HumanoidBench's reset); terminates on a fall like the locomotion tasks; 1000 steps.
+Training may draw the start heading per episode (``env.task.turn.start_yaw_rad``, training-only).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from mwx_ray.config.task_schema import TaskSection
 
 from mwx_ray.envs.context import StepContext
 from mwx_ray.envs.tasks.locomotion import _FlatGroundTask
@@ -22,6 +28,18 @@ class TurnAroundTask(_FlatGroundTask):
     # Our bar (no published one): a robot that turns within ~3 s and then stands scores ~900 of 1000; one that
     # only stands where it started scores ~110 ((1/6 + 0.05) / 2 per step).
     success_bar = 700.0
+
+    def __init__(self, start_yaw_rad: Sequence[float] | None = None):
+        self.start_yaw_rad = start_yaw_rad  # training-only (TaskSection.turn); None = HumanoidBench's reset
+
+    @classmethod
+    def from_config(cls, settings: TaskSection) -> TurnAroundTask:
+        return cls(start_yaw_rad=settings.turn.start_yaw_rad)
+
+    def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
+        if self.start_yaw_rad is not None:
+            half_yaw = 0.5 * rng.uniform(*self.start_yaw_rad)  # replaces the noisy root orientation (sit_hard's way)
+            ctx.data.qpos[3:7] = (math.cos(half_yaw), 0.0, 0.0, math.sin(half_yaw))
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         return turn_reward(yaw_rad=yaw_of(ctx.root_quat), yaw_rate_rad_s=ctx.yaw_rate, goal_yaw_rad=TURN_GOAL_YAW_RAD,
