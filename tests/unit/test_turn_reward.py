@@ -29,7 +29,10 @@ def test_heading_error_wraps_round():
 def test_turning_pays_the_rate_towards_the_goal_the_shorter_way_round():
     assert turning(0.5, TURN_RATE_RAD_S, math.pi) == pytest.approx(1.0)  # left turn is shorter from +0.5
     assert turning(-0.5, -TURN_RATE_RAD_S, math.pi) == pytest.approx(1.0)  # right turn is shorter from -0.5
-    assert turning(-0.5, TURN_RATE_RAD_S, math.pi) == pytest.approx(1 / 6)  # the long way round: the floor
+    assert turning(-0.5, TURN_RATE_RAD_S, math.pi) == 0.0  # the long way round
+    assert turning(2.0, 0.0, math.pi) == 0.5  # standing still
+    # twisting back and forth pays no more than standing still
+    assert (turning(2.0, 1.5, math.pi) + turning(2.0, -1.5, math.pi)) / 2 <= 0.5
     assert turning(math.pi - 0.1, 0.0, math.pi) == 1.0  # facing the goal: standing still is all it asks
     assert facing(0.0, math.pi) < facing(1.5, math.pi) < facing(3.0, math.pi) == 1.0
 
@@ -51,3 +54,18 @@ def test_turn_around_task_is_the_turn_skill_and_reads_the_pelvis_yaw_rate():
     assert env.ctx.yaw_rate == pytest.approx(0.8)
     _, parts = env.task.reward(env.ctx)
     assert parts["turning"] == pytest.approx(turning(1.0, 0.8, math.pi))
+
+
+def test_random_start_headings_are_training_only():
+    from mwx_ray.envs.registry import task_settings
+
+    settings = task_settings({"turn": {"start_yaw_rad": [-3.1, 3.1]}})
+    env = make_env("turn_around", task=settings)
+    headings = []
+    for seed in range(4):
+        env.reset(seed=seed)
+        headings.append(yaw_of(env.data.qpos[3:7]))
+    assert max(abs(h) for h in headings) > 0.5  # drawn, not HumanoidBench's +x
+    evaluation = make_env("turn_around", task=settings.for_evaluation())
+    evaluation.reset(seed=0)
+    assert abs(yaw_of(evaluation.data.qpos[3:7])) < 0.05  # the reset's noise only
