@@ -75,7 +75,7 @@ class ExpertClipClock:
         """The action the expert's training env would execute (the feedforward, when it has one)."""
         if self.reference_actions is None:
             return action
-        executed = self.reference_actions[self.frame(steps + 1)] + self.residual_scale * np.asarray(action)
+        executed = self.reference_actions[self.frame(steps + 1)] + self.residual_scale * np.asarray(action, np.float64)
         return np.clip(executed, -1.0, 1.0)  # float64, as the training env computes it
 
     # ---- batched (torch), for the router's expert pool ----

@@ -48,9 +48,7 @@ def test_a_clocked_expert_on_plain_sit_simple_replays_its_training_env_step_for_
                                                  steps)
         own_obs, *_ = own.step(own_action)
         plain_obs, *_ = plain.step(plain_action)
-    # The same motion; not bit-identical only because the plain env casts the executed action to its float32
-    # action space, where the training env adds the feedforward after that cast (~5e-7 after 80 steps).
-    np.testing.assert_allclose(own_obs[:ROBOT_DIM], plain_obs, atol=1e-5)
+    np.testing.assert_array_equal(own_obs[:ROBOT_DIM], plain_obs)  # the same physics, bit for bit
     assert plain_obs[2] < 0.85  # and the clip is at work: the pelvis (0.98 m standing) is on its way down
 
 
