@@ -155,6 +155,14 @@ class ObservationSection:
     exclude_root_xy: bool = setting(False, help="drop the pelvis x, y position (gymnasium MuJoCo's "
                                                 "exclude_current_positions_from_observation): a walker then "
                                                 "never meets positions it has not trained on")
+    heading_frame: bool = setting(False, help="observe the pelvis pose and velocity in the robot's own heading "
+                                              "frame (x, y zeroed, yaw removed: envs/heading_frame.py), so the "
+                                              "observation does not change when the robot turns")
+
+    def field_problems(self) -> dict[str, str]:
+        if self.heading_frame and self.exclude_root_xy:
+            return {"heading_frame": "the heading frame zeroes the pelvis x, y; not with exclude_root_xy"}
+        return {}
 
 
 @dataclass

@@ -9,7 +9,8 @@ Conventions (humanoidbench.md "Env conventions"):
 * reset: keyframe ``home``, + U(−0.01, 0.01) on every qpos entry from ``self.np_random`` (no quaternion
   renormalisation), mj_forward, ``task.reset(ctx, np_random)``, mj_forward.
 * observation: float64 ``concat(qpos, qvel)`` of the whole model (+ ``task.extra_obs``): 51 for h1 locomotion;
-  ``exclude_root_xy`` drops ``qpos[0:2]`` (an option for experts' training envs; HumanoidBench keeps them).
+  ``exclude_root_xy`` drops ``qpos[0:2]`` (an option for experts' training envs; HumanoidBench keeps them);
+  ``heading_frame`` gives the root's pose and velocity in the robot's heading frame (``envs/heading_frame.py``).
 * reward/termination: read from MjData right after the last ``mj_step``, **without** ``mj_forward``
   (HumanoidBench order; see envs/context.py). Truncation at ``task.episode_steps``.
 * info keys (flat, so they map 1:1 to metric names):
@@ -36,6 +37,7 @@ import mujoco
 import numpy as np
 
 from mwx_ray.envs.context import StepContext
+from mwx_ray.envs.heading_frame import to_heading_frame
 from mwx_ray.envs.rendering import RENDER_QUALITIES, FrameRenderer
 from mwx_ray.envs.task import Task
 from mwx_ray.robots.spec import RobotSpec
@@ -64,6 +66,7 @@ class HumanoidEnv(gymnasium.Env):
         frame_skip: int = FRAME_SKIP,
         reset_noise_scale: float = RESET_QPOS_NOISE,
         exclude_root_xy: bool = False,
+        heading_frame: bool = False,
     ):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"unsupported render_mode {render_mode!r}; valid: {self.metadata['render_modes']}")
@@ -93,6 +96,12 @@ class HumanoidEnv(gymnasium.Env):
         # exclude_root_xy drops qpos[0:2] (pelvis x, y): gymnasium MuJoCo's exclude_current_positions_from_observation.
         self.exclude_root_xy = bool(exclude_root_xy)
         self._qpos_obs_start = ROOT_XY_ENTRIES if self.exclude_root_xy else 0
+        # heading_frame: the root's pose and velocity in the robot's own heading frame (envs/heading_frame.py).
+        if heading_frame and (self.exclude_root_xy or self.model.nq != self.ctx.robot_nq):
+            raise ValueError("heading_frame needs the full robot qpos first and no other free bodies "
+                             "(not with exclude_root_xy, nor in scenes with free props)")
+        self.heading_frame = bool(heading_frame)
+        self._qvel_obs_start = self.model.nq - self._qpos_obs_start
         obs_dim = self.model.nq - self._qpos_obs_start + self.model.nv + task.extra_obs_dim
         self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float64)
 
@@ -201,8 +210,10 @@ class HumanoidEnv(gymnasium.Env):
     def _observation(self) -> np.ndarray:
         qpos = self._qpos[self._qpos_obs_start:]
         if self._has_extra_obs:
-            return np.concatenate((qpos, self._qvel, self.task.extra_obs(self.ctx)))
-        return np.concatenate((qpos, self._qvel))
+            obs = np.concatenate((qpos, self._qvel, self.task.extra_obs(self.ctx)))
+        else:
+            obs = np.concatenate((qpos, self._qvel))
+        return to_heading_frame(obs, self._qvel_obs_start, out=obs) if self.heading_frame else obs
 
     def _validated_action(self, action) -> np.ndarray:
         action = np.asarray(action, dtype=np.float64)

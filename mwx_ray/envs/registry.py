@@ -168,7 +168,8 @@ def make_env(env_id_or_task_name: str, *, task: TaskSection | Mapping[str, Any] 
     settings = task_settings(task)
     return HumanoidEnv(robot=get_robot(robot), task=task_cls.from_config(settings), frame_skip=settings.frame_skip,
                        reset_noise_scale=settings.reset_noise_scale,
-                       exclude_root_xy=settings.observation.exclude_root_xy, **env_kwargs)
+                       exclude_root_xy=settings.observation.exclude_root_xy,
+                       heading_frame=settings.observation.heading_frame, **env_kwargs)
 
 
 def task_settings(task: TaskSection | Mapping[str, Any] | None) -> TaskSection:

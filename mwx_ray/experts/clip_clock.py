@@ -9,8 +9,8 @@ residual scale are exactly the training ones) and turns "control steps since the
 phase features and its executed action.
 
 A composite task keeps the step count (``CompositeTask.clock_skills``: steps since the first stage that calls for
-the skill became active, as an observation entry). Users: the router's frozen expert pool (batched, torch) and
-the scripted stage schedule of rollouts (:class:`ClockedExpert`, numpy).
+the skill became active, as an observation entry). Users: the router's frozen expert pool and RLlib expert modules
+(batched, :class:`ClipClockInput`) and scripted stage schedules (``expert_inputs.AdaptedExpert``, numpy).
 """
 
 from __future__ import annotations
@@ -94,22 +94,6 @@ class ExpertClipClock:
         return torch.stack([torch.sin(angle), torch.cos(angle)], dim=-1)
 
 
-class ClockedExpert:
-    """A phase-conditioned expert acting on a composite task's observations: its own slice of the robot state
-    and extras, its phase features from the task's clock entry, its feedforward added to its action."""
-
-    def __init__(self, policy, clip_clock: ExpertClipClock, *, clock_index: int, obs_dim: int):
-        self.policy, self.clip_clock, self.clock_index, self.obs_dim = policy, clip_clock, clock_index, obs_dim
-        self._obs = np.empty(clip_clock.base_obs_dim + NUM_PHASE_FEATURES)
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        steps = int(round(float(obs[self.clock_index])))
-        base = self.clip_clock.base_obs_dim
-        self._obs[:base] = obs[:base]
-        self._obs[base:] = self.clip_clock.features(steps)
-        return self.clip_clock.executed_action(self.policy.act(self._obs), steps)
-
-
 class ClipClockInput(nn.Module):
     """One phase-conditioned expert's clock on batched composite observations (torch): the task's clock entry
     ``[B]`` (steps) -> the expert's phase features ``[B, 2]``, and its env actions -> the executed ones."""
@@ -139,16 +123,3 @@ def no_clock_error(skill: str, task_name: str) -> ValueError:
     return ValueError(f"expert {skill!r} plays its clip by its own clock (imitation.phase_clock) and task "
                       f"{task_name!r} keeps no clock for skill {skill!r}: a composite task lists the skills it "
                       "keeps clocks for in clock_skills (envs/composite.py)")
-
-
-def acting_in(policy, env, *, skill: str):
-    """``policy`` (an ``ExpertPolicy``) ready to act on the observations of ``env`` (a HumanoidEnv): itself, or
-    a :class:`ClockedExpert` reading the task's clock entry for ``skill`` if it is phase-conditioned."""
-    if not carries_clip_clock(policy.manifest):
-        return policy
-    task = env.unwrapped.task
-    obs_dim = int(env.observation_space.shape[0])
-    entry = task.clock_entry(skill, obs_dim) if hasattr(task, "clock_entry") else None
-    if entry is None:
-        raise no_clock_error(skill, task.name)
-    return ClockedExpert(policy, ExpertClipClock.of(policy.manifest), clock_index=entry, obs_dim=obs_dim)

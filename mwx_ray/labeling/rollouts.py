@@ -149,7 +149,7 @@ PolicyBuilder = Callable[[RolloutsSection, Any, TaskStages], RolloutPolicy]
 
 
 def _build_schedule(section: RolloutsSection, env, stages: TaskStages) -> RolloutPolicy:
-    from mwx_ray.experts.clip_clock import acting_in
+    from mwx_ray.experts.expert_inputs import acting_in
     from mwx_ray.experts.policy import ExpertPolicy
     from mwx_ray.experts.registry import resolve_expert_folders
 

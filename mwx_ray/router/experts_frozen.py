@@ -9,6 +9,8 @@ Each expert keeps exactly what it was trained with:
   layout are never zero-padded (a flaw of the authors' code).
 - its own **normalizer** (RLlib MeanStdFilter statistics inside ``ExpertPolicy``), applied to its own slice,
   independent of anything the router run normalizes.
+- its **frame**: an expert trained in the heading frame (``observation.heading_frame``) reads the robot state with
+  the yaw removed (``envs/heading_frame.py``), computed here from the world-frame task observation;
 - its **clip clock**, if it plays a clip by its phase (``imitation.phase_clock``, the sit expert): its phase
   features come from the composite task's clock entry for its skill and its feedforward is added to its action
   (``experts/clip_clock.py``), exactly as its training env did; a task without that clock is an error.
@@ -32,6 +34,7 @@ from torch import nn
 
 from mwx_ray.envs.observation_layout import adapter_indices, clock_entry, observation_layout
 from mwx_ray.experts.clip_clock import ClipClockInput, ExpertClipClock, carries_clip_clock, no_clock_error
+from mwx_ray.experts.expert_inputs import heading_frame_t, observes_heading_frame, robot_qvel_start
 from mwx_ray.experts.policy import RLLIB_FILTER_EPSILON, ExpertPolicy
 from mwx_ray.motion.phase import NUM_PHASE_FEATURES
 
@@ -56,28 +59,34 @@ class FrozenExpertPool(nn.Module):
             raise ValueError(f"experts disagree on the action dimension: {act_dims}")
         self.act_dim = act_dims.pop()
         self.task_obs_dim = task_obs_dim
-        # Each expert's entries of the task observation; a phase-conditioned expert's phase features are not
-        # there but computed from the task's clock entry and appended (``_with_phase_features``), so its
-        # ``index_lists`` entry also points past ``task_obs_dim``.
+        # Each expert's entries of the task observation. What a heading-frame or phase-conditioned expert reads is
+        # partly computed (``_expert_inputs``: the robot state in the heading frame, then phase features, after the
+        # task observation), so its ``index_lists`` entry points past ``task_obs_dim`` there.
         self.task_index_lists: list[list[int]] = []
         self.index_lists: list[list[int]] = []
         self.clock_inputs = nn.ModuleList()
         self.clock_of: list[int | None] = []  # expert -> its position in clock_inputs
-        for name, expert in zip(self.names, self.experts, strict=True):
+        self.heading_frame_of = [observes_heading_frame(expert.manifest) for expert in self.experts]
+        self.heading_qvel_start = robot_qvel_start(task_env_id) if any(self.heading_frame_of) else None
+        computed = task_obs_dim + (task.robot_dim if any(self.heading_frame_of) else 0)  # first phase feature
+        for name, expert, heading in zip(self.names, self.experts, self.heading_frame_of, strict=True):
             clocked = carries_clip_clock(expert.manifest)
             own_dim = expert.obs_dim - (NUM_PHASE_FEATURES if clocked else 0)
             layout = observation_layout(expert.manifest["env_id"], own_dim)
             indices = adapter_indices(layout, task, expert_name=name, task_name=task_env_id)
             self.task_index_lists.append(indices)
+            if heading:
+                indices = [task_obs_dim + i if i < task.robot_dim else i for i in indices]
             self.clock_of.append(len(self.clock_inputs) if clocked else None)
             if clocked:
                 entry = clock_entry(task_env_id, name, task_obs_dim)
                 if entry is None:
                     raise no_clock_error(name, task_env_id)
-                first = task_obs_dim + NUM_PHASE_FEATURES * len(self.clock_inputs)
+                first = computed + NUM_PHASE_FEATURES * len(self.clock_inputs)
                 indices = indices + list(range(first, first + NUM_PHASE_FEATURES))
                 self.clock_inputs.append(ClipClockInput(ExpertClipClock.of(expert.manifest), entry))
             self.index_lists.append(indices)
+        self._robot_dim = task.robot_dim
         # Contiguous prefixes (every layout today) slice instead of gathering: cheaper at batch size 1.
         self._prefix = [idx == list(range(len(idx))) for idx in self.index_lists]
         for k, idx in enumerate(self.index_lists):
@@ -174,13 +183,17 @@ class FrozenExpertPool(nn.Module):
         """Frozen experts never leave eval mode (a parent's ``.train()`` must not switch them)."""
         return super().train(False)
 
-    def _with_phase_features(self, obs: torch.Tensor) -> torch.Tensor:
-        """Task observations ``[B, ≥D]`` -> ``[B, D + 2·clocks]``: the phase-conditioned experts' features
-        appended (unchanged without such experts)."""
-        if not len(self.clock_inputs):
+    def _expert_inputs(self, obs: torch.Tensor) -> torch.Tensor:
+        """Task observations ``[B, ≥D]`` -> ``[B, D (+ robot state in the heading frame) (+ 2·clocks)]`` for
+        heading-frame and phase-conditioned experts (unchanged without such experts)."""
+        if self.heading_qvel_start is None and not len(self.clock_inputs):
             return obs
         obs = obs[..., : self.task_obs_dim].to(torch.float64)
-        return torch.cat([obs, *(clock.features(obs) for clock in self.clock_inputs)], dim=-1)
+        parts = [obs]
+        if self.heading_qvel_start is not None:
+            parts.append(heading_frame_t(obs[..., : self._robot_dim], self.heading_qvel_start))
+        parts.extend(clock.features(obs) for clock in self.clock_inputs)
+        return torch.cat(parts, dim=-1)
 
     def _executed(self, actions: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
         """Env actions ``[B, K, A]`` -> what each expert's training env would execute (feedforward experts)."""
@@ -192,7 +205,7 @@ class FrozenExpertPool(nn.Module):
 
     def expert_observation(self, k: int, obs: torch.Tensor) -> torch.Tensor:
         """Expert k's observation from task observations ``[B, D]`` -> ``[B, D_k]``."""
-        obs = self._with_phase_features(obs)
+        obs = self._expert_inputs(obs)
         if self._prefix[k]:
             return obs[..., : len(self.index_lists[k])]
         return obs.index_select(-1, getattr(self, f"obs_index_{k}"))
@@ -201,7 +214,7 @@ class FrozenExpertPool(nn.Module):
     def forward(self, obs: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Raw task observations ``[B, D]`` -> each expert's deterministic env action ``[B, K, A]`` (float32)."""
         obs = torch.as_tensor(obs)
-        return self._executed(self._forward_env_actions(self._with_phase_features(obs.to(torch.float64))), obs)
+        return self._executed(self._forward_env_actions(self._expert_inputs(obs.to(torch.float64))), obs)
 
     def _forward_env_actions(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs.index_select(-1, self.fused_index)
@@ -253,10 +266,12 @@ class FrozenExpertPool(nn.Module):
         total = torch.zeros(self.task_obs_dim, dtype=torch.float64)
         second = torch.zeros(self.task_obs_dim, dtype=torch.float64)
         count = torch.zeros(self.task_obs_dim, dtype=torch.float64)
-        for idx, expert in zip(self.task_index_lists, self.experts, strict=True):
-            index = torch.tensor(idx, dtype=torch.long)
-            mean = expert.obs_mean.to(torch.float64)[: len(idx)]  # its phase features are not task entries
-            std = expert.obs_std.to(torch.float64)[: len(idx)]
+        for idx, expert, heading in zip(self.task_index_lists, self.experts, self.heading_frame_of, strict=True):
+            # its phase features are not task entries, nor is its robot state in the heading frame
+            keep = [k for k, i in enumerate(idx) if not (heading and i < self._robot_dim)]
+            index = torch.tensor([idx[k] for k in keep], dtype=torch.long)
+            mean = expert.obs_mean.to(torch.float64)[keep]
+            std = expert.obs_std.to(torch.float64)[keep]
             total.index_add_(0, index, mean)
             second.index_add_(0, index, std.pow(2) + mean.pow(2))
             count.index_add_(0, index, torch.ones_like(mean))

@@ -27,6 +27,7 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 
 from mwx_ray.experts.clip_clock import ClipClockInput, ExpertClipClock
+from mwx_ray.experts.expert_inputs import heading_frame_t
 from mwx_ray.experts.policy import ExpertPolicy
 from mwx_ray.router import gating
 from mwx_ray.router.action_distribution import expert_mixture_class
@@ -46,12 +47,15 @@ class FrozenExpertRLModule(TorchRLModule):
     """One exported expert as an RLModule: raw task obs ``[B, D]`` -> its deterministic env action ``[B, A]``.
 
     ``model_config``: ``folder`` (expert folder, loaded in every process that builds the module),
-    ``obs_indices`` (its slice of the task observation) and ``clock_entry`` (the task's clock entry for a
-    phase-conditioned expert, else None: ``experts/clip_clock.py``). Frozen: no parameter requires grad, eval mode.
+    ``obs_indices`` (its slice of the task observation), ``heading_qvel_start`` (for an expert trained in the
+    heading frame: where the robot's qvel starts, else None) and ``clock_entry`` (the task's clock entry for a
+    phase-conditioned expert, else None): ``experts/expert_inputs.py``. Frozen: no parameter requires grad, eval
+    mode.
     """
 
     def setup(self):
         self.policy = ExpertPolicy.load(self.model_config["folder"])
+        self.heading_qvel_start = self.model_config.get("heading_qvel_start")
         entry = self.model_config.get("clock_entry")
         self.clock = (ClipClockInput(ExpertClipClock.of(self.policy.manifest), entry) if entry is not None
                       else None)
@@ -82,6 +86,8 @@ class FrozenExpertRLModule(TorchRLModule):
     @torch.no_grad()
     def expert_action(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs[..., : self.obs_indices.numel()] if self._prefix else obs.index_select(-1, self.obs_indices)
+        if self.heading_qvel_start is not None:  # its slice starts with the robot state
+            x = heading_frame_t(x, self.heading_qvel_start)
         if self.clock is not None:
             x = torch.cat([x.to(torch.float64), self.clock.features(obs)], dim=-1)
         policy = self.policy
@@ -178,13 +184,14 @@ class RouterMultiRLModule(MultiRLModule):
 
 def router_module_spec(*, observation_space, action_space, router_config: dict[str, Any],
                        expert_folders: dict[str, str], expert_indices: dict[str, list[int]],
-                       clock_entries: dict[str, int | None]) -> MultiRLModuleSpec:
-    """The MultiRLModuleSpec: ``router`` + one ``expert_<skill>`` per expert (all plain-data configs)."""
+                       expert_inputs: dict[str, dict[str, int | None]]) -> MultiRLModuleSpec:
+    """The MultiRLModuleSpec: ``router`` + one ``expert_<skill>`` per expert (all plain-data configs);
+    ``expert_inputs``: each expert's ``heading_qvel_start`` and ``clock_entry`` (``FrozenExpertRLModule``)."""
     specs = {ROUTER_MODULE_ID: RLModuleSpec(module_class=RouterRLModule, observation_space=observation_space,
                                             action_space=action_space, model_config=router_config)}
     for skill, folder in expert_folders.items():
         specs[expert_module_id(skill)] = RLModuleSpec(
             module_class=FrozenExpertRLModule, observation_space=observation_space, action_space=action_space,
             model_config={"folder": str(folder), "obs_indices": list(expert_indices[skill]),
-                          "clock_entry": clock_entries.get(skill)})
+                          **expert_inputs.get(skill, {})})
     return MultiRLModuleSpec(multi_rl_module_class=RouterMultiRLModule, rl_module_specs=specs)

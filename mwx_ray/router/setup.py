@@ -55,11 +55,13 @@ class RouterSetup:
         return dict(zip(self.experts.names, self.experts.task_index_lists, strict=True))
 
     @property
-    def expert_clock_entries(self) -> dict[str, int | None]:
-        """The task's clock entry of each phase-conditioned expert (None for the others)."""
+    def expert_inputs(self) -> dict[str, dict[str, int | None]]:
+        """Per expert: ``heading_qvel_start`` (heading-frame experts) and ``clock_entry`` (phase-conditioned ones),
+        None where it has neither (``FrozenExpertRLModule``'s model config)."""
         pool = self.experts
-        return {name: None if c is None else pool.clock_inputs[c].clock_entry
-                for name, c in zip(pool.names, pool.clock_of, strict=True)}
+        return {name: {"heading_qvel_start": pool.heading_qvel_start if heading else None,
+                       "clock_entry": None if c is None else pool.clock_inputs[c].clock_entry}
+                for name, c, heading in zip(pool.names, pool.clock_of, pool.heading_frame_of, strict=True)}
 
     def env_options(self) -> dict[str, Any]:
         """How every env of the run wraps the composite task (``router.evaluation.evaluate_router`` keywords)."""

@@ -60,7 +60,7 @@ def build_router_ppo_config(setup: RouterSetup, *, seed: int, resources: Resourc
     env_name = register_router_env(setup.task_env_id)
     spec = router_module_spec(observation_space=setup.observation_space, action_space=setup.action_space,
                               router_config=setup.router_model_config(), expert_folders=setup.expert_folders,
-                              expert_indices=setup.expert_indices, clock_entries=setup.expert_clock_entries)
+                              expert_indices=setup.expert_indices, expert_inputs=setup.expert_inputs)
     labels = setup.label_source
     learner_cfg = {"lambda0": router.supervision.lambda0, "eta": router.supervision.eta,
                    "entropy_beta": router.supervision.entropy_beta, "temperature": router.gating.temperature,

@@ -7,7 +7,8 @@ import torch
 
 from mwx_ray.envs import make_env
 from mwx_ray.envs.registry import task_settings
-from mwx_ray.experts.clip_clock import ClipClockInput, ExpertClipClock, acting_in, carries_clip_clock
+from mwx_ray.experts.clip_clock import ClipClockInput, ExpertClipClock, carries_clip_clock
+from mwx_ray.experts.expert_inputs import acting_in
 from mwx_ray.experts.policy import ExpertPolicy
 from mwx_ray.experts.registry import expert_folder
 from mwx_ray.router.experts_frozen import FrozenExpertPool

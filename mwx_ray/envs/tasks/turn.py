@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from mwx_ray.config.task_schema import TaskSection
-
 from mwx_ray.envs.context import StepContext
 from mwx_ray.envs.tasks.locomotion import _FlatGroundTask
 from mwx_ray.rewards.heading import turn_reward, yaw_of
