@@ -18,14 +18,17 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ObservationLayout:
-    """Robot-state width and task-extras width of an env's observation (``obs_dim = robot + extras``)."""
+    """Robot-state width, task-extras width and clock entries of an env's observation (``obs_dim = robot +
+    extras + clocks``; a composite task's clock entries, ``CompositeTask.clock_skills``, end it and are read
+    only by the experts they are kept for)."""
 
     robot_dim: int
     extra_dim: int
+    clock_dim: int = 0
 
     @property
     def obs_dim(self) -> int:
-        return self.robot_dim + self.extra_dim
+        return self.robot_dim + self.extra_dim + self.clock_dim
 
 
 def observation_layout(env_id: str, obs_dim: int) -> ObservationLayout:
@@ -34,8 +37,9 @@ def observation_layout(env_id: str, obs_dim: int) -> ObservationLayout:
         from mwx_ray.envs.registry import get_task_entry, parse_env_id
 
         _robot, task_name = parse_env_id(env_id)
-        extra = int(get_task_entry(task_name).task_cls.extra_obs_dim)
-        return ObservationLayout(robot_dim=obs_dim - extra, extra_dim=extra)
+        task_cls = get_task_entry(task_name).task_cls
+        extra, clocks = int(task_cls.extra_obs_dim), len(getattr(task_cls, "clock_skills", ()))
+        return ObservationLayout(robot_dim=obs_dim - extra, extra_dim=extra - clocks, clock_dim=clocks)
     return ObservationLayout(robot_dim=obs_dim, extra_dim=0)
 
 
@@ -58,7 +62,7 @@ def adapter_indices(expert: ObservationLayout, task: ObservationLayout, *, exper
         raise ValueError(f"expert {expert_name!r} was trained on a {expert.robot_dim}-d robot state but task "
                          f"{task_name!r} has {task.robot_dim}: not the same robot/scene layout")
     if expert.extra_dim == 0:
-        return list(range(expert.robot_dim))
+        return list(range(expert.robot_dim))  # a clock entry is never an expert's observation
     if task.extra_dim != expert.extra_dim:
         raise ValueError(f"expert {expert_name!r} needs {expert.extra_dim} task entries after the robot state "
                          f"but task {task_name!r} provides {task.extra_dim}; observations are never zero-padded: "
@@ -82,7 +86,9 @@ def expert_indices_in(env: gym.Env, expert_env_id: str, expert_obs_dim: int, *, 
     obs_dim = int(np.prod(shape))
     task = getattr(env.unwrapped, "task", None)  # a HumanoidEnv knows its extras even when built without an id
     env_id = env.spec.id if env.spec else (f"mwx task {task.name!r}" if task is not None else "env")
-    layout = (ObservationLayout(robot_dim=obs_dim - task.extra_obs_dim, extra_dim=task.extra_obs_dim)
+    clocks = len(getattr(task, "clock_skills", ()))
+    layout = (ObservationLayout(robot_dim=obs_dim - task.extra_obs_dim, extra_dim=task.extra_obs_dim - clocks,
+                                clock_dim=clocks)
               if task is not None else observation_layout(env_id, obs_dim))
     return adapter_indices(observation_layout(expert_env_id, expert_obs_dim), layout, expert_name=expert_name,
                            task_name=env_id)

@@ -41,6 +41,15 @@ def heading_error(yaw_rad: float, goal_yaw_rad: float) -> float:
     return abs(math.remainder(yaw_rad - goal_yaw_rad, 2.0 * math.pi))
 
 
+def goal_direction(yaw_rad: float, goal_yaw_rad: float, out: np.ndarray | None = None) -> np.ndarray:
+    """``(sin, cos)`` of the signed angle from the heading to the goal heading, [2]: where to turn, in the robot's
+    own terms (the ``turn`` skill's observation extras; unchanged by the heading frame)."""
+    out = np.empty(2) if out is None else out
+    angle = goal_yaw_rad - yaw_rad
+    out[0], out[1] = math.sin(angle), math.cos(angle)
+    return out
+
+
 def turning(yaw_rad: float, yaw_rate_rad_s: float, goal_yaw_rad: float) -> float:
     """``0.5 + 0.5 · rate towards the goal heading (the shorter way round) / TURN_RATE_RAD_S``, clipped to [0, 1];
     1 once within ``FACING_TOLERANCE_RAD``. Twisting back and forth averages at most 0.5, standing still's pay."""

@@ -102,17 +102,17 @@ def test_walk_to_chair_sit_walks_turns_round_then_sits_and_keeps_the_sit_clock()
     assert task.active == 1 and task.stages[1].skill == "turn"
     for _ in range(40):  # facing the chair: never turned round
         task.reward(ctx)
-    assert task.active == 1 and task.extra_obs(ctx)[0] == 0.0
+    assert task.active == 1 and task.extra_obs(ctx)[-1] == 0.0
     face(env, np.pi - 0.1)  # within 0.2 rad of facing away from the chair
     for _ in range(24):
         task.reward(ctx)
     assert task.active == 1
     _, terms = task.reward(ctx)  # the 25th step turned round and at rest (0.5 s)
     assert task.active == 2 and task.stages[2].skill == "sit" and terms["turn_around/facing"] == 1.0
-    assert task.extra_obs(ctx)[0] == 0.0  # the sit clock starts at the first observation of its stage
+    assert task.extra_obs(ctx)[-1] == 0.0  # the sit clock starts at the first observation of its stage
     for steps in (1, 2, 3):
         task.reward(ctx)
-        assert task.extra_obs(ctx)[0] == steps
+        assert task.extra_obs(ctx)[-1] == steps
     env.data.qpos[0:3] = (chair_x, chair_y + 0.25, 0.70)  # seat height, but beside the 42-cm seat
     mujoco.mj_forward(env.model, env.data)
     for _ in range(30):
@@ -128,7 +128,7 @@ def test_walk_to_chair_sit_walks_turns_round_then_sits_and_keeps_the_sit_clock()
     assert task.is_success(0.0)
     assert task.terminated(ctx) is False  # 0.70 m is above the sit stage's 0.5 m fall height
     env.reset(seed=1)
-    assert task.extra_obs(ctx)[0] == 0.0 and task.active == 0
+    assert task.extra_obs(ctx)[-1] == 0.0 and task.active == 0
 
 
 def test_a_composite_task_keeps_clocks_only_for_its_stage_skills():

@@ -54,6 +54,8 @@ def test_turn_around_task_is_the_turn_skill_and_reads_the_pelvis_yaw_rate():
     assert env.ctx.yaw_rate == pytest.approx(0.8)
     _, parts = env.task.reward(env.ctx)
     assert parts["turning"] == pytest.approx(turning(1.0, 0.8, math.pi))
+    # which way to turn, in the robot's terms: π − 1 rad to the left
+    np.testing.assert_allclose(env.task.extra_obs(env.ctx), (math.sin(math.pi - 1.0), math.cos(math.pi - 1.0)))
 
 
 def test_random_start_headings_are_training_only():

@@ -16,6 +16,7 @@ from mwx_ray.envs.context import StepContext
 from mwx_ray.envs.props import add_chair, add_goal_marker, add_tunnel
 from mwx_ray.envs.skill_stages import CrawlThrough, ReachWithLeftHand, SitOnChair, StandUp
 from mwx_ray.envs.stages import StandStill, TurnAround, WalkTo, run_forward, walk_forward
+from mwx_ray.rewards.heading import goal_direction, yaw_of
 from mwx_ray.robots.spec import RobotSpec
 
 
@@ -53,8 +54,8 @@ class WalkToChairSit(CompositeTask):
     sit_hard randomises the start yaw within ±1.8 rad for the same reason.
 
     The robot walks to the spot from which the sit expert sits down (``sit_offset_m`` in front of the seat centre),
-    turns round there and sits. The sit expert plays its clip with a residual, so the task
-    keeps its clock: steps since the sit stage began (``clock_skills``).
+    turns round there and sits. Observation extras: the turn skill's (``turn_around``: which way to face, 2), then
+    the sit expert's clock (it plays its clip with a residual: steps since the sit stage began, ``clock_skills``).
     """
 
     name = "walk_to_chair_sit"
@@ -65,7 +66,8 @@ class WalkToChairSit(CompositeTask):
     # this chair, sat in 5/5 episodes from 0.25, 0.35 and 0.45 m (3/5 from 0.15 m): aim for the middle.
     sit_offset_m = 0.35
     clock_skills = ("sit",)
-    extra_obs_dim = 1
+    extra_obs_dim = 3
+    facing_away_yaw_rad = math.pi  # the chair faces the approaching robot: sitting faces back along −x
 
     def build(self, spec: mujoco.MjSpec, robot: RobotSpec) -> None:
         add_chair(spec, pos_xy=self.chair_xy_m, yaw=math.pi)  # body "chair", read by the sit stage
@@ -74,9 +76,20 @@ class WalkToChairSit(CompositeTask):
         spot = (self.chair_xy_m[0] - self.sit_offset_m, self.chair_xy_m[1])
         return (
             WalkTo("walk_to_chair", goal_xy_m=spot, radius_m=0.2, description="Walk up to the chair."),
-            TurnAround("turn_around", goal_yaw_rad=math.pi, description="Turn around to face away from the chair."),
+            TurnAround("turn_around", goal_yaw_rad=self.facing_away_yaw_rad,
+                       description="Turn around to face away from the chair."),
             SitOnChair("sit", chair_body="chair"),
         )
+
+    def bind(self, ctx: StepContext) -> None:
+        super().bind(ctx)
+        self._obs = np.zeros(self.extra_obs_dim)
+
+    def extra_obs(self, ctx: StepContext) -> np.ndarray:
+        """Which way to face (as ``turn_around``), then the sit clock, [3]."""
+        goal_direction(yaw_of(ctx.root_quat), self.facing_away_yaw_rad, out=self._obs[0:2])
+        self._obs[2:] = super().extra_obs(ctx)
+        return self._obs
 
 
 class WalkReach(CompositeTask):

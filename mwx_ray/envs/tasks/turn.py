@@ -3,7 +3,9 @@
 Composite tasks that end facing back the way the robot came (``walk_to_chair_sit``: sitting on a chair that faces
 the approaching robot) call for it. Reward: ``mwx_ray.rewards.heading.turn_reward`` with goal heading π (the
 robot starts facing +x, HumanoidBench's reset); terminates on a fall like the locomotion tasks; 1000 steps.
-Training may draw the start heading per episode (``env.task.turn.start_yaw_rad``, training-only).
+Observation extras: ``(sin, cos)`` of the angle to turn (``rewards.heading.goal_direction``), so an expert that
+observes in its heading frame (``env.task.observation.heading_frame``) knows which way the goal is. Training may
+draw the start heading per episode (``env.task.turn.start_yaw_rad``, training-only).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.envs.context import StepContext
 from mwx_ray.envs.tasks.locomotion import _FlatGroundTask
-from mwx_ray.rewards.heading import turn_reward, yaw_of
+from mwx_ray.rewards.heading import goal_direction, turn_reward, yaw_of
 
 TURN_GOAL_YAW_RAD = math.pi  # facing −x: back the way a robot that walked along +x came
 
@@ -27,6 +29,7 @@ class TurnAroundTask(_FlatGroundTask):
     # Our bar (no published one): a robot that turns within ~3 s and then stands scores ~900 of 1000; one that
     # only stands where it started scores ~110 ((1/6 + 0.05) / 2 per step).
     success_bar = 700.0
+    extra_obs_dim = 2
 
     def __init__(self, start_yaw_rad: Sequence[float] | None = None):
         self.start_yaw_rad = start_yaw_rad  # training-only (TaskSection.turn); None = HumanoidBench's reset
@@ -34,6 +37,13 @@ class TurnAroundTask(_FlatGroundTask):
     @classmethod
     def from_config(cls, settings: TaskSection) -> TurnAroundTask:
         return cls(start_yaw_rad=settings.turn.start_yaw_rad)
+
+    def bind(self, ctx: StepContext) -> None:
+        self._obs = np.zeros(self.extra_obs_dim)
+
+    def extra_obs(self, ctx: StepContext) -> np.ndarray:
+        """``(sin, cos)`` of the angle from the pelvis heading to the goal heading, [2]."""
+        return goal_direction(yaw_of(ctx.root_quat), TURN_GOAL_YAW_RAD, out=self._obs)
 
     def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
         if self.start_yaw_rad is not None:
