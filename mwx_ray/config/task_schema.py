@@ -242,15 +242,19 @@ class CrawlSection:
 
 @dataclass
 class TurnSection:
-    """Training-only start heading of the ``turn_around`` task (``for_evaluation`` drops it). HumanoidBench's reset
-    faces +x, half a turn from the goal: drawn per training episode, start headings nearer the goal make the
-    small turns a curriculum for the half turn that evaluation asks for."""
+    """Training-only start heading and shaping of the ``turn_around`` task (``for_evaluation`` drops both).
+    HumanoidBench's reset faces +x, half a turn from the goal: drawn per training episode, start headings nearer
+    the goal make the small turns a curriculum for the half turn that evaluation asks for."""
 
     start_yaw_rad: list[float] | None = setting(None, help="[min, max] start heading, rad, drawn uniformly per "
                                                            "training episode (e.g. [-3.14, 3.14]); null = +x")
+    rest_margin_mps: float | None = setting(None, help="also multiply the reward by (at_rest + 1) / 2, at_rest = "
+                                                       "tol(horizontal CoM speed, margin): turn on the spot rather "
+                                                       "than walk round (as stand.rest_margin_mps), m/s")
 
     def field_problems(self) -> dict[str, str]:
-        return span_problem("start_yaw_rad", self.start_yaw_rad)
+        return {**span_problem("start_yaw_rad", self.start_yaw_rad),
+                **positive_or_null("rest_margin_mps", self.rest_margin_mps)}
 
 
 @dataclass

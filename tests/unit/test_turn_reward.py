@@ -71,3 +71,18 @@ def test_random_start_headings_are_training_only():
     evaluation = make_env("turn_around", task=settings.for_evaluation())
     evaluation.reset(seed=0)
     assert abs(yaw_of(evaluation.data.qpos[3:7])) < 0.05  # the reset's noise only
+
+
+def test_training_only_rest_shaping_halves_the_pay_of_walking_round():
+    from mwx_ray.envs.registry import task_settings
+
+    settings = task_settings({"turn": {"rest_margin_mps": 0.3}})
+    env = make_env("turn_around", task=settings)
+    env.reset(seed=0)
+    mujoco.mj_resetDataKeyframe(env.model, env.data, 0)
+    env.data.qvel[0] = 1.0  # walking at 1 m/s
+    mujoco.mj_forward(env.model, env.data)
+    shaped, parts = env.task.reward(env.ctx)
+    plain, _ = make_env("turn_around").task.reward(env.ctx)
+    assert parts["at_rest"] < 0.01 and shaped == pytest.approx(plain * (parts["at_rest"] + 1) / 2)
+    assert settings.for_evaluation().turn.rest_margin_mps is None

@@ -17,8 +17,9 @@ import numpy as np
 
 from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.envs.context import StepContext
-from mwx_ray.envs.tasks.locomotion import _FlatGroundTask
+from mwx_ray.envs.tasks.locomotion import _FlatGroundTask, half_paid
 from mwx_ray.rewards.heading import goal_direction, turn_reward, yaw_of
+from mwx_ray.rewards.kernels import tolerance
 
 TURN_GOAL_YAW_RAD = math.pi  # facing −x: back the way a robot that walked along +x came
 
@@ -31,12 +32,13 @@ class TurnAroundTask(_FlatGroundTask):
     success_bar = 700.0
     extra_obs_dim = 2
 
-    def __init__(self, start_yaw_rad: Sequence[float] | None = None):
+    def __init__(self, start_yaw_rad: Sequence[float] | None = None, rest_margin_mps: float | None = None):
         self.start_yaw_rad = start_yaw_rad  # training-only (TaskSection.turn); None = HumanoidBench's reset
+        self.rest_margin_mps = rest_margin_mps  # training-only shaping (TaskSection.turn)
 
     @classmethod
     def from_config(cls, settings: TaskSection) -> TurnAroundTask:
-        return cls(start_yaw_rad=settings.turn.start_yaw_rad)
+        return cls(start_yaw_rad=settings.turn.start_yaw_rad, rest_margin_mps=settings.turn.rest_margin_mps)
 
     def bind(self, ctx: StepContext) -> None:
         self._obs = np.zeros(self.extra_obs_dim)
@@ -51,6 +53,10 @@ class TurnAroundTask(_FlatGroundTask):
             ctx.data.qpos[3:7] = (math.cos(half_yaw), 0.0, 0.0, math.sin(half_yaw))
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
-        return turn_reward(yaw_rad=yaw_of(ctx.root_quat), yaw_rate_rad_s=ctx.yaw_rate, goal_yaw_rad=TURN_GOAL_YAW_RAD,
-                           head_z_m=ctx.head_z, torso_zz=ctx.torso_zz, com_vel_xy_mps=ctx.com_velocity[:2],
-                           actuator_force_nm=ctx.actuator_force)
+        reward, parts = turn_reward(yaw_rad=yaw_of(ctx.root_quat), yaw_rate_rad_s=ctx.yaw_rate,
+                                    goal_yaw_rad=TURN_GOAL_YAW_RAD, head_z_m=ctx.head_z, torso_zz=ctx.torso_zz,
+                                    com_vel_xy_mps=ctx.com_velocity[:2], actuator_force_nm=ctx.actuator_force)
+        if self.rest_margin_mps is not None:  # StandTask's at-rest shaping: walking round pays half
+            parts["at_rest"] = tolerance(math.hypot(*ctx.com_velocity[:2]), margin=self.rest_margin_mps)
+            reward *= half_paid(parts["at_rest"])
+        return reward, parts
