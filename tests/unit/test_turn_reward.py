@@ -26,14 +26,14 @@ def test_heading_error_wraps_round():
     assert heading_error(0.0, math.pi) == pytest.approx(math.pi)
 
 
-def test_turning_pays_the_rate_towards_the_goal_the_shorter_way_round():
-    assert turning(0.5, TURN_RATE_RAD_S, math.pi) == pytest.approx(1.0)  # left turn is shorter from +0.5
-    assert turning(-0.5, -TURN_RATE_RAD_S, math.pi) == pytest.approx(1.0)  # right turn is shorter from -0.5
-    assert turning(-0.5, TURN_RATE_RAD_S, math.pi) == 0.0  # the long way round
+def test_turning_pays_turning_left_until_facing_the_goal():
+    assert turning(0.0, TURN_RATE_RAD_S, math.pi) == pytest.approx(1.0)  # half a turn: to the left
+    assert turning(-0.5, TURN_RATE_RAD_S, math.pi) == pytest.approx(1.0)  # left even where right is shorter
+    assert turning(0.5, -TURN_RATE_RAD_S, math.pi) == 0.0  # to the right: nothing
     assert turning(2.0, 0.0, math.pi) == 0.5  # standing still
     # twisting back and forth pays no more than standing still
     assert (turning(2.0, 1.5, math.pi) + turning(2.0, -1.5, math.pi)) / 2 <= 0.5
-    assert turning(math.pi - 0.1, 0.0, math.pi) == 1.0  # facing the goal: standing still is all it asks
+    assert turning(-math.pi + 0.1, 0.0, math.pi) == 1.0  # facing the goal: standing still is all it asks
     assert facing(0.0, math.pi) < facing(1.5, math.pi) < facing(3.0, math.pi) == 1.0
 
 
