@@ -64,6 +64,12 @@ def turning(yaw_rad: float, yaw_rate_rad_s: float, goal_yaw_rad: float) -> float
     return min(max(0.5 + 0.5 * yaw_rate_rad_s / TURN_RATE_RAD_S, 0.0), 1.0)
 
 
+def facing(yaw_rad: float, goal_yaw_rad: float) -> float:
+    """1 within ``FACING_TOLERANCE_RAD`` of the goal heading, linear to 0 half a turn further."""
+    return float(tolerance(heading_error(yaw_rad, goal_yaw_rad), bounds=(0.0, FACING_TOLERANCE_RAD),
+                           margin=FACING_MARGIN_RAD, sigmoid="linear", value_at_margin=0.0))
+
+
 def turn_reward(*, yaw_rad: float, yaw_rate_rad_s: float, goal_yaw_rad: float, head_z_m: float,
                 torso_zz: float, com_vel_xy_mps: np.ndarray,
                 actuator_force_nm: np.ndarray) -> tuple[float, dict[str, float]]:
