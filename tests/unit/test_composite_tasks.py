@@ -210,3 +210,19 @@ def test_walk_run_walk_stages_complete_only_at_their_gaits_pace(walk_s, run_s, w
         score_at(env, x_m=x_m, time_s=elapsed)
     assert sum(env.task.completed) == stages_done
     assert env.task.is_success(0.0) == (stages_done == 3)
+
+
+def test_walk_to_chair_sit_layout_gives_the_turn_expert_its_extras_and_keeps_the_clock_apart():
+    from mwx_ray.envs.observation_layout import ObservationLayout, adapter_indices, observation_layout
+
+    task = observation_layout("mwx/h1-walk_to_chair_sit-v0", 54)
+    assert task == ObservationLayout(robot_dim=51, extra_dim=2, clock_dim=1)
+    turn = observation_layout("mwx/h1-turn_around-v0", 53)
+    assert adapter_indices(turn, task, expert_name="turn", task_name="walk_to_chair_sit") == list(range(53))
+    walk = observation_layout("mwx/h1-walk-v0", 51)
+    assert adapter_indices(walk, task, expert_name="walk", task_name="walk_to_chair_sit") == list(range(51))
+    env = make_env("walk_to_chair_sit")
+    obs, _ = env.reset(seed=0)
+    turn_env = make_env("turn_around")
+    turn_obs, _ = turn_env.reset(seed=0)
+    np.testing.assert_allclose(obs[51:53], turn_obs[51:53], atol=0.05)  # both: half a turn to go, from +x
