@@ -49,7 +49,8 @@ class TurnAroundTask(_FlatGroundTask):
 
     def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
         if self.start_yaw_rad is not None:
-            half_yaw = 0.5 * rng.uniform(*self.start_yaw_rad)  # replaces the noisy root orientation (sit_hard's way)
+            low, high = self.start_yaw_rad
+            half_yaw = 0.5 * rng.uniform(low, high)  # replaces the noisy root orientation (sit_hard's way)
             ctx.data.qpos[3:7] = (math.cos(half_yaw), 0.0, 0.0, math.sin(half_yaw))
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
