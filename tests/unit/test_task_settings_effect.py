@@ -74,6 +74,7 @@ EFFECTS: dict[str, tuple] = {
     "imitation.failure_weighted_starts.rate": (1.0, {**FWS, "imitation.failure_weighted_starts.bins": 2},
                                                "walk_imitation"),
     "observation.exclude_root_xy": (True, {}, "walk"),
+    "observation.heading_frame": (True, {}, "walk"),
     "frame_skip": (5, {}, "walk"),
     "reset_noise_scale": (0.1, {}, "walk"),
     "handover_start.probability": (1.0, {"handover_start.expert": "zoo:stand"}, "walk_imitation"),
@@ -86,6 +87,8 @@ EFFECTS: dict[str, tuple] = {
     "reach.goal_from_pelvis_m": ([[0.3, 0.0, 1.0], [0.3, 0.0, 1.0]], {}, "reach"),  # the observed goal moves
     "reach.dense_reward": (True, {}, "reach"),
     "reach.min_pelvis_height_m": (1.5, {}, "reach"),  # above the standing pelvis: the first step ends the episode
+    "turn.start_yaw_rad": ([2.0, 2.0], {}, "turn_around"),  # the observed "which way to turn" changes
+    "turn.rest_margin_mps": (0.05, {}, "turn_around"),
 }
 # Fields whose effect is on the configured task object rather than on a short random rollout.
 TASK_ATTRIBUTES = {"hurdle.discount_hurdle_contact": ("hurdle", True, "discount_hurdle_contact")}
