@@ -158,7 +158,8 @@ class CompositeTask(Task):
         return self._clock_steps
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
-        self._clock_steps[self._clock_running] += 1.0  # one more control step since the last observation
+        if self.clock_skills:  # hot path: composite tasks without clocks skip the masked update
+            self._clock_steps[self._clock_running] += 1.0  # one more control step since the last observation
         index = self.active
         stage = self.stages[index]
         reward, terms = stage.reward(ctx)

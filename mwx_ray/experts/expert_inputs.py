@@ -65,9 +65,10 @@ class AdaptedExpert:
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         base = self.base_obs_dim
-        self._obs[:base] = obs[:base]
-        if self.heading_qvel_start is not None:
-            to_heading_frame(self._obs[:base], self.heading_qvel_start, out=self._obs[:base])
+        if self.heading_qvel_start is not None:  # writes every entry of the slice, the root ones converted
+            to_heading_frame(obs[:base], self.heading_qvel_start, out=self._obs[:base])
+        else:
+            self._obs[:base] = obs[:base]
         if self.clip_clock is None or self.clock_index is None:
             return self.policy.act(self._obs)
         steps = int(round(float(obs[self.clock_index])))
