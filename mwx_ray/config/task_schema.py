@@ -242,7 +242,7 @@ class CrawlSection:
 
 @dataclass
 class TurnSection:
-    """Training-only start heading and shaping of the ``turn_around`` task (``for_evaluation`` drops them).
+    """Training-only start heading and shaping of the ``turn_around`` task (``for_evaluation`` drops both).
     HumanoidBench's reset faces +x, half a turn from the goal: drawn per training episode, start headings nearer
     the goal make the small turns a curriculum for the half turn that evaluation asks for."""
 
@@ -251,15 +251,10 @@ class TurnSection:
     rest_margin_mps: float | None = setting(None, help="also multiply the reward by (at_rest + 1) / 2, at_rest = "
                                                        "tol(horizontal CoM speed, margin): turn on the spot rather "
                                                        "than walk round (as stand.rest_margin_mps), m/s")
-    spot_margin_m: float | None = setting(None, help="also multiply the reward by (on_spot + 1) / 2, on_spot = "
-                                                     "tol(pelvis distance from where the turn began, within 0.05 "
-                                                     "m, margin): end the turn where it began rather than beside "
-                                                     "it, m")
 
     def field_problems(self) -> dict[str, str]:
         return {**span_problem("start_yaw_rad", self.start_yaw_rad),
-                **positive_or_null("rest_margin_mps", self.rest_margin_mps),
-                **positive_or_null("spot_margin_m", self.spot_margin_m)}
+                **positive_or_null("rest_margin_mps", self.rest_margin_mps)}
 
 
 @dataclass

@@ -86,23 +86,3 @@ def test_training_only_rest_shaping_halves_the_pay_of_walking_round():
     plain, _ = make_env("turn_around").task.reward(env.ctx)
     assert parts["at_rest"] < 0.01 and shaped == pytest.approx(plain * (parts["at_rest"] + 1) / 2)
     assert settings.for_evaluation().turn.rest_margin_mps is None
-
-
-def test_training_only_spot_shaping_pays_ending_where_the_turn_began():
-    """The spot is where the episode starts, and again where a training prelude hands the robot over (restart)."""
-    from mwx_ray.envs.registry import task_settings
-
-    settings = task_settings({"turn": {"spot_margin_m": 0.3}})
-    env = make_env("turn_around", task=settings)
-    env.reset(seed=0)
-    _, parts = env.task.reward(env.ctx)
-    assert parts["on_spot"] == pytest.approx(1.0)
-    env.data.qpos[0:2] += (0.35, 0.0)  # a robot that stepped round in an arc: 0.3 m past the 5 cm
-    mujoco.mj_forward(env.model, env.data)
-    shaped, parts = env.task.reward(env.ctx)
-    plain, _ = make_env("turn_around").task.reward(env.ctx)
-    assert parts["on_spot"] == pytest.approx(0.1) and shaped == pytest.approx(plain * (0.1 + 1) / 2)
-    env.restart_task()  # the handover moved the robot here: this is the spot now
-    _, parts = env.task.reward(env.ctx)
-    assert parts["on_spot"] == pytest.approx(1.0)
-    assert settings.for_evaluation().turn.spot_margin_m is None

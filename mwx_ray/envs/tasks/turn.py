@@ -5,8 +5,7 @@ the approaching robot) call for it. Reward: ``mwx_ray.rewards.heading.turn_rewar
 robot starts facing +x, HumanoidBench's reset); terminates on a fall like the locomotion tasks; 1000 steps.
 Observation extras: ``(sin, cos)`` of the angle to turn (``rewards.heading.goal_direction``), so an expert that
 observes in its heading frame (``env.task.observation.heading_frame``) knows which way the goal is. Training may
-draw the start heading per episode (``env.task.turn.start_yaw_rad``) and pay for turning at rest and on the spot
-where the turn began (``rest_margin_mps``, ``spot_margin_m``), all training-only.
+draw the start heading per episode (``env.task.turn.start_yaw_rad``, training-only).
 """
 
 from __future__ import annotations
@@ -23,9 +22,6 @@ from mwx_ray.rewards.heading import goal_direction, turn_reward, yaw_of
 from mwx_ray.rewards.kernels import tolerance
 
 TURN_GOAL_YAW_RAD = math.pi  # facing −x: back the way a robot that walked along +x came
-# ``TurnSection.spot_margin_m``: fully paid within 5 cm of where the turn began, about the pelvis sway of a robot
-# standing still (our choice); the sit expert needs its start spot to ~0.1 m (docs/results.md, walk_to_chair_sit).
-ON_SPOT_RADIUS_M = 0.05
 
 
 class TurnAroundTask(_FlatGroundTask):
@@ -36,18 +32,13 @@ class TurnAroundTask(_FlatGroundTask):
     success_bar = 700.0
     extra_obs_dim = 2
 
-    def __init__(self, start_yaw_rad: Sequence[float] | None = None, rest_margin_mps: float | None = None,
-                 spot_margin_m: float | None = None):
+    def __init__(self, start_yaw_rad: Sequence[float] | None = None, rest_margin_mps: float | None = None):
         self.start_yaw_rad = start_yaw_rad  # training-only (TaskSection.turn); None = HumanoidBench's reset
         self.rest_margin_mps = rest_margin_mps  # training-only shaping (TaskSection.turn)
-        self.spot_margin_m = spot_margin_m  # training-only shaping (TaskSection.turn)
-        self._spot_xy = np.zeros(2)
 
     @classmethod
     def from_config(cls, settings: TaskSection) -> TurnAroundTask:
-        turn = settings.turn
-        return cls(start_yaw_rad=turn.start_yaw_rad, rest_margin_mps=turn.rest_margin_mps,
-                   spot_margin_m=turn.spot_margin_m)
+        return cls(start_yaw_rad=settings.turn.start_yaw_rad, rest_margin_mps=settings.turn.rest_margin_mps)
 
     def bind(self, ctx: StepContext) -> None:
         self._obs = np.zeros(self.extra_obs_dim)
@@ -61,10 +52,6 @@ class TurnAroundTask(_FlatGroundTask):
             low, high = self.start_yaw_rad
             half_yaw = 0.5 * rng.uniform(low, high)  # replaces the noisy root orientation (sit_hard's way)
             ctx.data.qpos[3:7] = (math.cos(half_yaw), 0.0, 0.0, math.sin(half_yaw))
-        self._spot_xy[:] = ctx.root_pos[:2]
-
-    def restart(self, ctx: StepContext, rng: np.random.Generator) -> None:
-        self._spot_xy[:] = ctx.root_pos[:2]  # a walker handed the robot over here: the turn begins now
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         reward, parts = turn_reward(yaw_rad=yaw_of(ctx.root_quat), yaw_rate_rad_s=ctx.yaw_rate,
@@ -73,8 +60,4 @@ class TurnAroundTask(_FlatGroundTask):
         if self.rest_margin_mps is not None:  # StandTask's at-rest shaping: walking round pays half
             parts["at_rest"] = tolerance(math.hypot(*ctx.com_velocity[:2]), margin=self.rest_margin_mps)
             reward *= half_paid(parts["at_rest"])
-        if self.spot_margin_m is not None:
-            off_spot_m = math.dist(ctx.root_pos[:2], self._spot_xy)
-            parts["on_spot"] = tolerance(off_spot_m, bounds=(0.0, ON_SPOT_RADIUS_M), margin=self.spot_margin_m)
-            reward *= half_paid(parts["on_spot"])
         return reward, parts
