@@ -159,16 +159,22 @@ class WalkTo(Stage):
 # Turned round: heading within 0.2 rad (11°) of the goal, standing at rest, for 0.5 s (our thresholds).
 TURNED_HEADING_RAD = 0.2
 TURNED_HOLD_STEPS = 25
+# ... and, turning onto a spot, within 0.1 m of it: the zoo sit expert sat from 0.1 m beside its spot in 10/10
+# episodes and from 0.15 m in 2/10 (docs/results.md, "walk_to_chair_sit").
+ON_SPOT_DONE_M = 0.1
 
 
 class TurnAround(Stage):
-    """The ``turn`` skill's reward (``rewards.heading.turn_reward``) towards ``goal_yaw_rad``; complete once
-    facing it, standing at rest, for ``TURNED_HOLD_STEPS``."""
+    """The ``turn`` skill's reward (``rewards.heading.turn_reward``) towards ``goal_yaw_rad``, onto ``spot_xy_m``
+    if given (``turn_to_spot``'s); complete once facing the goal, standing at rest (and on the spot), for
+    ``TURNED_HOLD_STEPS``."""
 
     def __init__(self, name: str = "turn", goal_yaw_rad: float = math.pi,
-                 description: str = "Turn around on the spot to face the other way."):
+                 description: str = "Turn around on the spot to face the other way.",
+                 spot_xy_m: tuple[float, float] | None = None):
         super().__init__(name, "turn", description)
         self.goal_yaw_rad = goal_yaw_rad
+        self.spot_xy = None if spot_xy_m is None else np.asarray(spot_xy_m, dtype=float)
         self.hold = HoldCounter(TURNED_HOLD_STEPS)
         self._turned_now = False
 
@@ -178,12 +184,14 @@ class TurnAround(Stage):
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         yaw = yaw_of(ctx.root_quat)
+        off_spot = None if self.spot_xy is None else math.dist(ctx.root_pos[:2], self.spot_xy)
         reward, parts = turn_reward(yaw_rad=yaw, yaw_rate_rad_s=ctx.yaw_rate, goal_yaw_rad=self.goal_yaw_rad,
                                     head_z_m=ctx.head_z, torso_zz=ctx.torso_zz, com_vel_xy_mps=ctx.com_velocity[:2],
-                                    actuator_force_nm=ctx.actuator_force)
+                                    actuator_force_nm=ctx.actuator_force, spot_distance_m=off_spot)
         self._turned_now = (heading_error(yaw, self.goal_yaw_rad) < TURNED_HEADING_RAD
                             and parts["standing"] >= STANDING_TERM_MIN and parts["upright"] >= STANDING_TERM_MIN
-                            and math.hypot(*ctx.com_velocity[:2]) < AT_REST_SPEED_MPS)
+                            and math.hypot(*ctx.com_velocity[:2]) < AT_REST_SPEED_MPS
+                            and (off_spot is None or off_spot <= ON_SPOT_DONE_M))
         return reward, parts
 
     def complete(self, ctx: StepContext) -> bool:

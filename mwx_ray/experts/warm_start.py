@@ -12,10 +12,12 @@ already balances, instead of from a random policy that falls in a second. What i
 
 The value function starts fresh: the new skill's returns are not the old one's. The source must be a PPO expert
 with the same action size and actor architecture, and the same observation (checked, with the mismatch named) —
-or, **widened**, the robot-state prefix of it: a source trained without task extras (stand: ``qpos ‖ qvel``)
-can start a task that appends some (reach: + hand and goal positions). Its first layer then reads the robot state
-as before and the extras through new zero weights, so the new trial starts acting exactly as the source; the
-extras' normalizer statistics start at mean 0 and variance 1 (positions in metres are already of that order)
+or, **widened**, a prefix of it: a source trained without task extras (stand: ``qpos ‖ qvel``) can start a task
+that appends some (reach: + hand and goal positions), and a source with extras a task whose extras begin with
+them (turn_around's "which way to turn" → turn_to_spot's, + the spot; the layout convention composite tasks rely
+on too, ``envs/observation_layout.py``). Its first layer then reads the prefix as before and the new entries
+through new zero weights, so the new trial starts acting exactly as the source; the new entries' normalizer
+statistics start at mean 0 and variance 1 (positions in metres are already of that order)
 and, since RLlib's MeanStdFilter shares one count across entries, move as slowly as the rest from there.
 """
 
@@ -32,14 +34,15 @@ from mwx_ray.experts.policy import ExpertPolicy
 
 def source_input_dim(policy: ExpertPolicy, env_id: str | None, obs_dim: int) -> int:
     """How many leading entries of the trial's ``obs_dim``-wide observation the source expert reads: all of them,
-    or just the robot state when the source has no task extras and the trial's task appends some (widening)."""
+    or its own prefix when the trial's task appends extras to the source's (widening; no clocks on either)."""
     from mwx_ray.envs.observation_layout import observation_layout
 
     if env_id is None or policy.obs_dim >= obs_dim:
         return obs_dim
     source = observation_layout(policy.manifest["env_id"], policy.obs_dim)
     trial = observation_layout(env_id, obs_dim)
-    widens = source.extra_dim == 0 and trial.extra_dim > 0 and source.robot_dim == trial.robot_dim
+    widens = (source.robot_dim == trial.robot_dim and source.extra_dim < trial.extra_dim
+              and source.clock_dim == trial.clock_dim == 0)
     return policy.obs_dim if widens else obs_dim
 
 

@@ -105,7 +105,8 @@ def test_the_zoo_sit_expert_sits_on_walk_to_chair_sit_s_chair_from_its_turning_s
     expert = acting_in(sit, env, skill="sit")
     for seed in range(3):  # deterministic physics: these seeds sat when measured (5/5 for seeds 0-4)
         env.reset(seed=seed)
-        task.active, task.completed[0], task.completed[1] = 2, True, True  # walked up and turned round
+        task.active = 3  # walked up, stopped and turned round
+        task.completed[:3] = [True, True, True]
         task._start_clock_of_active_stage()
         env.data.qpos[0] = task.chair_xy_m[0] - task.sit_offset_m
         env.data.qpos[3:7] = (0.0, 0.0, 0.0, 1.0)  # facing −x, away from the chair

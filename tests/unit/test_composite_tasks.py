@@ -90,25 +90,32 @@ def face(env, yaw_rad: float) -> None:
     mujoco.mj_forward(env.model, env.data)
 
 
-def test_walk_to_chair_sit_walks_turns_round_then_sits_and_keeps_the_sit_clock():
+def test_walk_to_chair_sit_walks_stops_turns_round_then_sits_and_keeps_the_sit_clock():
     env = make_env("walk_to_chair_sit")
     task, ctx = env.task, env.ctx
     obs, _ = env.reset(seed=0)
+    assert [stage.skill for stage in task.stages] == ["walk", "stand", "turn", "sit"]
     assert task.clock_skills == ("sit",) and task.clock_entry("sit", obs.shape[0]) == obs.shape[0] - 1
     assert obs[-1] == 0.0  # the sit clock has not started
     chair_x, chair_y = task.chair_xy_m
-    place_at_keyframe(env, x_m=chair_x - task.sit_offset_m)  # at the turning spot, still facing +x
-    task.reward(ctx)
-    assert task.active == 1 and task.stages[1].skill == "turn"
+    place_at_keyframe(env, x_m=chair_x - task.sit_offset_m - task.stopping_distance_m - 0.05)
+    task.reward(ctx)  # more than a stopping distance short of the sit spot: still walking up
+    assert task.active == 0
+    place_at_keyframe(env, x_m=chair_x - task.sit_offset_m - task.stopping_distance_m + 0.05)
+    task.reward(ctx)  # within a stopping distance of the sit spot: the walk stage ends
+    assert task.active == 1 and task.stages[1].skill == "stand"
+    for _ in range(25):  # at rest for 0.5 s: stopped
+        task.reward(ctx)
+    assert task.active == 2 and task.stages[2].skill == "turn"
     for _ in range(40):  # facing the chair: never turned round
         task.reward(ctx)
-    assert task.active == 1 and task.extra_obs(ctx)[-1] == 0.0
+    assert task.active == 2 and task.extra_obs(ctx)[-1] == 0.0
     face(env, np.pi - 0.1)  # within 0.2 rad of facing away from the chair
     for _ in range(24):
         task.reward(ctx)
-    assert task.active == 1
+    assert task.active == 2
     _, terms = task.reward(ctx)  # the 25th step turned round and at rest (0.5 s)
-    assert task.active == 2 and task.stages[2].skill == "sit" and terms["turn_around/facing"] == 1.0
+    assert task.active == 3 and task.stages[3].skill == "sit" and terms["turn_around/facing"] == 1.0
     assert task.extra_obs(ctx)[-1] == 0.0  # the sit clock starts at the first observation of its stage
     for steps in (1, 2, 3):
         task.reward(ctx)
@@ -117,13 +124,13 @@ def test_walk_to_chair_sit_walks_turns_round_then_sits_and_keeps_the_sit_clock()
     mujoco.mj_forward(env.model, env.data)
     for _ in range(30):
         task.reward(ctx)
-    assert not task.completed[2]
+    assert not task.completed[3]
     env.data.qpos[0:3] = (chair_x, chair_y + 0.08, 0.70)  # seated 8 cm off centre: HumanoidBench's y factor
     mujoco.mj_forward(env.model, env.data)              # pays 0.23 there, yet the robot is on the chair
     for _ in range(24):
         _, terms = task.reward(ctx)
         assert terms["sit/sitting"] == pytest.approx(1.0) and terms["sit/on_chair"] < 0.3
-        assert not task.completed[2]
+        assert not task.completed[3]
     task.reward(ctx)  # the 25th seated step (0.5 s)
     assert task.is_success(0.0)
     assert task.terminated(ctx) is False  # 0.70 m is above the sit stage's 0.5 m fall height

@@ -24,7 +24,7 @@ from mwx_ray.envs.tasks.reach import ReachTask
 from mwx_ray.envs.tasks.sit import SitHardTask, SitSimpleTask
 from mwx_ray.envs.tasks.skills import BUILTIN_SKILLS
 from mwx_ray.envs.tasks.stair import SlideTask, StairTask
-from mwx_ray.envs.tasks.turn import TurnAroundTask
+from mwx_ray.envs.tasks.turn import TurnAroundTask, TurnToSpotTask
 
 register_task(StandTask)
 register_task(WalkTask)
@@ -40,6 +40,7 @@ register_task(CrawlTask)
 register_task(ReachTask)
 register_task(BalanceSimpleTask)
 register_task(TurnAroundTask)
+register_task(TurnToSpotTask)
 register_task(StandWalkStand)
 register_task(WalkRunWalk)
 register_task(WalkToChairSit)

@@ -16,8 +16,11 @@ from mwx_ray.envs.context import StepContext
 from mwx_ray.envs.props import add_chair, add_goal_marker, add_tunnel
 from mwx_ray.envs.skill_stages import CrawlThrough, ReachWithLeftHand, SitOnChair, StandUp
 from mwx_ray.envs.stages import StandStill, TurnAround, WalkTo, run_forward, walk_forward
-from mwx_ray.rewards.heading import goal_direction, yaw_of
+from mwx_ray.rewards.heading import goal_direction, spot_in_heading_frame, yaw_of
 from mwx_ray.robots.spec import RobotSpec
+
+# walk_to_chair_sit's stop: at rest for 0.5 s (25 control steps at 50 Hz), as the turn stage's own hold.
+STOP_HOLD_STEPS = 25
 
 
 class StandWalkStand(CompositeTask):
@@ -53,42 +56,61 @@ class WalkToChairSit(CompositeTask):
     """The chair faces the approaching robot (yaw π), so sitting means turning round first: HumanoidBench's
     sit_hard randomises the start yaw within ±1.8 rad for the same reason.
 
-    The robot walks to the spot from which the sit expert sits down (``sit_offset_m`` in front of the seat centre),
-    turns round there and sits. Observation extras: the turn skill's (``turn_around``: which way to face, 2), then
-    the sit expert's clock (it plays its clip with a residual: steps since the sit stage began, ``clock_skills``).
+    The robot walks up to the chair, stops, turns round onto the spot from which the sit expert sits down
+    (``sit_offset_m`` in front of the seat centre) and sits. The stop is a stage of its own (the ``stand`` skill):
+    turning round while braking from walking pace fell or ended metres off; the turn stage is ``turn_to_spot``'s,
+    since the robot stops within ±0.15 m of where it was meant to and the sit expert needs its spot to 0.1 m
+    (docs/results.md, "walk_to_chair_sit"). Observation extras: ``turn_to_spot``'s (which way to face, where the
+    spot is: 4; a ``turn_around`` expert reads the first 2), then the sit expert's clock (it plays its clip with a
+    residual: steps since the sit stage began, ``clock_skills``).
     """
 
     name = "walk_to_chair_sit"
-    description = "Walk to the chair in front of you, turn around and sit down on it."
+    description = "Walk to the chair in front of you, stop, turn around and sit down on it."
     episode_steps = 1000
     chair_xy_m = (2.6, 0.0)
-    # sit_simple starts the robot 0.25 m in front of the seat centre. Measured: zoo:sit, placed facing away from
-    # this chair, sat in 5/5 episodes from 0.25, 0.35 and 0.45 m (3/5 from 0.15 m): aim for the middle.
-    sit_offset_m = 0.35
+    # Measured: zoo:sit, placed facing away from this chair, sat in 5/5 episodes from 0.25 to 0.7 m in front of the
+    # seat centre (3/5 from 0.8 m, 4/5 from 0.15 m), and from 0.5 m also 0.1 m beside it (10/10): the middle.
+    sit_offset_m = 0.5
+    # Measured with the oracle schedule: zoo:walk arrives at 1.2-1.9 m/s and zoo:standrest brings it to rest
+    # 0.6-0.9 m (mean ~0.68 m) after the walk stage ends, so the walk stage ends that much before the sit spot.
+    stopping_distance_m = 0.68
+    walk_radius_m = 0.2
     clock_skills = ("sit",)
-    extra_obs_dim = 3
+    extra_obs_dim = 5
     facing_away_yaw_rad = math.pi  # the chair faces the approaching robot: sitting faces back along −x
 
     def build(self, spec: mujoco.MjSpec, robot: RobotSpec) -> None:
         add_chair(spec, pos_xy=self.chair_xy_m, yaw=math.pi)  # body "chair", read by the sit stage
 
+    @property
+    def sit_spot_xy(self) -> np.ndarray:
+        return np.array((self.chair_xy_m[0] - self.sit_offset_m, self.chair_xy_m[1]))
+
     def make_stages(self):
-        spot = (self.chair_xy_m[0] - self.sit_offset_m, self.chair_xy_m[1])
+        chair_x, chair_y = self.chair_xy_m
+        # WalkTo completes walk_radius_m short of its goal: there the stop begins.
+        walk_goal_x = chair_x - self.sit_offset_m - self.stopping_distance_m + self.walk_radius_m
         return (
-            WalkTo("walk_to_chair", goal_xy_m=spot, radius_m=0.2, description="Walk up to the chair."),
-            TurnAround("turn_around", goal_yaw_rad=self.facing_away_yaw_rad,
-                       description="Turn around to face away from the chair."),
+            WalkTo("walk_to_chair", goal_xy_m=(walk_goal_x, chair_y), radius_m=self.walk_radius_m,
+                   description="Walk up to the chair."),
+            StandStill("stop", hold_steps=STOP_HOLD_STEPS, description="Stop in front of the chair."),
+            TurnAround("turn_around", goal_yaw_rad=self.facing_away_yaw_rad, spot_xy_m=tuple(self.sit_spot_xy),
+                       description="Turn around to face away from the chair, standing just in front of it."),
             SitOnChair("sit", chair_body="chair"),
         )
 
     def bind(self, ctx: StepContext) -> None:
         super().bind(ctx)
         self._obs = np.zeros(self.extra_obs_dim)
+        self._spot = self.sit_spot_xy
 
     def extra_obs(self, ctx: StepContext) -> np.ndarray:
-        """Which way to face (as ``turn_around``), then the sit clock, [3]."""
-        goal_direction(yaw_of(ctx.root_quat), self.facing_away_yaw_rad, out=self._obs[0:2])
-        self._obs[2:] = super().extra_obs(ctx)
+        """Which way to face and where the sit spot is (as ``turn_to_spot``), then the sit clock, [5]."""
+        yaw = yaw_of(ctx.root_quat)
+        goal_direction(yaw, self.facing_away_yaw_rad, out=self._obs[0:2])
+        spot_in_heading_frame(yaw, ctx.root_pos[:2], self._spot, out=self._obs[2:4])
+        self._obs[4:] = super().extra_obs(ctx)
         return self._obs
 
 

@@ -1,4 +1,5 @@
-"""``turn_around``: turn round on the spot to face −x, then stand still (the ``turn`` skill; not HumanoidBench's).
+"""``turn_around``: turn round on the spot to face −x, then stand still (the ``turn`` skill; not HumanoidBench's),
+and ``turn_to_spot``: the same, ending on a spot near the start.
 
 Composite tasks that end facing back the way the robot came (``walk_to_chair_sit``: sitting on a chair that faces
 the approaching robot) call for it. Reward: ``mwx_ray.rewards.heading.turn_reward`` with goal heading π (the
@@ -18,10 +19,13 @@ import numpy as np
 from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.envs.context import StepContext
 from mwx_ray.envs.tasks.locomotion import _FlatGroundTask, half_paid
-from mwx_ray.rewards.heading import goal_direction, turn_reward, yaw_of
+from mwx_ray.rewards.heading import goal_direction, spot_in_heading_frame, turn_reward, yaw_of
 from mwx_ray.rewards.kernels import tolerance
 
 TURN_GOAL_YAW_RAD = math.pi  # facing −x: back the way a robot that walked along +x came
+# turn_to_spot draws its spot uniformly within this distance of where the turn begins: twice the ±0.15 m spread of
+# where zoo:standrest stops the walker in walk_to_chair_sit (measured, oracle schedule; our choice).
+SPOT_DRAW_RADIUS_M = 0.3
 
 
 class TurnAroundTask(_FlatGroundTask):
@@ -53,11 +57,55 @@ class TurnAroundTask(_FlatGroundTask):
             half_yaw = 0.5 * rng.uniform(low, high)  # replaces the noisy root orientation (sit_hard's way)
             ctx.data.qpos[3:7] = (math.cos(half_yaw), 0.0, 0.0, math.sin(half_yaw))
 
+    def spot_distance(self, ctx: StepContext) -> float | None:
+        """Pelvis distance from the spot to end on, m (None: anywhere will do)."""
+        return None
+
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         reward, parts = turn_reward(yaw_rad=yaw_of(ctx.root_quat), yaw_rate_rad_s=ctx.yaw_rate,
                                     goal_yaw_rad=TURN_GOAL_YAW_RAD, head_z_m=ctx.head_z, torso_zz=ctx.torso_zz,
-                                    com_vel_xy_mps=ctx.com_velocity[:2], actuator_force_nm=ctx.actuator_force)
+                                    com_vel_xy_mps=ctx.com_velocity[:2], actuator_force_nm=ctx.actuator_force,
+                                    spot_distance_m=self.spot_distance(ctx))
         if self.rest_margin_mps is not None:  # StandTask's at-rest shaping: walking round pays half
             parts["at_rest"] = tolerance(math.hypot(*ctx.com_velocity[:2]), margin=self.rest_margin_mps)
             reward *= half_paid(parts["at_rest"])
         return reward, parts
+
+
+class TurnToSpotTask(TurnAroundTask):
+    """``turn_around`` ending on a spot: drawn within ``SPOT_DRAW_RADIUS_M`` of the pelvis where the turn begins
+    (the reset, or where a training prelude hands over), observed as two more extras (where it is in the robot's
+    heading frame, ``rewards.heading.spot_in_heading_frame``) and paid by ``on_spot`` times the turn reward.
+
+    A composite task's turn stage needs this when the next expert starts from one place only: the sit expert sits
+    from within ~0.1 m laterally of its spot, while the robot stops within ±0.15 m of where it was meant to and
+    turning round on its own drifts 0.2–0.7 m (docs/results.md, "walk_to_chair_sit")."""
+
+    name = "turn_to_spot"
+    description = "Turn around to face the other way and stand on the spot marked near you."
+    extra_obs_dim = 4  # (sin, cos) of the angle to turn, then the spot (x ahead, y left), m
+
+    def bind(self, ctx: StepContext) -> None:
+        super().bind(ctx)
+        self._spot_xy = np.zeros(2)
+
+    def _place_spot(self, ctx: StepContext, rng: np.random.Generator) -> None:
+        radius = SPOT_DRAW_RADIUS_M * math.sqrt(rng.uniform())  # uniform over the disc
+        angle = rng.uniform(-math.pi, math.pi)
+        self._spot_xy[:] = ctx.root_pos[:2] + radius * np.array([math.cos(angle), math.sin(angle)])
+
+    def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
+        super().reset(ctx, rng)
+        self._place_spot(ctx, rng)
+
+    def restart(self, ctx: StepContext, rng: np.random.Generator) -> None:
+        self._place_spot(ctx, rng)  # a walker handed the robot over here: the turn begins now
+
+    def spot_distance(self, ctx: StepContext) -> float:
+        return math.dist(ctx.root_pos[:2], self._spot_xy)
+
+    def extra_obs(self, ctx: StepContext) -> np.ndarray:
+        yaw = yaw_of(ctx.root_quat)
+        goal_direction(yaw, TURN_GOAL_YAW_RAD, out=self._obs[0:2])
+        spot_in_heading_frame(yaw, ctx.root_pos[:2], self._spot_xy, out=self._obs[2:4])
+        return self._obs
