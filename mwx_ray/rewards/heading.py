@@ -95,7 +95,10 @@ def turn_reward(*, yaw_rad: float, yaw_rate_rad_s: float, goal_yaw_rad: float, h
                 torso_zz: float, com_vel_xy_mps: np.ndarray, actuator_force_nm: np.ndarray,
                 spot_distance_m: float | None = None) -> tuple[float, dict[str, float]]:
     """``small_control · standing · upright · dont_move · (turning + facing) / 2`` and its terms, times
-    ``on_spot(spot_distance_m)`` when turning onto a spot."""
+    ``(1 + on_spot(spot_distance_m)) / 2`` when turning onto a spot.
+
+    Half pay off the spot, not none: with the full factor a robot 0.5 m off earned ~0 and so lost nothing by
+    falling; measured, PPO from zoo:turn then drifted further (mean ``on_spot`` 0.14 → 0.05 in 80k env steps)."""
     parts = {
         "standing": standing(head_z_m),
         "upright": upright(torso_zz),
@@ -108,5 +111,5 @@ def turn_reward(*, yaw_rad: float, yaw_rate_rad_s: float, goal_yaw_rad: float, h
     reward = stand * (parts["turning"] + parts["facing"]) / 2.0
     if spot_distance_m is not None:
         parts["on_spot"] = on_spot(spot_distance_m)
-        reward *= parts["on_spot"]
+        reward *= (1.0 + parts["on_spot"]) / 2.0
     return reward, parts

@@ -110,11 +110,19 @@ def test_walk_to_chair_sit_walks_stops_turns_round_then_sits_and_keeps_the_sit_c
     for _ in range(40):  # facing the chair: never turned round
         task.reward(ctx)
     assert task.active == 2 and task.extra_obs(ctx)[-1] == 0.0
-    face(env, np.pi - 0.1)  # within 0.2 rad of facing away from the chair
+    face(env, np.pi - 0.1)  # within 0.2 rad of facing away from the chair, but 0.13 m beside the sit spot
+    env.data.qpos[0:2] = task.sit_spot_xy + (0.0, 0.13)
+    mujoco.mj_forward(env.model, env.data)
+    np.testing.assert_allclose(task.extra_obs(ctx)[2:4], [0.0, 0.13 * np.cos(0.1)], atol=0.02)  # spot on its left
+    for _ in range(40):
+        _, terms = task.reward(ctx)
+    assert task.active == 2 and 0.5 < terms["turn_around/on_spot"] < 1.0
+    env.data.qpos[0:2] = task.sit_spot_xy + (0.04, -0.05)  # on the spot
+    mujoco.mj_forward(env.model, env.data)
     for _ in range(24):
         task.reward(ctx)
     assert task.active == 2
-    _, terms = task.reward(ctx)  # the 25th step turned round and at rest (0.5 s)
+    _, terms = task.reward(ctx)  # the 25th step turned round, at rest and on the spot (0.5 s)
     assert task.active == 3 and task.stages[3].skill == "sit" and terms["turn_around/facing"] == 1.0
     assert task.extra_obs(ctx)[-1] == 0.0  # the sit clock starts at the first observation of its stage
     for steps in (1, 2, 3):
@@ -219,13 +227,17 @@ def test_walk_run_walk_stages_complete_only_at_their_gaits_pace(walk_s, run_s, w
     assert env.task.is_success(0.0) == (stages_done == 3)
 
 
-def test_walk_to_chair_sit_layout_gives_the_turn_expert_its_extras_and_keeps_the_clock_apart():
+def test_walk_to_chair_sit_layout_gives_the_turn_to_spot_expert_its_extras_and_keeps_the_clock_apart():
     from mwx_ray.envs.observation_layout import ObservationLayout, adapter_indices, observation_layout
 
-    task = observation_layout("mwx/h1-walk_to_chair_sit-v0", 54)
-    assert task == ObservationLayout(robot_dim=51, extra_dim=2, clock_dim=1)
-    turn = observation_layout("mwx/h1-turn_around-v0", 53)
-    assert adapter_indices(turn, task, expert_name="turn", task_name="walk_to_chair_sit") == list(range(53))
+    task = observation_layout("mwx/h1-walk_to_chair_sit-v0", 56)
+    assert task == ObservationLayout(robot_dim=51, extra_dim=4, clock_dim=1)
+    onto_spot = observation_layout("mwx/h1-turn_to_spot-v0", 55)
+    assert adapter_indices(onto_spot, task, expert_name="turn", task_name="walk_to_chair_sit") == list(range(55))
+    turn = observation_layout("mwx/h1-turn_around-v0", 53)  # turns round, but does not know the spot
+    with pytest.raises(ValueError, match="needs 2 task entries after the robot state but task 'walk_to_chair_sit' "
+                                         "provides 4"):
+        adapter_indices(turn, task, expert_name="turn", task_name="walk_to_chair_sit")
     walk = observation_layout("mwx/h1-walk-v0", 51)
     assert adapter_indices(walk, task, expert_name="walk", task_name="walk_to_chair_sit") == list(range(51))
     env = make_env("walk_to_chair_sit")

@@ -86,3 +86,43 @@ def test_training_only_rest_shaping_halves_the_pay_of_walking_round():
     plain, _ = make_env("turn_around").task.reward(env.ctx)
     assert parts["at_rest"] < 0.01 and shaped == pytest.approx(plain * (parts["at_rest"] + 1) / 2)
     assert settings.for_evaluation().turn.rest_margin_mps is None
+
+
+def test_turn_to_spot_draws_its_spot_near_the_start_observes_it_in_the_heading_frame_and_pays_for_it():
+    from mwx_ray.envs.tasks.turn import SPOT_DRAW_RADIUS_M
+    from mwx_ray.rewards.heading import on_spot
+
+    env = make_env("turn_to_spot")
+    spots = []
+    for seed in range(20):
+        obs, _ = env.reset(seed=seed)
+        spot = env.task._spot_xy.copy()
+        assert math.dist(spot, env.data.qpos[:2]) <= SPOT_DRAW_RADIUS_M
+        spots.append(spot - env.data.qpos[:2])
+        np.testing.assert_allclose(obs[51:53], make_env("turn_around").reset(seed=seed)[0][51:53])  # turn's extras
+    assert np.ptp(np.array(spots), axis=0).min() > 0.2  # drawn all round, not one offset
+    env.reset(seed=0)
+    spot = env.task._spot_xy.copy()
+    env.data.qpos[0:2] = spot + (0.0, -0.2)  # the spot 0.2 m to the world's +y ...
+    env.data.qpos[3:7] = quat_of_yaw(math.pi / 2)  # ... which is straight ahead of a robot facing +y
+    mujoco.mj_forward(env.model, env.data)
+    np.testing.assert_allclose(env.task.extra_obs(env.ctx)[2:4], [0.2, 0.0], atol=1e-9)
+    reward, parts = env.task.reward(env.ctx)
+    plain, _ = make_env("turn_around").task.reward(env.ctx)
+    assert parts["on_spot"] == pytest.approx(on_spot(0.2)) and reward == pytest.approx(plain * (1 + on_spot(0.2)) / 2)
+    assert on_spot(0.05) == 1.0 and on_spot(0.35) == pytest.approx(0.1)
+    env.restart_task()  # a prelude handed the robot over here: the spot is drawn again around it
+    assert math.dist(env.task._spot_xy, env.data.qpos[:2]) <= SPOT_DRAW_RADIUS_M
+
+
+def test_a_turn_expert_widens_into_turn_to_spot_and_a_stand_expert_into_both():
+    from mwx_ray.experts.policy import ExpertPolicy
+    from mwx_ray.experts.registry import expert_folder
+    from mwx_ray.experts.warm_start import source_input_dim
+
+    turn = ExpertPolicy.load(expert_folder("zoo:turn"))
+    stand = ExpertPolicy.load(expert_folder("zoo:stand"))
+    assert source_input_dim(turn, "mwx/h1-turn_to_spot-v0", 55) == 53  # its extras lead turn_to_spot's
+    assert source_input_dim(turn, "mwx/h1-turn_around-v0", 53) == 53
+    assert source_input_dim(stand, "mwx/h1-turn_to_spot-v0", 55) == 51
+    assert source_input_dim(turn, "mwx/h1-stand-v0", 51) == 51  # narrower: not a widening (then refused by name)

@@ -75,7 +75,7 @@ class TurnAroundTask(_FlatGroundTask):
 class TurnToSpotTask(TurnAroundTask):
     """``turn_around`` ending on a spot: drawn within ``SPOT_DRAW_RADIUS_M`` of the pelvis where the turn begins
     (the reset, or where a training prelude hands over), observed as two more extras (where it is in the robot's
-    heading frame, ``rewards.heading.spot_in_heading_frame``) and paid by ``on_spot`` times the turn reward.
+    heading frame, ``rewards.heading.spot_in_heading_frame``) and paid for by the turn reward's on-spot factor.
 
     A composite task's turn stage needs this when the next expert starts from one place only: the sit expert sits
     from within ~0.1 m laterally of its spot, while the robot stops within ±0.15 m of where it was meant to and
