@@ -35,6 +35,10 @@ def run_collect(args) -> int:
     from mwx_ray.labeling.stage import collect_stage_rollouts
 
     loaded = load_config(args.config, args.overrides)
+    router_dirs = dict(loaded.config.router.expert_dirs)
+    if router_dirs and not loaded.config.labeling.rollouts.expert_dirs:  # a router config: roll out its experts
+        print(f"labeling.rollouts.expert_dirs: {router_dirs} (the config's router.expert_dirs)")
+        loaded = load_config(args.config, [*args.overrides, f"labeling.rollouts.expert_dirs={router_dirs}"])
     out_dir = shards_dir(loaded.config)
     try:
         index = collect_stage_rollouts(loaded, out_dir)
@@ -53,5 +57,10 @@ def run_collect(args) -> int:
         # (router evaluations use 2,000,003 onwards: --set run.seed=2000003).
         print(f"all-stage success {success_summary(sum(bool(e['success']) for e in episodes), len(episodes))} "
               f"on reset seeds {seeds[0]}-{seeds[-1]} (run.seed)")
+        # Stages complete in order, so "stage i completed" is "more than i stages completed": where episodes stop.
+        stage_names = [stage["name"] for stage in index.meta.get("stages", [])]
+        print("stages completed: " + ", ".join(
+            f"{name} {sum(e['stages_completed'] > i for e in episodes)}/{len(episodes)}"
+            for i, name in enumerate(stage_names)))
     print(f"next: mwx label {args.config}")
     return 0

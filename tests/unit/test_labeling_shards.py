@@ -189,3 +189,22 @@ def test_the_collect_command_names_the_reset_seeds_of_its_success_figure(tmp_pat
     out = capsys.readouterr().out
     assert code == 0, out
     assert "all-stage success 0/2 = 0%" in out and "on reset seeds 40-41 (run.seed)" in out, out
+    assert "stages completed: stand_start 0/2, walk 0/2, stand_end 0/2" in out, out  # random actions fall
+
+
+def test_the_collect_command_rolls_out_a_router_config_s_own_experts(tmp_path, capsys):
+    """Given a router config, the oracle schedule runs the experts its router would route (router.expert_dirs),
+    so its bound is the routers' without repeating them under labeling.rollouts."""
+    from mwx_ray.cli import main as mwx_main
+    from mwx_ray.experts.registry import load_expert
+
+    code = mwx_main(["rollouts", "collect", "tune_configs/router/stand_walk_stand_standrest.yaml",
+                     "--set", "labeling.rollouts.experts_dir=zoo", "--set", "labeling.rollouts.episodes=1",
+                     "--set", "labeling.rollouts.max_steps=3", "--set", "labeling.rollouts.keyframe_every=50",
+                     "--set", f"labeling.rollouts.out_dir={tmp_path}"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "labeling.rollouts.expert_dirs: {'stand': 'zoo:standrest'} (the config's router.expert_dirs)" in out
+    arrays = read_shard(tmp_path / "shard-00000.npz").arrays
+    standrest = load_expert("zoo:standrest")[0]
+    np.testing.assert_allclose(arrays["action"][0], standrest.act(arrays["obs"][0]), atol=1e-6)
