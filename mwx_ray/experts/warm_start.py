@@ -17,8 +17,10 @@ that appends some (reach: + hand and goal positions), and a source with extras a
 them (turn_around's "which way to turn" → turn_to_spot's, + the spot; the layout convention composite tasks rely
 on too, ``envs/observation_layout.py``). Its first layer then reads the prefix as before and the new entries
 through new zero weights, so the new trial starts acting exactly as the source; the new entries' normalizer
-statistics start at mean 0 and variance 1 (positions in metres are already of that order)
-and, since RLlib's MeanStdFilter shares one count across entries, move as slowly as the rest from there.
+statistics start at their mean and variance over ``WIDENED_STATS_RESETS`` resets of the trial's training env
+and, since RLlib's MeanStdFilter shares one count across entries, move as slowly as the rest from there (which is
+why they are estimated rather than set to mean 0, variance 1: a spot 0.2 m away would then stay a 0.2 input to
+zero weights, a weak signal that PPO from ``zoo:turn`` did not pick up in 400k env steps on ``turn_to_spot``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ import numpy as np
 import torch
 
 from mwx_ray.experts.policy import ExpertPolicy
+
+WIDENED_STATS_RESETS = 64
+# Entries that hardly vary at reset still read at most one normalized unit per 0.1 of their own (m, rad): our
+# choice, so that an entry constant at reset does not turn its first change into a huge input.
+WIDENED_VAR_FLOOR = 0.01
 
 
 def source_input_dim(policy: ExpertPolicy, env_id: str | None, obs_dim: int) -> int:
@@ -63,16 +70,29 @@ def check_compatible(policy: ExpertPolicy, model_config: dict[str, Any], obs_dim
                              "warm starts need the same PPO actor and observation layout")
 
 
-def _filter_state(policy: ExpertPolicy, template: dict[str, Any], obs_dim: int) -> dict[str, Any]:
+def widened_statistics(env_id: str, env_config: dict[str, Any], first: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance (floored at ``WIDENED_VAR_FLOOR``) of observation entries ``first:`` over
+    ``WIDENED_STATS_RESETS`` seeded resets of the trial's training env (its task settings and preludes)."""
+    from mwx_ray.experts.env_registration import make_seeded_env
+
+    env = make_seeded_env(env_id, env_config)
+    try:
+        rows = np.stack([env.reset(seed=seed)[0][first:] for seed in range(WIDENED_STATS_RESETS)])
+    finally:
+        env.close()
+    return rows.mean(axis=0), np.maximum(rows.var(axis=0), WIDENED_VAR_FLOOR)
+
+
+def _filter_state(policy: ExpertPolicy, template: dict[str, Any],
+                  widened: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
     """The trial's MeanStdFilter agent state with the expert's statistics (RunningStat's serialized layout),
-    widened to ``obs_dim`` entries with mean 0 and variance 1."""
+    followed by ``widened`` (mean, variance) for the entries a widening adds."""
     from ray.rllib.utils.serialization import _serialize_ndarray
 
     normalizer = policy.manifest["normalizer"]
     count = int(normalizer["count"])
-    extra = obs_dim - len(normalizer["mean"])
-    mean = np.concatenate((np.asarray(normalizer["mean"], dtype=np.float64), np.zeros(extra)))
-    var = np.concatenate((np.asarray(normalizer["var"], dtype=np.float64), np.ones(extra)))
+    mean = np.concatenate((np.asarray(normalizer["mean"], dtype=np.float64), widened[0]))
+    var = np.concatenate((np.asarray(normalizer["var"], dtype=np.float64), widened[1]))
     (stats,) = template["running_stats"]
     zeros = np.zeros_like(mean)
     stats = {**stats, "num_pushes": count, "num_pushes_delta": 0, "mean_array": _serialize_ndarray(mean),
@@ -116,7 +136,9 @@ def warm_start(algo, folder: str | Path, *, source: str | None = None, env_id: s
     algo.learner_group.foreach_learner(assign)
     algo.env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group, inference_only=True,
                                        timeout_seconds=60.0)
-    state = _filter_state(policy, filter_state_from_algorithm(algo), obs_dim)
+    widened = (widened_statistics(env_id, dict(algo.config.env_config), read_dim) if env_id and read_dim < obs_dim
+               else (np.zeros(0), np.zeros(0)))
+    state = _filter_state(policy, filter_state_from_algorithm(algo), widened)
     algo.env_runner_group.foreach_env_runner(
         lambda runner: runner.set_state({"env_to_module_connector": {FILTER_NAME: {None: state}}}),
         local_env_runner=True)

@@ -280,10 +280,16 @@ def filter_state_from_algorithm_runner(runner) -> int:
 
 def test_warm_start_widens_a_robot_state_expert_to_a_task_with_extras(ray_runtime, tmp_path):
     """init_from zoo:stand (51-d robot state) into a reach trial (57-d: + hand and goal): the trial acts exactly as
-    the stand expert on the robot state, whatever the hand and goal entries are, and a mismatched robot state
-    (a source that reads 57 entries of its own) is refused by name."""
+    the stand expert on the robot state, whatever the hand and goal entries are, normalizes those by their spread
+    over the trial env's resets, and a mismatched robot state (a source that reads 57 entries of its own) is
+    refused by name."""
     from mwx_ray.experts.registry import load_expert
-    from mwx_ray.experts.warm_start import warm_start
+    from mwx_ray.experts.warm_start import (
+        WIDENED_STATS_RESETS,
+        WIDENED_VAR_FLOOR,
+        warm_start,
+        widened_statistics,
+    )
 
     reach_id = "mwx/h1-reach-v0"
     local_only = ResourcesSection(env_runners_per_trial=0, envs_per_env_runner=1)
@@ -301,7 +307,13 @@ def test_warm_start_widens_a_robot_state_expert_to_a_task_with_extras(ray_runtim
         moved[:, 51:] += 0.7  # other hand and goal positions: the zero weights ignore them
         np.testing.assert_allclose(copied.act(observations), stand.act(observations[:, :51]), atol=1e-5)
         np.testing.assert_array_equal(copied.act(moved), copied.act(observations))
-        np.testing.assert_array_equal(copied.obs_mean.numpy()[51:], np.zeros(6))
+        # The added entries' statistics come from resets of the trial's env (hand and goal positions vary there).
+        mean, var = widened_statistics(reach_id, dict(fresh.config.env_config), 51)
+        goals = np.stack([env.reset(seed=seed)[0][51:] for seed in range(WIDENED_STATS_RESETS)])
+        standard_error = np.sqrt((var + goals.var(axis=0)) / WIDENED_STATS_RESETS)  # other draws, same distribution
+        assert np.all(np.abs(mean - goals.mean(axis=0)) < 4 * standard_error)
+        assert var.min() >= WIDENED_VAR_FLOOR and var.max() > 0.1  # the goals spread over metres
+        np.testing.assert_allclose(copied.obs_mean.numpy()[51:], mean, atol=1e-5)
         with pytest.raises(ValueError, match="input_dim is 51 but this trial's is 57"):
             warm_start(fresh, described["folder"])  # without the trial's env id no layout is known: not widened
     finally:
