@@ -83,6 +83,23 @@ class HoldCounter:
         self.count = 0
 
 
+class HeldStage(Stage):
+    """A stage complete once its condition has held for ``hold_steps`` consecutive steps: ``reward`` sets
+    ``self.holding`` (it computes the terms the condition reads), ``complete`` counts it."""
+
+    def __init__(self, name: str, skill: str, description: str, hold_steps: int):
+        super().__init__(name, skill, description)
+        self.hold = HoldCounter(hold_steps)
+        self.holding = False
+
+    def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
+        self.hold.reset()
+        self.holding = False
+
+    def complete(self, ctx: StepContext) -> bool:
+        return self.hold.update(self.holding)
+
+
 class CompositeTask(Task):
     """An ordered sequence of stages with an instruction (``description``). Subclasses set ``make_stages``.
 

@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from mwx_ray.rewards.heading import into_heading_frame, yaw_of
+
 ROOT_XY = slice(0, 2)
 ROOT_QUAT = slice(3, 7)  # (w, x, y, z)
 
@@ -34,11 +36,10 @@ def to_heading_frame(obs: np.ndarray, qvel_start: int, out: np.ndarray | None = 
     if out is not obs:
         out[:] = obs
     w, x, y, z = (float(v) for v in obs[ROOT_QUAT])
-    yaw = math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+    yaw = yaw_of(obs[ROOT_QUAT])
     c, s = math.cos(0.5 * yaw), math.sin(0.5 * yaw)
     out[ROOT_QUAT] = (c * w + s * z, c * x + s * y, c * y - s * x, c * z - s * w)
     out[ROOT_XY] = 0.0
-    cos_yaw, sin_yaw = math.cos(yaw), math.sin(yaw)
     vx, vy = float(obs[qvel_start]), float(obs[qvel_start + 1])
-    out[qvel_start], out[qvel_start + 1] = cos_yaw * vx + sin_yaw * vy, -sin_yaw * vx + cos_yaw * vy
+    out[qvel_start], out[qvel_start + 1] = into_heading_frame(yaw, vx, vy)
     return out

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from mwx_ray.envs.composite import HoldCounter, Stage
+from mwx_ray.envs.composite import HeldStage, HoldCounter, Stage
 from mwx_ray.envs.context import StepContext
 from mwx_ray.envs.props import CHAIR_SEAT_HALF_SIZE, mocap_index, set_mocap_pos
 from mwx_ray.rewards import humanoid_terms as terms
@@ -32,24 +32,18 @@ STOOD_TERM_MIN = 0.9
 STOOD_HOLD_STEPS = 25
 
 
-class SitOnChair(Stage):
+class SitOnChair(HeldStage):
     """HumanoidBench ``sit`` reward against the chair body ``chair_body``; complete once seated for 0.5 s."""
 
     fall_pelvis_z_m = 0.5  # HumanoidBench sit terminates below 0.5 m
 
     def __init__(self, name: str, chair_body: str, description: str = "Sit down on the chair."):
-        super().__init__(name, "sit", description)
+        super().__init__(name, "sit", description, SEATED_HOLD_STEPS)
         self.chair_body = chair_body
-        self.hold = HoldCounter(SEATED_HOLD_STEPS)
-        self._seated_now = False
 
     def bind(self, ctx: StepContext) -> None:
         self._chair = ctx.body_id(self.chair_body)
         self._imu = ctx.site_id("imu")
-
-    def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
-        self.hold.reset()
-        self._seated_now = False
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         qpos = ctx.qpos
@@ -60,11 +54,8 @@ class SitOnChair(Stage):
             actuator_force=ctx.actuator_force,
         )
         over_seat = math.dist(qpos[0:2], ctx.body_pos(self._chair)[0:2]) <= SEATED_OVER_SEAT_M
-        self._seated_now = parts["sitting"] >= SEATED_TERM_MIN and over_seat
+        self.holding = parts["sitting"] >= SEATED_TERM_MIN and over_seat
         return reward, parts
-
-    def complete(self, ctx: StepContext) -> bool:
-        return self.hold.update(self._seated_now)
 
 
 class ReachWithLeftHand(Stage):
@@ -122,26 +113,17 @@ class CrawlThrough(Stage):
         return float(ctx.root_pos[0]) >= self.exit_x_m
 
 
-class StandUp(Stage):
+class StandUp(HeldStage):
     """``small_control · standing · upright`` (HumanoidBench's stand head); complete once standing for 0.5 s."""
 
     fall_pelvis_z_m = 0.0  # getting up starts low: no fall termination in this stage
 
     def __init__(self, name: str = "stand_up", description: str = "Get up and stand upright."):
-        super().__init__(name, "stand", description)
-        self.hold = HoldCounter(STOOD_HOLD_STEPS)
-        self._stood_now = False
-
-    def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
-        self.hold.reset()
-        self._stood_now = False
+        super().__init__(name, "stand", description, STOOD_HOLD_STEPS)
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         standing, upright = terms.standing(ctx.head_z), terms.upright(ctx.torso_zz)
         small_control = terms.small_control(ctx.actuator_force)
-        self._stood_now = standing >= STOOD_TERM_MIN and upright >= STOOD_TERM_MIN
+        self.holding = standing >= STOOD_TERM_MIN and upright >= STOOD_TERM_MIN
         return small_control * standing * upright, {"standing": standing, "upright": upright,
                                                     "small_control": small_control}
-
-    def complete(self, ctx: StepContext) -> bool:
-        return self.hold.update(self._stood_now)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from mwx_ray.envs.composite import HoldCounter, Stage
+from mwx_ray.envs.composite import HeldStage, Stage
 from mwx_ray.envs.context import StepContext
 from mwx_ray.rewards import humanoid_terms as terms
 from mwx_ray.rewards.heading import heading_error, turn_reward, yaw_of
@@ -34,30 +34,21 @@ def _stand_terms(ctx: StepContext) -> tuple[float, float, float]:
     return terms.standing(ctx.head_z), terms.upright(ctx.torso_zz), terms.small_control(ctx.actuator_force)
 
 
-class StandStill(Stage):
+class StandStill(HeldStage):
     """HumanoidBench ``stand`` reward; complete after standing at rest for ``hold_steps`` consecutive steps."""
 
     def __init__(self, name: str = "stand", hold_steps: int = 50,
                  description: str = "Stand still and upright without moving."):
-        super().__init__(name, "stand", description)
-        self.hold = HoldCounter(hold_steps)
-        self._standing_now = False
-
-    def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
-        self.hold.reset()
-        self._standing_now = False
+        super().__init__(name, "stand", description, hold_steps)
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         standing, upright, small_control = _stand_terms(ctx)
         dont_move = terms.dont_move(ctx.com_velocity[:2])
-        self._standing_now = (standing >= STANDING_TERM_MIN and upright >= STANDING_TERM_MIN
-                              and math.hypot(*ctx.com_velocity[:2]) < AT_REST_SPEED_MPS)
+        self.holding = (standing >= STANDING_TERM_MIN and upright >= STANDING_TERM_MIN
+                        and math.hypot(*ctx.com_velocity[:2]) < AT_REST_SPEED_MPS)
         reward = small_control * standing * upright * dont_move
         return reward, {"standing": standing, "upright": upright, "small_control": small_control,
                         "dont_move": dont_move}
-
-    def complete(self, ctx: StepContext) -> bool:
-        return self.hold.update(self._standing_now)
 
 
 class MoveForward(Stage):
@@ -164,7 +155,7 @@ TURNED_HOLD_STEPS = 25
 ON_SPOT_DONE_M = 0.1
 
 
-class TurnAround(Stage):
+class TurnAround(HeldStage):
     """The ``turn`` skill's reward (``rewards.heading.turn_reward``) towards ``goal_yaw_rad``, onto ``spot_xy_m``
     if given (``turn_to_spot``'s); complete once facing the goal, standing at rest (and on the spot), for
     ``TURNED_HOLD_STEPS``."""
@@ -172,15 +163,9 @@ class TurnAround(Stage):
     def __init__(self, name: str = "turn", goal_yaw_rad: float = math.pi,
                  description: str = "Turn around on the spot to face the other way.",
                  spot_xy_m: tuple[float, float] | None = None):
-        super().__init__(name, "turn", description)
+        super().__init__(name, "turn", description, TURNED_HOLD_STEPS)
         self.goal_yaw_rad = goal_yaw_rad
         self.spot_xy = None if spot_xy_m is None else np.asarray(spot_xy_m, dtype=float)
-        self.hold = HoldCounter(TURNED_HOLD_STEPS)
-        self._turned_now = False
-
-    def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
-        self.hold.reset()
-        self._turned_now = False
 
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         yaw = yaw_of(ctx.root_quat)
@@ -188,11 +173,8 @@ class TurnAround(Stage):
         reward, parts = turn_reward(yaw_rad=yaw, yaw_rate_rad_s=ctx.yaw_rate, goal_yaw_rad=self.goal_yaw_rad,
                                     head_z_m=ctx.head_z, torso_zz=ctx.torso_zz, com_vel_xy_mps=ctx.com_velocity[:2],
                                     actuator_force_nm=ctx.actuator_force, spot_distance_m=off_spot)
-        self._turned_now = (heading_error(yaw, self.goal_yaw_rad) < TURNED_HEADING_RAD
-                            and parts["standing"] >= STANDING_TERM_MIN and parts["upright"] >= STANDING_TERM_MIN
-                            and math.hypot(*ctx.com_velocity[:2]) < AT_REST_SPEED_MPS
-                            and (off_spot is None or off_spot <= ON_SPOT_DONE_M))
+        self.holding = (heading_error(yaw, self.goal_yaw_rad) < TURNED_HEADING_RAD
+                        and parts["standing"] >= STANDING_TERM_MIN and parts["upright"] >= STANDING_TERM_MIN
+                        and math.hypot(*ctx.com_velocity[:2]) < AT_REST_SPEED_MPS
+                        and (off_spot is None or off_spot <= ON_SPOT_DONE_M))
         return reward, parts
-
-    def complete(self, ctx: StepContext) -> bool:
-        return self.hold.update(self._turned_now)

@@ -55,14 +55,19 @@ def goal_direction(yaw_rad: float, goal_yaw_rad: float, out: np.ndarray | None =
     return out
 
 
+def into_heading_frame(yaw_rad: float, x: float, y: float) -> tuple[float, float]:
+    """A horizontal world-frame vector in the heading frame of a body with heading ``yaw_rad`` (x ahead, y to the
+    left): rotated by −yaw."""
+    cos_yaw, sin_yaw = math.cos(yaw_rad), math.sin(yaw_rad)
+    return cos_yaw * x + sin_yaw * y, -sin_yaw * x + cos_yaw * y
+
+
 def spot_in_heading_frame(yaw_rad: float, pelvis_xy: np.ndarray, spot_xy: np.ndarray,
                           out: np.ndarray | None = None) -> np.ndarray:
-    """Where a spot on the ground is from the pelvis, in the robot's heading frame (x ahead, y to the left), m, [2]:
-    the ``turn_to_spot`` observation extras after ``goal_direction``."""
+    """Where a spot on the ground is from the pelvis, in the robot's heading frame, m, [2]: the ``turn_to_spot``
+    observation extras after ``goal_direction``."""
     out = np.empty(2) if out is None else out
-    dx, dy = float(spot_xy[0] - pelvis_xy[0]), float(spot_xy[1] - pelvis_xy[1])
-    cos_yaw, sin_yaw = math.cos(yaw_rad), math.sin(yaw_rad)
-    out[0], out[1] = cos_yaw * dx + sin_yaw * dy, -sin_yaw * dx + cos_yaw * dy
+    out[0], out[1] = into_heading_frame(yaw_rad, float(spot_xy[0] - pelvis_xy[0]), float(spot_xy[1] - pelvis_xy[1]))
     return out
 
 
