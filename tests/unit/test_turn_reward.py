@@ -110,7 +110,7 @@ def test_turn_to_spot_draws_its_spot_near_the_start_observes_it_in_the_heading_f
     reward, parts = env.task.reward(env.ctx)
     plain, _ = make_env("turn_around").task.reward(env.ctx)
     assert parts["on_spot"] == pytest.approx(on_spot(0.2)) and reward == pytest.approx(plain * (1 + on_spot(0.2)) / 2)
-    assert on_spot(0.05) == 1.0 and on_spot(0.35) == pytest.approx(0.1)
+    assert on_spot(0.05) == 1.0 and on_spot(0.525) == pytest.approx(0.5) and on_spot(1.5) == 0.0
     env.restart_task()  # a prelude handed the robot over here: the spot is drawn again around it
     assert math.dist(env.task._spot_xy, env.data.qpos[:2]) <= SPOT_DRAW_RADIUS_M
 
