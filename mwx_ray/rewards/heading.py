@@ -34,11 +34,6 @@ TURN_RATE_RAD_S = 1.0
 # Gaussian to 0.1 at 0.35 m, PPO from zoo:turn, which ends 0.2-0.5 m off, did not get closer in 400k env steps.
 ON_SPOT_RADIUS_M = 0.05
 ON_SPOT_MARGIN_M = 0.95
-# ... and settled there: RMS joint speed fully paid up to 0.5 rad/s, linear to 0 at 3 rad/s (our choice). Measured:
-# a turn expert paid for the spot alone ended its turns with an arm still swinging (a shoulder 3.6-4.4 rad off its
-# standing angle, joints at 7-18 rad/s), and the sit expert taking over from there fell in 6 of 7 episodes.
-CALM_RMS_RAD_S = 0.5
-CALM_MARGIN_RAD_S = 2.5
 
 
 def yaw_of(quat_wxyz: np.ndarray) -> float:
@@ -83,17 +78,6 @@ def on_spot(distance_m: float) -> float:
                            sigmoid="linear", value_at_margin=0.0))
 
 
-def joint_speed_rms(joint_vel_rad_s: np.ndarray) -> float:
-    """Root mean square of the robot's joint speeds, rad/s."""
-    return float(np.sqrt(np.mean(np.square(joint_vel_rad_s))))
-
-
-def calm(joint_vel_rad_s: np.ndarray) -> float:
-    """1 while the RMS joint speed is within ``CALM_RMS_RAD_S``, linear to 0 at ``CALM_MARGIN_RAD_S`` more."""
-    return float(tolerance(joint_speed_rms(joint_vel_rad_s), bounds=(0.0, CALM_RMS_RAD_S), margin=CALM_MARGIN_RAD_S,
-                           sigmoid="linear", value_at_margin=0.0))
-
-
 def turning(yaw_rad: float, yaw_rate_rad_s: float, goal_yaw_rad: float) -> float:
     """``0.5 + 0.5 · yaw rate / TURN_RATE_RAD_S``, clipped to [0, 1]: turning left (counter-clockwise) pays, until
     within ``FACING_TOLERANCE_RAD`` of the goal heading (then 1). Twisting back and forth averages at most 0.5,
@@ -116,11 +100,9 @@ def facing(yaw_rad: float, goal_yaw_rad: float) -> float:
 
 def turn_reward(*, yaw_rad: float, yaw_rate_rad_s: float, goal_yaw_rad: float, head_z_m: float,
                 torso_zz: float, com_vel_xy_mps: np.ndarray, actuator_force_nm: np.ndarray,
-                spot_distance_m: float | None = None,
-                joint_vel_rad_s: np.ndarray | None = None) -> tuple[float, dict[str, float]]:
+                spot_distance_m: float | None = None) -> tuple[float, dict[str, float]]:
     """``small_control · standing · upright · dont_move · (turning + facing) / 2`` and its terms, times
-    ``(1 + on_spot(spot_distance_m)) / 2`` when turning onto a spot and ``(1 + calm(joint_vel_rad_s)) / 2`` when
-    asked to settle.
+    ``(1 + on_spot(spot_distance_m)) / 2`` when turning onto a spot.
 
     Half pay off the spot, not none: with the full factor a robot 0.5 m off earned ~0 and so lost nothing by
     falling; measured, PPO from zoo:turn then drifted further (mean ``on_spot`` 0.14 → 0.05 in 80k env steps)."""
@@ -137,7 +119,4 @@ def turn_reward(*, yaw_rad: float, yaw_rate_rad_s: float, goal_yaw_rad: float, h
     if spot_distance_m is not None:
         parts["on_spot"] = on_spot(spot_distance_m)
         reward *= (1.0 + parts["on_spot"]) / 2.0
-    if joint_vel_rad_s is not None:
-        parts["calm"] = calm(joint_vel_rad_s)
-        reward *= (1.0 + parts["calm"]) / 2.0
     return reward, parts
