@@ -18,9 +18,9 @@ them (turn_around's "which way to turn" → turn_to_spot's, + the spot; the layo
 on too, ``envs/observation_layout.py``). Its first layer then reads the prefix as before and the new entries
 through new zero weights, so the new trial starts acting exactly as the source; the new entries' normalizer
 statistics start at their mean and variance over ``WIDENED_STATS_RESETS`` resets of the trial's training env
-and, since RLlib's MeanStdFilter shares one count across entries, move as slowly as the rest from there (which is
-why they are estimated rather than set to mean 0, variance 1: a spot 0.2 m away would then stay a 0.2 input to
-zero weights, a weak signal that PPO from ``zoo:turn`` did not pick up in 400k env steps on ``turn_to_spot``).
+and, since RLlib's MeanStdFilter shares one count across entries, move as slowly as the rest from there. They are
+estimated rather than set to mean 0, variance 1 so that a new entry enters at about one normalized unit of spread,
+as the source's own inputs do (a spot drawn within 0.3 m would otherwise stay an input of ~0.15).
 """
 
 from __future__ import annotations

@@ -61,8 +61,8 @@ class WalkToChairSit(CompositeTask):
     turning round while braking from walking pace fell or ended metres off; the turn stage is ``turn_to_spot``'s,
     since the robot stops within ±0.15 m of where it was meant to and the sit expert needs its spot to 0.1 m
     (docs/results.md, "walk_to_chair_sit"). Observation extras: ``turn_to_spot``'s (which way to face, where the
-    spot is: 4; a ``turn_around`` expert reads the first 2), then the sit expert's clock (it plays its clip with a
-    residual: steps since the sit stage began, ``clock_skills``).
+    spot is: 4; so a ``turn_around`` expert, which observes 2, is refused by the layout check), then the sit
+    expert's clock (it plays its clip with a residual: steps since the sit stage began, ``clock_skills``).
     """
 
     name = "walk_to_chair_sit"
