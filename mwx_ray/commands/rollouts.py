@@ -35,10 +35,6 @@ def run_collect(args) -> int:
     from mwx_ray.labeling.stage import collect_stage_rollouts
 
     loaded = load_config(args.config, args.overrides)
-    router_dirs = dict(loaded.config.router.expert_dirs)
-    if router_dirs and not loaded.config.labeling.rollouts.expert_dirs:  # a router config: roll out its experts
-        print(f"labeling.rollouts.expert_dirs: {router_dirs} (the config's router.expert_dirs)")
-        loaded = load_config(args.config, [*args.overrides, f"labeling.rollouts.expert_dirs={router_dirs}"])
     out_dir = shards_dir(loaded.config)
     try:
         index = collect_stage_rollouts(loaded, out_dir)

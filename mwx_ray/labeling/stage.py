@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mwx_ray.labeling.pipeline import LabelRunResult
@@ -25,11 +25,17 @@ class LabelsOutcome:
 
 
 def collect_stage_rollouts(loaded_config, out_dir: str | Path) -> ShardIndex:
-    """Roll ``labeling.rollouts.policy`` out on ``env.task`` into shards (resumable by shard)."""
+    """Roll ``labeling.rollouts.policy`` out on ``env.task`` into shards (resumable by shard). Its expert sources
+    are ``labeling.rollouts.expert_dirs``, or else the config's ``router.expert_dirs``: a router config rolls out
+    the experts its router would route, so the oracle schedule's bound is that router's."""
     from mwx_ray.labeling.rollouts import collect_rollouts
 
     config = loaded_config.config
-    return collect_rollouts(config.env.task, config.labeling.rollouts, out_dir, seed=config.run.seed,
+    rollouts = config.labeling.rollouts
+    if config.router.expert_dirs and not rollouts.expert_dirs:
+        rollouts = replace(rollouts, expert_dirs=dict(config.router.expert_dirs))
+        print(f"labeling.rollouts.expert_dirs: {rollouts.expert_dirs} (the config's router.expert_dirs)")
+    return collect_rollouts(config.env.task, rollouts, out_dir, seed=config.run.seed,
                             render_quality=config.env.render_quality)
 
 

@@ -72,6 +72,16 @@ def spot_in_heading_frame(yaw_rad: float, pelvis_xy: np.ndarray, spot_xy: np.nda
     return out
 
 
+def turn_to_spot_extras(yaw_rad: float, goal_yaw_rad: float, pelvis_xy: np.ndarray, spot_xy: np.ndarray,
+                        out: np.ndarray) -> np.ndarray:
+    """The ``turn_to_spot`` observation extras into ``out`` [4]: ``goal_direction`` then
+    ``spot_in_heading_frame``. One function for the task and for composite stages that call for it, so an expert
+    trained on the one reads the same entries in the other."""
+    goal_direction(yaw_rad, goal_yaw_rad, out=out[0:2])
+    spot_in_heading_frame(yaw_rad, pelvis_xy, spot_xy, out=out[2:4])
+    return out
+
+
 def on_spot(distance_m: float) -> float:
     """1 within ``ON_SPOT_RADIUS_M`` of the spot, linear to 0 at ``ON_SPOT_MARGIN_M`` further."""
     return float(tolerance(distance_m, bounds=(0.0, ON_SPOT_RADIUS_M), margin=ON_SPOT_MARGIN_M,

@@ -16,7 +16,7 @@ from mwx_ray.envs.context import StepContext
 from mwx_ray.envs.props import add_chair, add_goal_marker, add_tunnel
 from mwx_ray.envs.skill_stages import CrawlThrough, ReachWithLeftHand, SitOnChair, StandUp
 from mwx_ray.envs.stages import StandStill, TurnAround, WalkTo, run_forward, walk_forward
-from mwx_ray.rewards.heading import goal_direction, spot_in_heading_frame, yaw_of
+from mwx_ray.rewards.heading import turn_to_spot_extras, yaw_of
 from mwx_ray.robots.spec import RobotSpec
 
 # walk_to_chair_sit's stop: at rest for 0.5 s (25 control steps at 50 Hz), as the turn stage's own hold.
@@ -107,9 +107,8 @@ class WalkToChairSit(CompositeTask):
 
     def extra_obs(self, ctx: StepContext) -> np.ndarray:
         """Which way to face and where the sit spot is (as ``turn_to_spot``), then the sit clock, [5]."""
-        yaw = yaw_of(ctx.root_quat)
-        goal_direction(yaw, self.facing_away_yaw_rad, out=self._obs[0:2])
-        spot_in_heading_frame(yaw, ctx.root_pos[:2], self._spot, out=self._obs[2:4])
+        turn_to_spot_extras(yaw_of(ctx.root_quat), self.facing_away_yaw_rad, ctx.root_pos[:2], self._spot,
+                            out=self._obs[0:4])
         self._obs[4:] = super().extra_obs(ctx)
         return self._obs
 

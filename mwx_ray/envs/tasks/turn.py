@@ -19,7 +19,7 @@ import numpy as np
 from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.envs.context import StepContext
 from mwx_ray.envs.tasks.locomotion import _FlatGroundTask, half_paid
-from mwx_ray.rewards.heading import goal_direction, spot_in_heading_frame, turn_reward, yaw_of
+from mwx_ray.rewards.heading import goal_direction, turn_reward, turn_to_spot_extras, yaw_of
 from mwx_ray.rewards.kernels import tolerance
 
 TURN_GOAL_YAW_RAD = math.pi  # facing −x: back the way a robot that walked along +x came
@@ -106,7 +106,5 @@ class TurnToSpotTask(TurnAroundTask):
         return math.dist(ctx.root_pos[:2], self._spot_xy)
 
     def extra_obs(self, ctx: StepContext) -> np.ndarray:
-        yaw = yaw_of(ctx.root_quat)
-        goal_direction(yaw, TURN_GOAL_YAW_RAD, out=self._obs[0:2])
-        spot_in_heading_frame(yaw, ctx.root_pos[:2], self._spot_xy, out=self._obs[2:4])
-        return self._obs
+        return turn_to_spot_extras(yaw_of(ctx.root_quat), TURN_GOAL_YAW_RAD, ctx.root_pos[:2], self._spot_xy,
+                                   out=self._obs)
