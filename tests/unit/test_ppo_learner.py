@@ -1,27 +1,117 @@
-"""The experts' PPO learner (fused Adam, one finiteness check) steps exactly like RLlib's PPOTorchLearner, including
-RLlib's handling of non-finite gradients, and ``resources`` place the learner (GPU, torch threads) without moving
-the env runners. No Ray runtime: learners are built in-process."""
+"""The experts' PPO learner (lean minibatch loop, fused Adam, foreach clip, one finiteness check) computes RLlib's PPO
+loss, clips and steps exactly like RLlib's PPOTorchLearner, including RLlib's handling of non-finite gradients, trains
+on sampled episodes with masked rows dropped and reports RLlib's learner metrics; ``resources`` place the learner
+(GPU, torch threads) without moving the env runners. No Ray runtime: learners and env runners are built in-process."""
 
 from __future__ import annotations
+
+import copy
+import dataclasses
 
 import gymnasium as gym
 import pytest
 import torch
 from ray.rllib.algorithms.ppo import PPO
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+from ray.rllib.core.columns import Columns
+from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
+from ray.rllib.evaluation.postprocessing import Postprocessing
+from ray.rllib.utils.torch_utils import clip_gradients
 
 from mwx_ray.config.experts_schema import PPOSection
 from mwx_ray.config.schema import ResourcesSection
 from mwx_ray.experts.ppo import build_ppo_config
-from mwx_ray.experts.ppo_learner import FastPPOTorchLearner
+from mwx_ray.experts.ppo_learner import FastPPOTorchLearner, clip_by_global_norm
+from mwx_ray.experts.ppo_minibatches import minibatch_indices, trainable_rows
 
 ENV_ID = "Pendulum-v1"
 PPO_SMALL = PPOSection(fcnet_hiddens=[16, 16], train_batch_size_per_learner=64, minibatch_size=32)
 
 
-def learner(learner_class):
-    config = build_ppo_config(ENV_ID, seed=0, ppo=PPO_SMALL, resources=ResourcesSection(env_runners_per_trial=0))
-    return config.learners(learner_class=learner_class).build_learner(env=gym.make(ENV_ID))
+def ppo_config(ppo: PPOSection = PPO_SMALL):
+    return build_ppo_config(ENV_ID, seed=0, ppo=ppo, resources=ResourcesSection(env_runners_per_trial=0))
+
+
+def learner(learner_class, ppo: PPOSection = PPO_SMALL):
+    return ppo_config(ppo).learners(learner_class=learner_class).build_learner(env=gym.make(ENV_ID))
+
+
+@pytest.mark.parametrize("use_kl_loss", [False, True])
+def test_loss_without_metrics_is_rllibs_ppo_loss(use_kl_loss):
+    ours = learner(FastPPOTorchLearner, dataclasses.replace(PPO_SMALL, use_kl_loss=use_kl_loss, entropy_coeff=0.01,
+                                                            vf_clip_param=0.5))
+    generator = torch.Generator().manual_seed(1)
+    rows = 32
+    batch = {Columns.OBS: torch.randn(rows, 3, generator=generator),
+             Columns.ACTIONS: torch.randn(rows, 1, generator=generator),
+             Columns.ACTION_LOGP: torch.randn(rows, generator=generator),
+             Columns.ACTION_DIST_INPUTS: torch.randn(rows, 2, generator=generator),
+             Postprocessing.ADVANTAGES: torch.randn(rows, generator=generator),
+             Postprocessing.VALUE_TARGETS: 3 * torch.randn(rows, generator=generator)}
+    mid = "default_policy"
+    config = ours.config.get_config_for_module(mid)
+    fwd_out = ours.module[mid].forward_train(batch)
+    lean = ours.loss_without_metrics(module_id=mid, config=config, batch=batch, fwd_out=fwd_out)
+    rllib = PPOTorchLearner.compute_loss_for_module(ours, module_id=mid, config=config, batch=batch, fwd_out=fwd_out)
+    torch.testing.assert_close(lean, rllib)
+    assert lean.requires_grad
+
+
+@pytest.mark.parametrize("poison", [False, True])
+def test_global_norm_clip_is_rllibs(poison):
+    generator = torch.Generator().manual_seed(2)
+    grads = {index: 3 * torch.randn(shape, generator=generator) for index, shape in enumerate([(4, 5), (5,), (2, 3)])}
+    if poison:
+        grads[1][0] = float("inf")
+        grads[2][0, 0] = float("nan")
+    ours, rllib = ({key: value.clone() for key, value in grads.items()} for _ in range(2))
+    norm_ours = clip_by_global_norm(ours, grad_clip=0.5, grad_clip_by="global_norm")
+    norm_rllib = clip_gradients(rllib, grad_clip=0.5, grad_clip_by="global_norm")
+    torch.testing.assert_close(norm_ours, norm_rllib)
+    for key in grads:
+        torch.testing.assert_close(ours[key], rllib[key], equal_nan=True)
+    if not poison:  # the clip took effect: the clipped gradients have the clip's norm
+        assert float(torch.linalg.vector_norm(torch.cat([g.flatten() for g in ours.values()]))) == pytest.approx(0.5)
+
+
+def test_trainable_rows_drop_masked_rows_and_bookkeeping_columns():
+    batch = {Columns.OBS: torch.arange(6.0).unsqueeze(-1), Columns.REWARDS: torch.ones(6),
+             Columns.LOSS_MASK: torch.tensor([True, True, False, True, True, False])}
+    rows = trainable_rows(batch)
+    assert set(rows) == {Columns.OBS}
+    assert rows[Columns.OBS].squeeze(-1).tolist() == [0.0, 1.0, 3.0, 4.0]
+
+
+def test_minibatch_indices_are_full_minibatches_of_fresh_permutations():
+    generator = torch.Generator().manual_seed(0)
+    epochs = list(minibatch_indices(10, 4, 3, shuffle=True, generator=generator))
+    assert len(epochs) == 3 * 2 and all(len(index) == 4 for index in epochs)
+    for first, second in zip(epochs[0::2], epochs[1::2], strict=True):
+        assert len(set(first.tolist()) | set(second.tolist())) == 8  # one pass: distinct rows, 2 left over
+    assert [index.tolist() for index in minibatch_indices(8, 4, 1, shuffle=False, generator=generator)] == \
+        [[0, 1, 2, 3], [4, 5, 6, 7]]
+    with pytest.raises(ValueError, match="fewer than one minibatch"):
+        next(minibatch_indices(3, 4, 1, shuffle=False, generator=generator))
+
+
+def test_update_trains_on_episodes_like_rllib_and_reports_its_metrics():
+    """Both learners update from the same sampled episodes: ours takes exactly epochs x (unmasked rows // minibatch)
+    Adam steps and reports every learner metric RLlib's PPO reports for the module."""
+    config = ppo_config()
+    episodes = SingleAgentEnvRunner(config=config).sample(num_timesteps=64)
+    results = {}
+    for learner_class in (FastPPOTorchLearner, PPOTorchLearner):
+        target = learner(learner_class)
+        before = [p.detach().clone() for p in target.module["default_policy"].parameters()]
+        results[learner_class] = target.update(episodes=copy.deepcopy(episodes), timesteps={}, num_epochs=3,
+                                               minibatch_size=32, shuffle_batch_per_epoch=True)
+        after = list(target.module["default_policy"].parameters())
+        assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True)), learner_class
+        if learner_class is FastPPOTorchLearner:
+            steps = {int(state["step"]) for state in target.get_optimizer().state.values()}
+            assert steps == {3 * (sum(len(e) for e in episodes) // 32)}
+    ours, rllib = (set(results[cls]["default_policy"]) for cls in (FastPPOTorchLearner, PPOTorchLearner))
+    assert rllib - ours <= {"diff_num_grad_updates_vs_sampler_policy"}, rllib - ours
 
 
 @pytest.mark.parametrize("poison", [False, True])
