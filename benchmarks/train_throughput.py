@@ -16,13 +16,14 @@ run affects all of them alike; each figure is the median over rounds):
   8-step fragments per env; both start learning after ``--sac-warmup`` env steps (outside the timing);
 - ``rllib sac`` (``--rllib-sac``): RLlib's SAC with the same settings (slow: keep ``--sac-steps`` small).
 
-Fairness: every learner uses ``--torch-threads`` torch threads (default 1: a trial with one learner CPU); Ray
+Fairness: every learner uses ``--torch-threads`` torch threads (default 2: sampling and learning take turns, so each
+learner has both cores while it trains; 1 for a trial with one learner CPU next to busy ones); Ray
 workers run at the driver's niceness (``RAY_worker_niceness=0``; Ray's default 15 would favour the in-process
 SB3 peer on a busy machine); Ray gets 16 logical CPUs so every system fits at once (there are still only the
 machine's physical cores). ``--gpus-per-learner`` puts the RLlib learners on cuda (``resources.gpus_per_learner``)
 and SB3 on cuda too; the table prints each learner's device.
 
-Run:  PYTHONPATH=. python benchmarks/train_throughput.py [--rounds 3] [--ppo-layouts 2x8,0x16] [--ppo-baseline 1x4]
+Run:  PYTHONPATH=. python benchmarks/train_throughput.py [--rounds 5] [--ppo-layouts 1x8,2x16] [--ppo-baseline 1x8]
       needs the optional `bench` extra for the peers: pip install -e '.[bench]'
 """
 
@@ -194,9 +195,9 @@ def sb3_systems(args) -> list[System]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (median reported)")
-    parser.add_argument("--ppo-layouts", default="2x8,0x16,1x8p,2x8p",
+    parser.add_argument("--ppo-layouts", default="1x8,2x16",
                         help="RxE: remote env runners x envs per runner; a trailing p = pipelined sampling")
-    parser.add_argument("--ppo-baseline", default="1x4", help="RxE with RLlib's own pieces ('' = skip)")
+    parser.add_argument("--ppo-baseline", default="1x8", help="RxE with RLlib's own pieces ('' = skip)")
     parser.add_argument("--fastsac-layouts", default="0x4", help="RxE for fastsac ('' = skip)")
     parser.add_argument("--rllib-sac", action="store_true", help="also time RLlib's SAC (slow)")
     parser.add_argument("--no-sb3", action="store_true", help="skip the stable-baselines3 peers")
@@ -204,7 +205,8 @@ def main() -> None:
     parser.add_argument("--sac-warmup", type=int, default=1000, help="env steps before SAC learning starts")
     parser.add_argument("--sac-steps", type=int, default=500, help="env steps per timed SAC chunk")
     parser.add_argument("--raw-steps", type=int, default=3000, help="env steps per raw-env chunk")
-    parser.add_argument("--torch-threads", type=int, default=1, help="torch threads of every learner")
+    parser.add_argument("--torch-threads", type=int, default=2,
+                        help="torch threads of every learner (2: a synchronous trial learns while its runners wait)")
     parser.add_argument("--gpus-per-learner", type=float, default=0.0, help="resources.gpus_per_learner")
     args = parser.parse_args()
 
