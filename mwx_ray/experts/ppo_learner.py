@@ -102,9 +102,10 @@ class FastPPOTorchLearner(PPOTorchLearner):
         return None if _no_metrics_reduce else self.metrics.reduce()
 
     def _lean_loop_applies(self) -> bool:
-        modules = list(self.module.values())
-        return (len(modules) == 1 and not modules[0].unwrapped().is_stateful()
-                and self.config.get_config_for_module(next(iter(self.module.keys()))).use_critic)
+        if len(self.module) != 1:
+            return False
+        (module_id, module), = self.module.items()
+        return not module.unwrapped().is_stateful() and self.config.get_config_for_module(module_id).use_critic
 
     def _train_module(self, module_id, module_batch, num_epochs: int, minibatch_size: int, shuffle: bool) -> None:
         rows = trainable_rows(module_batch)
