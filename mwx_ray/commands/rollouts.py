@@ -1,4 +1,5 @@
-"""``mwx rollouts collect``: run a policy on a (composite) task and write episode shards with keyframes."""
+"""``mwx rollouts collect``: run a policy on a (composite) task and write episode shards with keyframes.
+``mwx rollouts start-states``: the robot's states where a stage begins in those shards, as training starts."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ COLLECT_EXAMPLES = """  mwx rollouts collect tune_configs/labeling/oracle.yaml
   mwx rollouts collect tune_configs/labeling/oracle.yaml --set env.task=walk_to_chair_sit --set labeling.rollouts.keyframe_every=5
 """
 
+START_STATES_EXAMPLES = """  mwx rollouts start-states runs/rollouts/router-walk_to_chair_sit --stage sit --reference-body chair \\
+      --out tune_configs/experts/start_states/walk_to_chair_sit-sit.npz
+"""
+
 
 def register(subparsers) -> None:
     rollouts = subparsers.add_parser("rollouts", help="collect rollout shards for labeling",
@@ -21,6 +26,15 @@ def register(subparsers) -> None:
                              "run labeling.rollouts.policy on env.task and write .npz episode shards (resumable)",
                              COLLECT_EXAMPLES, run_collect)
     add_config_arguments(collect)
+    starts = add_subcommand(actions, "start-states",
+                            "write the robot's state where a stage begins in each episode of a shard folder, as "
+                            "recorded training starts (env.task.start_states)", START_STATES_EXAMPLES,
+                            run_start_states)
+    starts.add_argument("rollouts_dir", help="a shard folder written by `mwx rollouts collect`")
+    starts.add_argument("--stage", required=True, help="the stage whose first step is recorded (e.g. sit)")
+    starts.add_argument("--reference-body", required=True,
+                        help="a fixed body both scenes have (e.g. chair): states are stored relative to it")
+    starts.add_argument("--out", required=True, help="the .npz to write")
 
 
 def shards_dir(config) -> Path:
@@ -59,4 +73,20 @@ def run_collect(args) -> int:
             f"{name} {sum(e['stages_completed'] > i for e in episodes)}/{len(episodes)}"
             for i, name in enumerate(stage_names)))
     print(f"next: mwx label {args.config}")
+    return 0
+
+
+def run_start_states(args) -> int:
+    from mwx_ray.envs.start_states import StartStatesError
+    from mwx_ray.labeling.shards import ShardFormatError
+    from mwx_ray.labeling.stage_starts import stage_start_states
+
+    try:
+        counts = stage_start_states(args.rollouts_dir, args.stage, args.reference_body, args.out)
+    except (ShardFormatError, StartStatesError, ValueError) as err:
+        print(f"mwx: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {counts['states']} start states (stage {args.stage!r} began in {counts['states']} of "
+          f"{counts['episodes']} episodes) to {args.out}")
+    print(f"next: train from them with env.task.start_states: {{path: {args.out}, probability: 0.7}}")
     return 0

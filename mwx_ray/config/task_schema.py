@@ -251,10 +251,15 @@ class TurnSection:
     rest_margin_mps: float | None = setting(None, help="also multiply the reward by (at_rest + 1) / 2, at_rest = "
                                                        "tol(horizontal CoM speed, margin): turn on the spot rather "
                                                        "than walk round (as stand.rest_margin_mps), m/s")
+    posture_margin_rad: float | None = setting(None, help="also multiply the reward by (posture + 1) / 2, posture = "
+                                                          "tol(RMS joint-angle difference from the standing "
+                                                          "keyframe, margin): end in a stance the next expert "
+                                                          "knows, rad")
 
     def field_problems(self) -> dict[str, str]:
         return {**span_problem("start_yaw_rad", self.start_yaw_rad),
-                **positive_or_null("rest_margin_mps", self.rest_margin_mps)}
+                **positive_or_null("rest_margin_mps", self.rest_margin_mps),
+                **positive_or_null("posture_margin_rad", self.posture_margin_rad, unit="rad")}
 
 
 @dataclass
@@ -296,12 +301,36 @@ class HandoverStartSection:
                                             "expert folder (same robot observation as this task)")
     steps: list[int] = setting(factory=lambda: [25, 150], help="[min, max] control steps it acts (50 Hz: "
                                                                "0.5-3 s by default), drawn uniformly")
+    then_expert: str | None = setting(None, help="an expert that acts after the first one, before the episode "
+                                                 "starts (a composite task's stop after its walk); null = none")
+    then_steps: list[int] = setting(factory=lambda: [25, 100], help="[min, max] control steps the second expert "
+                                                                    "acts, drawn uniformly")
 
     def field_problems(self) -> dict[str, str]:
-        if problem := span_problem("steps", self.steps, minimum=1):
+        if problem := span_problem("steps", self.steps, minimum=1) or span_problem("then_steps", self.then_steps,
+                                                                                   minimum=1):
             return problem
         if self.probability > 0 and not self.expert:
             return {"expert": "handover starts (probability > 0) need the expert that acts first"}
+        return {}
+
+
+@dataclass
+class StartStatesSection:
+    """Training episodes that begin in recorded states: where other experts handed the robot over in a composite
+    task's rollouts (``mwx rollouts start-states``), placed relative to the body the file names (the chair), the
+    clip restarted there (``envs/start_states.py``). Training-only: evaluation never uses it."""
+
+    path: str | None = setting(None, help="a start-states .npz (`mwx rollouts start-states`), relative to the "
+                                          "working directory")
+    probability: float = setting(0.0, ge=0, le=1, help="share of training episodes that start in one of its "
+                                                       "states, drawn uniformly")
+
+    def field_problems(self) -> dict[str, str]:
+        if self.path is not None and not Path(self.path).expanduser().is_file():
+            return {"path": f"start-states file not found: {self.path}"}
+        if self.probability > 0 and self.path is None:
+            return {"path": "recorded starts (probability > 0) need a start-states file"}
         return {}
 
 
@@ -324,6 +353,7 @@ class TaskSection:
     turn: TurnSection = setting(factory=TurnSection)
     reach: ReachSection = setting(factory=ReachSection)
     handover_start: HandoverStartSection = setting(factory=HandoverStartSection)
+    start_states: StartStatesSection = setting(factory=StartStatesSection)
     frame_skip: int = setting(10, ge=1, help="mj_step calls per control step (HumanoidBench: 10 × 2 ms = 50 Hz)")
     reset_noise_scale: float = setting(0.01, ge=0, help="uniform ± noise on every qpos entry at reset "
                                                         "(HumanoidBench: 0.01)")
@@ -340,10 +370,11 @@ class TaskSection:
     def for_evaluation(self) -> TaskSection:
         """These settings with the training-only tricks off: HumanoidBench's reset (no reference-state starts),
         the plain task's termination (no tracking termination), and the clip from frame 0 (an expert's phase
-        clock starts when it is activated), no handover starts, no stand, walk, crawl, turn or reach shaping.
-        Observations are unchanged."""
+        clock starts when it is activated), no handover or recorded starts, no stand, walk, crawl, turn or reach
+        shaping. Observations are unchanged."""
         imitation = self.imitation
-        return replace(self, handover_start=replace(self.handover_start, probability=0.0), stand=StandSection(),
+        return replace(self, handover_start=replace(self.handover_start, probability=0.0),
+                       start_states=replace(self.start_states, probability=0.0), stand=StandSection(),
                        walk=WalkSection(), crawl=CrawlSection(), turn=TurnSection(), reach=ReachSection(),
                        imitation=replace(
             imitation, random_start_phase=False,

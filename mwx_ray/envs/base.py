@@ -30,6 +30,7 @@ Conventions (humanoidbench.md "Env conventions"):
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import gymnasium
@@ -39,6 +40,7 @@ import numpy as np
 from mwx_ray.envs.context import StepContext
 from mwx_ray.envs.heading_frame import to_heading_frame
 from mwx_ray.envs.rendering import RENDER_QUALITIES, FrameRenderer
+from mwx_ray.envs.start_states import StartStates, body_xy_yaw, load_start_states, out_of_body_frame
 from mwx_ray.envs.task import Task
 from mwx_ray.robots.spec import RobotSpec
 
@@ -67,6 +69,8 @@ class HumanoidEnv(gymnasium.Env):
         reset_noise_scale: float = RESET_QPOS_NOISE,
         exclude_root_xy: bool = False,
         heading_frame: bool = False,
+        start_states: str | Path | None = None,
+        start_states_probability: float = 0.0,
     ):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"unsupported render_mode {render_mode!r}; valid: {self.metadata['render_modes']}")
@@ -120,6 +124,14 @@ class HumanoidEnv(gymnasium.Env):
         self._has_extra_obs = task.extra_obs_dim > 0
         self._hb_reward_term = task.hb_reward_term  # see module docstring
 
+        # Recorded starts (envs/start_states.py; training only), placed against the body the file names.
+        self._start_states: StartStates | None = None
+        self._start_states_probability = 0.0
+        if start_states is not None:
+            self._start_states = load_start_states(start_states, nq=self.ctx.robot_nq, nv=self.ctx.robot_nv)
+            self._start_states_probability = float(start_states_probability)
+            body_xy_yaw(self.model, self.data, self._start_states.reference_body)  # fails now if the scene lacks it
+
         self.divergence_count = 0
         self._episode_return = 0.0
         self._renderer: FrameRenderer | None = None
@@ -147,9 +159,27 @@ class HumanoidEnv(gymnasium.Env):
         self.ctx.step_count = 0
         self.task.reset(self.ctx, self.np_random)
         mujoco.mj_forward(model, data)
+        recorded = self._start_states_probability > 0 and self.np_random.random() < self._start_states_probability
+        if recorded:
+            self._begin_from_recorded_state()
         self._clear_divergence_warnings()
         self._episode_return = 0.0
-        return self._observation(), {"hb/return": 0.0, "diverged": False, "divergence_count": self.divergence_count}
+        return self._observation(), {"hb/return": 0.0, "diverged": False, "divergence_count": self.divergence_count,
+                                     "recorded_start": recorded}
+
+    def _begin_from_recorded_state(self) -> None:
+        """Put the robot in a recorded state drawn uniformly, placed at its reference body, and let the task
+        begin the episode from it (``Task.begin_from_recorded_state``)."""
+        states, ctx = self._start_states, self.ctx
+        assert states is not None
+        index = int(self.np_random.integers(len(states)))
+        body_xy, body_yaw = body_xy_yaw(self.model, self.data, states.reference_body)
+        qpos, qvel = out_of_body_frame(states.qpos[index], states.qvel[index], body_xy, body_yaw)
+        self.data.qpos[: ctx.robot_nq] = qpos
+        self.data.qvel[: ctx.robot_nv] = qvel
+        mujoco.mj_forward(self.model, self.data)
+        self.task.begin_from_recorded_state(ctx, self.np_random)
+        mujoco.mj_forward(self.model, self.data)
 
     def restart_task(self) -> np.ndarray:
         """Begin the episode proper from the current state (after a training prelude, ``experts/handover.py``):

@@ -174,6 +174,13 @@ class ImitationTask(Task):
         self._episode_running = True
         self._tracking_lost = False
 
+    def begin_from_recorded_state(self, ctx: StepContext, rng: np.random.Generator) -> None:
+        """The clip starts over at its first frame, anchored where the recorded state put the robot (the reset's
+        time is 0): an expert that plays its clip from a hand-over starts it there, as in a composite task."""
+        self.base_task.begin_from_recorded_state(ctx, rng)
+        self._reference_start = False
+        self.tracker.reset(rng, ctx.data.qpos[0:3].copy(), ctx.data.qpos[3:7].copy(), start_frame=0)
+
     @property
     def action_scale(self) -> float:
         return self.settings.residual_scale if self.settings.reference_feedforward else 1.0

@@ -166,10 +166,13 @@ def make_env(env_id_or_task_name: str, *, task: TaskSection | Mapping[str, Any] 
     from mwx_ray.envs.base import HumanoidEnv  # deferred: keeps `registry` importable without building models
 
     settings = task_settings(task)
+    recorded = settings.start_states
     return HumanoidEnv(robot=get_robot(robot), task=task_cls.from_config(settings), frame_skip=settings.frame_skip,
                        reset_noise_scale=settings.reset_noise_scale,
                        exclude_root_xy=settings.observation.exclude_root_xy,
-                       heading_frame=settings.observation.heading_frame, **env_kwargs)
+                       heading_frame=settings.observation.heading_frame,
+                       start_states=recorded.path if recorded.probability > 0 else None,
+                       start_states_probability=recorded.probability, **env_kwargs)
 
 
 def task_settings(task: TaskSection | Mapping[str, Any] | None) -> TaskSection:

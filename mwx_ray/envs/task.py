@@ -87,6 +87,11 @@ class Task(abc.ABC):
         """The episode proper begins from the current state, not from the reset (a training prelude moved the
         robot: ``experts/handover.py``): re-place what the task sets relative to the robot. Default: nothing."""
 
+    def begin_from_recorded_state(self, ctx: StepContext, rng: np.random.Generator) -> None:
+        """The reset put the robot in a recorded state (``envs/start_states.py``); the episode begins from it.
+        Default: as after a prelude (``restart``)."""
+        self.restart(ctx, rng)
+
     @abc.abstractmethod
     def reward(self, ctx: StepContext) -> tuple[float, dict[str, float]]:
         """Per-step reward and its named components (logged as ``reward_terms/<name>``)."""

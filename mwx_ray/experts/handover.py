@@ -3,8 +3,9 @@
 A composite task hands the robot from one expert to the next in whatever state the first one left it (a stand
 expert swaying backwards, a walker at 1 m/s). An expert trained only from HumanoidBench's keyframe reset has never
 seen those states, so the hand-over is where routed episodes fall. With ``env.task.handover_start`` a share of the
-training episodes first runs the named expert (deterministically) for a random number of control steps and then
-starts the episode from the state it reached; the episode's own rewards and termination apply from there on.
+training episodes first runs the named expert (deterministically) for a random number of control steps (and then,
+optionally, a second one: ``then_expert``, a composite task's stop after its walk) and then starts the episode
+from the state it reached; the episode's own rewards and termination apply from there on.
 
 This is a wrapper applied by the RLlib env creator (``env_registration.make_seeded_env``) rather than part of the
 task, because running an exported expert belongs to this layer, not to ``mwx_ray.envs``. Evaluation never uses
@@ -26,22 +27,29 @@ HANDOVER_INFO_KEY = "handover_steps"  # reset info: control steps the first expe
 
 class HandoverStartWrapper(gym.Wrapper):
     """On reset, with probability ``probability``, let ``policy`` act ``steps`` control steps (uniform in
-    ``[min, max]``) before the episode starts, then let the task re-place what it sets relative to the robot
-    (``HumanoidEnv.restart_task``: a reach goal). If the robot falls (or the episode ends) during that prelude,
-    the episode starts from a plain reset instead, so a weak first expert costs starts, not training data.
-    The first expert reads its own slice of the observation (a walker reads the robot state of a reach task's)."""
+    ``[min, max]``), then ``then = (second policy, its steps)`` if given, before the episode starts; then let the
+    task re-place what it sets relative to the robot (``HumanoidEnv.restart_task``: a reach goal, a turn's spot).
+    If the robot falls (or the episode ends) during that prelude, the episode starts from a plain reset instead, so
+    a weak first expert costs starts, not training data. Each prelude expert reads its own slice of the
+    observation (a walker reads the robot state of a reach task's)."""
 
-    def __init__(self, env: gym.Env, policy, *, probability: float, steps: tuple[int, int]):
+    def __init__(self, env: gym.Env, policy, *, probability: float, steps: tuple[int, int],
+                 then: tuple[Any, tuple[int, int]] | None = None):
         super().__init__(env)
-        try:
-            width = expert_prefix_width(env, policy.manifest["env_id"], policy.obs_dim, expert_name="handover_start")
-        except ValueError as error:
-            raise ValueError(f"handover_start: the first expert cannot act in this task: {error}") from None
-        self._slice = slice(0, width)
-        self.policy = policy
+        self.acts = [self._prelude_act(env, policy, steps, "handover_start")]
+        if then is not None:
+            self.acts.append(self._prelude_act(env, then[0], then[1], "handover_start.then_expert"))
         self.probability = float(probability)
-        self.steps = (int(steps[0]), int(steps[1]))
         self._rng = np.random.default_rng()
+
+    @staticmethod
+    def _prelude_act(env: gym.Env, policy, steps: tuple[int, int], name: str):
+        """(policy, the observation slice it reads, its [min, max] steps); ValueError when it cannot act here."""
+        try:
+            width = expert_prefix_width(env, policy.manifest["env_id"], policy.obs_dim, expert_name=name)
+        except ValueError as error:
+            raise ValueError(f"{name}: the expert cannot act in this task: {error}") from None
+        return policy, slice(0, width), (int(steps[0]), int(steps[1]))
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None:  # the prelude's draws follow the env's seed, from their own stream
@@ -49,16 +57,19 @@ class HandoverStartWrapper(gym.Wrapper):
         obs, info = self.env.reset(seed=seed, options=options)
         if self._rng.random() >= self.probability:
             return obs, {**info, HANDOVER_INFO_KEY: 0}
-        steps = int(self._rng.integers(self.steps[0], self.steps[1] + 1))
-        for _ in range(steps):
-            obs, _, terminated, truncated, info = self.env.step(self.policy.act(obs[self._slice]))
-            if terminated or truncated:
-                obs, info = self.env.reset(options=options)
-                return obs, {**info, HANDOVER_INFO_KEY: 0}
+        total = 0
+        for policy, observed, (low, high) in self.acts:
+            steps = int(self._rng.integers(low, high + 1))
+            for _ in range(steps):
+                obs, _, terminated, truncated, info = self.env.step(policy.act(obs[observed]))
+                if terminated or truncated:
+                    obs, info = self.env.reset(options=options)
+                    return obs, {**info, HANDOVER_INFO_KEY: 0}
+            total += steps
         restart = getattr(self.env.unwrapped, "restart_task", None)
         if restart is not None:
             obs = restart()
-        return obs, {**info, HANDOVER_INFO_KEY: steps}
+        return obs, {**info, HANDOVER_INFO_KEY: total}
 
 
 def wrap_handover_start(env: gym.Env, task: Mapping[str, Any] | None) -> gym.Env:
@@ -72,5 +83,8 @@ def wrap_handover_start(env: gym.Env, task: Mapping[str, Any] | None) -> gym.Env
     from mwx_ray.experts.registry import load_expert
 
     policy, _ = load_expert(settings.expert)
+    then = None
+    if settings.then_expert is not None:
+        then = (load_expert(settings.then_expert)[0], (settings.then_steps[0], settings.then_steps[1]))
     return HandoverStartWrapper(env, policy, probability=settings.probability,
-                                steps=(settings.steps[0], settings.steps[1]))
+                                steps=(settings.steps[0], settings.steps[1]), then=then)

@@ -25,6 +25,20 @@ def test_the_first_expert_acts_for_the_drawn_number_of_steps():
     assert not np.allclose(obs, plain), "the episode starts where the stand expert left the robot"
 
 
+def test_a_second_expert_acts_after_the_first():
+    task = {"handover_start": {"probability": 1.0, "expert": "zoo:walk", "steps": [60, 60],
+                               "then_expert": "zoo:standrest", "then_steps": [40, 40]}}
+    env = wrap_handover_start(make_env("walk_imitation"), task)
+    _, info = env.reset(seed=4)
+    assert info[HANDOVER_INFO_KEY] == 100
+    assert env.unwrapped.data.time == pytest.approx(100 * CONTROL_DT_S)
+    walked_only = wrap_handover_start(make_env("walk_imitation"), {"handover_start": {
+        "probability": 1.0, "expert": "zoo:walk", "steps": [100, 100]}})
+    walked_only.reset(seed=4)
+    speed = np.linalg.norm(env.unwrapped.data.qvel[:2])
+    assert speed < np.linalg.norm(walked_only.unwrapped.data.qvel[:2]), "the stand expert brakes the walker"
+
+
 def test_draws_follow_the_reset_seed():
     def drawn(seed: int) -> list[int]:
         env = wrap_handover_start(make_env("walk_imitation"), {"handover_start": {
@@ -86,6 +100,7 @@ def test_evaluation_never_uses_it():
     ({"probability": 0.5}, "env.task.handover_start.expert"),
     ({"probability": 0.5, "expert": "zoo:stand", "steps": [10, 5]}, "env.task.handover_start.steps"),
     ({"probability": 1.5, "expert": "zoo:stand"}, "env.task.handover_start.probability"),
+    ({"probability": 0.5, "expert": "zoo:stand", "then_steps": [0, 5]}, "env.task.handover_start.then_steps"),
 ])
 def test_bad_settings_name_the_key(tmp_path, values, key):
     path = tmp_path / "bad.yaml"

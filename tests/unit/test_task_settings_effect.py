@@ -26,6 +26,7 @@ TIGHT = {**TT, "imitation.tracking_termination.root_height_m": 0.05}
 FWS = {**TIGHT, "imitation.failure_weighted_starts.enabled": True}
 RSI = {"imitation.reference_state_init.probability": 1.0}
 FF = {"imitation.phase_clock": True, "imitation.reference_feedforward": True}
+STATES, OTHER_STATES = "<a start-states file written at test time>", "<another one>"
 HANDOVER = {"handover_start.probability": 1.0, "handover_start.expert": "zoo:stand", "handover_start.steps": [20, 40]}
 # field -> (changed value, context settings, task); None value = set at test time (the clip file)
 EFFECTS: dict[str, tuple] = {
@@ -80,6 +81,10 @@ EFFECTS: dict[str, tuple] = {
     "handover_start.probability": (1.0, {"handover_start.expert": "zoo:stand"}, "walk_imitation"),
     "handover_start.expert": ("zoo:walk", HANDOVER, "walk_imitation"),
     "handover_start.steps": ([5, 5], HANDOVER, "walk_imitation"),
+    "handover_start.then_expert": ("zoo:walk", HANDOVER, "walk_imitation"),
+    "handover_start.then_steps": ([5, 5], {**HANDOVER, "handover_start.then_expert": "zoo:walk"}, "walk_imitation"),
+    "start_states.path": (OTHER_STATES, {"start_states.path": STATES, "start_states.probability": 1.0}, "sit_simple"),
+    "start_states.probability": (1.0, {"start_states.path": STATES}, "sit_simple"),
     "stand.rest_margin_mps": (0.5, {}, "stand_imitation"),
     "walk.max_speed_mps": (0.05, {}, "walk_imitation"),
     "crawl.min_head_height_m": (1.7, {}, "crawl"),  # above the standing head: the first step ends the episode
@@ -89,6 +94,7 @@ EFFECTS: dict[str, tuple] = {
     "reach.min_pelvis_height_m": (1.5, {}, "reach"),  # above the standing pelvis: the first step ends the episode
     "turn.start_yaw_rad": ([2.0, 2.0], {}, "turn_around"),  # the observed "which way to turn" changes
     "turn.rest_margin_mps": (0.05, {}, "turn_around"),
+    "turn.posture_margin_rad": (0.1, {}, "turn_around"),
 }
 # Fields whose effect is on the configured task object rather than on a short random rollout.
 TASK_ATTRIBUTES = {"hurdle.discount_hurdle_contact": ("hurdle", True, "discount_hurdle_contact")}
@@ -131,8 +137,24 @@ def test_changing_a_task_field_changes_the_env(field, tmp_path):
         clip = builtin_clip("walk")
         shifted = clip.__class__(**{**clip.__dict__, "joint_pos": np.roll(clip.joint_pos, 7, axis=0)})
         value = str(shifted.save(Path(tmp_path) / "shifted_walk.npz"))
+    files = {STATES: ("a.npz", 0.3), OTHER_STATES: ("b.npz", 0.6)}  # how far ahead of the reset the state stands, m
+    if field.startswith("start_states."):
+        written = {key: str(_start_states_file(Path(tmp_path) / name, ahead)) for key, (name, ahead) in files.items()}
+        value = written.get(value, value)
+        context = {key: written.get(setting, setting) for key, setting in context.items()}
     baseline, changed = signature(task, dict(context)), signature(task, {**context, field: value})
     assert baseline.shape != changed.shape or not np.array_equal(baseline, changed), field
+
+
+def _start_states_file(path: Path, ahead_m: float) -> Path:
+    """One robot state: HumanoidBench's reset ``ahead_m`` further from the chair, stored against the chair."""
+    from mwx_ray.envs.start_states import save_start_states
+
+    state = make_env("sit_simple").unwrapped
+    state.reset(seed=0)
+    qpos, qvel = state.data.qpos.copy(), state.data.qvel.copy()
+    qpos[0] += ahead_m + 0.25  # the sit_simple chair's origin is 0.25 m behind the reset pelvis
+    return save_start_states(path, qpos[None], qvel[None], {"reference_body": "chair"})
 
 
 @pytest.mark.parametrize("field", sorted(TASK_ATTRIBUTES))
