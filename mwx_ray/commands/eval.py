@@ -11,6 +11,7 @@ EXAMPLES = """  mwx eval runs/registry:walk --episodes 5
   mwx eval runs/registry/walk --task mwx/h1-walk-v0 --episodes 10 --seed 3 --video runs/videos/walk.mp4
   mwx eval runs/registry:stand --episodes 3 --no-video
   mwx eval zoo:walkup --after zoo:crawl --after-steps 100 300 --episodes 20 --no-video
+  mwx eval zoo:sit --start-states tune_configs/experts/start_states/walk_to_chair_sit-sit.npz --episodes 40 --no-video
 """
 
 
@@ -29,6 +30,9 @@ def register(subparsers) -> None:
                         "over, e.g. in a composite task; the return includes the first expert's steps)")
     parser.add_argument("--after-steps", type=int, nargs=2, default=(25, 150), metavar=("MIN", "MAX"),
                         help="control steps the --after expert acts, drawn uniformly per episode (default 25 150)")
+    parser.add_argument("--start-states", metavar="NPZ", help="start every episode in one of these recorded states "
+                        "(`mwx rollouts start-states`: where a composite task's stage begins), drawn per episode: "
+                        "how well the expert takes over the robot as that task hands it over")
     parser.add_argument("--action-smoothing", type=float, help="router checkpoints: evaluate with this "
                         "router.transitions.action_smoothing instead of the trained one (its effect, no retraining)")
     parser.add_argument("--fallback", help="router checkpoints: evaluate with this expert as the stabiliser "
@@ -67,15 +71,34 @@ def _handover_wrapper(first_expert: str, steps: tuple[int, int]):
     return lambda env: wrap_handover_start(env, settings)
 
 
-def _act_on_its_slice(policy, env_id: str, name: str):
-    """``policy.act`` fed the part of ``env_id``'s observation the expert was trained on (a stand expert reads the
-    robot state of a reach task's observation); SystemExit naming both layouts when it cannot act there."""
+def _from_recorded_states(env_kwargs: dict, path: str, env_id: str) -> dict:
+    """``env_kwargs`` whose every episode starts in a state of the start-states file ``path``; SystemExit naming
+    the file or key when it cannot."""
+    from mwx_ray.config import ConfigError
+    from mwx_ray.envs.registry import task_settings
+
+    if not env_id.startswith("mwx/"):
+        raise SystemExit(f"mwx eval: --start-states needs an mwx task, not {env_id}")
+    task = {**env_kwargs.get("task", {}), "start_states": {"path": path, "probability": 1.0}}
+    try:
+        task_settings(task)  # fail before any env is built
+    except ConfigError as err:
+        raise SystemExit(f"mwx eval: --start-states: {err}") from err
+    return {**env_kwargs, "task": task}
+
+
+def _act_on_its_slice(policy, env_id: str, name: str, env_kwargs: dict):
+    """``policy.act`` fed the part of ``env_id``'s observation (built with ``env_kwargs``: the expert's own task
+    settings, e.g. its phase clock) the expert was trained on (a stand expert reads the robot state of a reach
+    task's observation); SystemExit naming both layouts when it cannot act there."""
     from mwx_ray.envs import make_env
     from mwx_ray.envs.observation_layout import expert_prefix_width
 
-    probe = make_env(env_id)
-    try:
-        width = expert_prefix_width(probe, policy.manifest["env_id"], policy.obs_dim, expert_name=name)
+    probe = make_env(env_id, task=env_kwargs.get("task"))
+    own_env = env_id == policy.manifest["env_id"] and int(probe.observation_space.shape[0]) == policy.obs_dim
+    try:  # in its own env with its own settings (a phase clock's entries included) it reads everything
+        width = policy.obs_dim if own_env else expert_prefix_width(probe, policy.manifest["env_id"], policy.obs_dim,
+                                                                   expert_name=name)
     except ValueError as err:
         raise SystemExit(f"mwx eval: {err}") from err
     finally:
@@ -104,8 +127,10 @@ def run(args) -> int:
         args.video or f"runs/videos/eval-{name}-{env_id.split('/')[-1]}.mp4")
     print(f"expert {name} ({about['folder']}) on {env_id}: {args.episodes} episodes from seed {args.seed}")
     env_kwargs = expert_eval_env_kwargs(policy.manifest, args.task) if env_id.startswith("mwx/") else {}
+    if args.start_states:
+        env_kwargs = _from_recorded_states(env_kwargs, args.start_states, env_id)
     wrap_env = _handover_wrapper(args.after, args.after_steps) if args.after else None
-    act = _act_on_its_slice(policy, env_id, name) if env_id.startswith("mwx/") else policy.act
+    act = _act_on_its_slice(policy, env_id, name, env_kwargs) if env_id.startswith("mwx/") else policy.act
     result = evaluate_policy(act, env_id, episodes=args.episodes, seed=args.seed, video_path=video,
                              video_steps=args.video_steps, env_kwargs=env_kwargs, wrap_env=wrap_env)
     successes = "n/a (env reports none)" if math.isnan(result.success_rate) else (
@@ -113,7 +138,8 @@ def run(args) -> int:
     mean_len = sum(result.episode_lengths) / len(result.episode_lengths)
     print(f"return {result.return_mean:.2f} ± {result.return_std:.2f} (HumanoidBench episode return)")
     print(f"success {successes}; mean episode length {mean_len:.0f} steps; fell in {result.falls}/{args.episodes}"
-          + (f" after taking over from {args.after}" if args.after else ""))
+          + (f" after taking over from {args.after}" if args.after else "")
+          + (f" from the recorded states of {args.start_states}" if args.start_states else ""))
     if result.reward_term_means:
         terms = ", ".join(f"{k} {v:.3f}" for k, v in result.reward_term_means.items())
         print(f"reward terms (per-step mean): {terms}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -85,3 +86,20 @@ def test_an_expert_evaluated_on_a_task_with_extras_reads_its_slice_and_a_missing
     assert "fell in 0/1" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="needs 6 task entries after the robot state"):
         mwx_main(["eval", "zoo:reach", "--task", "walk", "--episodes", "1", "--no-video"])
+
+
+def test_a_clocked_expert_is_evaluated_in_its_own_task_and_from_recorded_hand_over_states(capsys):
+    from mwx_ray.cli import main as mwx_main
+
+    # zoo:sit observes its clip's phase (2 entries its task adds with phase_clock): evaluated where it trained.
+    assert mwx_main(["eval", "zoo:sit", "--episodes", "1", "--seed", "5000003", "--no-video"]) == 0
+    assert "success 100% (1/1)" in capsys.readouterr().out
+    # From the states walk_to_chair_sit's turn expert hands it over in, it falls (docs/results.md).
+    states = "tune_configs/experts/start_states/walk_to_chair_sit-sit.npz"
+    assert mwx_main(["eval", "zoo:sit", "--start-states", states, "--episodes", "2", "--seed", "900000",
+                     "--no-video"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"fell in [12]/2 from the recorded states of {states}", out), out
+    assert float(re.search(r"return ([\d.]+) ±", out).group(1)) < 750, "below the bar it holds from the reset"
+    with pytest.raises(SystemExit, match="start-states file not found: nowhere.npz"):
+        mwx_main(["eval", "zoo:sit", "--start-states", "nowhere.npz", "--episodes", "1", "--no-video"])
