@@ -39,6 +39,9 @@ def register(subparsers) -> None:
                         "fallback (router.transitions.fallback_expert; 'none' turns it off)")
     parser.add_argument("--gating", choices=("soft", "hard"), help="router checkpoints: evaluate with this gating "
                         "instead of the trained one (hard: the top-1 expert of the router's weights)")
+    parser.add_argument("--switch-hold", type=int, metavar="STEPS", help="router checkpoints under hard gating: "
+                        "another expert takes over only after being the top choice this many steps in a row "
+                        "(router.transitions.switch_hold_steps; 0 = off)")
 
 
 def _env_id(task: str) -> str:

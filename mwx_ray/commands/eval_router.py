@@ -17,15 +17,18 @@ def is_router_checkpoint(path: str) -> bool:
 
 def run_router_checkpoint(args) -> int:
     """``args``: ``expert`` (the checkpoint folder), ``task``, ``episodes``, ``seed``, ``video``,
-    ``video_steps``, ``no_video``, ``action_smoothing``, ``fallback``, ``gating`` (the options of ``mwx eval``)."""
+    ``video_steps``, ``no_video``, ``action_smoothing``, ``fallback``, ``gating``, ``switch_hold`` (the options of
+    ``mwx eval``)."""
     from mwx_ray.envs import resolve_env_id
     from mwx_ray.intervals import success_summary
     from mwx_ray.router.checkpoint import load_router_policy, read_router_manifest, router_env_options
     from mwx_ray.router.evaluation import evaluate_router
 
     folder = Path(args.expert)
+    if args.switch_hold is not None and args.switch_hold < 0:
+        raise SystemExit(f"mwx eval: --switch-hold {args.switch_hold}: must be >= 0 (0 = off)")
     manifest = read_router_manifest(folder)
-    policy = load_router_policy(folder, gating=args.gating)
+    policy = load_router_policy(folder, gating=args.gating, switch_hold_steps=args.switch_hold)
     env_id = resolve_env_id(args.task) if args.task else manifest["task_env_id"]
     name = manifest.get("variant") or folder.parent.name
     video = None if args.no_video else Path(args.video or f"runs/videos/eval-router-{name}-{env_id.split('/')[-1]}.mp4")
@@ -33,7 +36,8 @@ def run_router_checkpoint(args) -> int:
     # "gating" is how the router was saved to run (router.eval.gating); checkpoints from before that option ran as
     # trained and carry no "trained_gating".
     trained = manifest.get("trained_gating", manifest["gating"])
-    gating = policy.gating_kind + ("" if policy.gating_kind == trained else f" (trained {trained})")
+    gating = policy.gating_kind + ("" if policy.gating_kind == trained else f" (trained {trained})") + (
+        f", switch hold {policy.switch_hold.hold_steps} steps" if policy.switch_hold is not None else "")
     print(f"router {name} ({folder}, {gating} gating over {policy.names}) on {env_id}: "
           f"{args.episodes} episodes from seed {args.seed}")
     options = with_transition_overrides(router_env_options(manifest), manifest, args.action_smoothing, args.fallback)

@@ -86,8 +86,8 @@ class SupervisionSection:
 
 @dataclass
 class TransitionSection:
-    """Expert hand-overs (``mwx_ray/router/transitions.py``): action smoothing and a stabiliser fallback; applied in
-    training and evaluation alike. Off by default."""
+    """Expert hand-overs (``mwx_ray/router/transitions.py``): action smoothing and a stabiliser fallback, applied in
+    training and evaluation alike, and a switch hold for top-1 deployment (``router/gating.py``). Off by default."""
 
     action_smoothing: float = setting(0.0, ge=0, lt=1, help="EMA of the executed action: s·previous + (1−s)·new")
     fallback_expert: str | None = setting(None, help="expert that acts alone while the robot is about to fall "
@@ -96,6 +96,9 @@ class TransitionSection:
                                                                       "this (0.85 ≈ 32° of tilt)")
     fallback_head_below_m: float = setting(1.3, ge=0, help="at risk when the head site drops below this height, m "
                                                            "(standing: ~1.7 m)")
+    switch_hold_steps: int = setting(0, ge=0, help="deployed top-1 gating only: the acting expert changes once "
+                                                   "another has been the router's top choice this many steps in "
+                                                   "a row (hysteresis against flicker); 0 = off")
 
 
 @dataclass

@@ -70,9 +70,10 @@ def read_router_manifest(folder: str | Path) -> dict[str, Any]:
 
 
 def load_router_policy(folder: str | Path, *, expert_folders: Mapping[str, str] | None = None,
-                       gating: str | None = None) -> RouterPolicy:
+                       gating: str | None = None, switch_hold_steps: int | None = None) -> RouterPolicy:
     """Rebuild the policy; ``expert_folders`` may relocate experts (their hashes must still match); ``gating``
-    (``soft``/``hard``) replaces the trained gating for inference, e.g. the argmax of a soft router's weights."""
+    (``soft``/``hard``) replaces the trained gating for inference, e.g. the argmax of a soft router's weights;
+    ``switch_hold_steps`` replaces the recorded ``router.transitions.switch_hold_steps``."""
     folder = Path(folder)
     manifest = read_router_manifest(folder)
     relocated = dict(expert_folders or {})
@@ -93,7 +94,10 @@ def load_router_policy(folder: str | Path, *, expert_folders: Mapping[str, str] 
     fixed = None if network is not None else tensors["fixed_weights"].tolist()
     if gating not in (None, "soft", "hard"):
         raise ValueError(f"gating {gating!r}: expected soft or hard")
-    return RouterPolicy(pool, network, gating_kind=gating or manifest["gating"], fixed_weights=fixed)
+    if switch_hold_steps is None:
+        switch_hold_steps = int((manifest.get("transitions") or {}).get("switch_hold_steps", 0))
+    return RouterPolicy(pool, network, gating_kind=gating or manifest["gating"], fixed_weights=fixed,
+                        switch_hold_steps=switch_hold_steps)
 
 
 def network_state_from_module_state(module_state: Mapping[str, Any]) -> dict[str, torch.Tensor]:

@@ -66,6 +66,9 @@ def run_router_episode(env, act: ActWithWeights, seed: int, *, frames: list[np.n
                        max_frames: int = 0, max_steps: int | None = None, names: list[str] | None = None,
                        ) -> RouterEpisode:
     obs, info = env.reset(seed=seed)
+    begin_episode = getattr(getattr(act, "__self__", None), "begin_episode", None)  # a RouterPolicy's method
+    if begin_episode is not None:
+        begin_episode()
     done, length, reward_sum, terminated = False, 0, 0.0, False
     weights, stages, actions = [], [], []
     while not done:

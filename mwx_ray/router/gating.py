@@ -153,3 +153,37 @@ def mixture_log_prob(actions: torch.Tensor, expert_actions: torch.Tensor, router
         log_std = log_std.unsqueeze(1)
     per_expert = diag_gaussian_log_prob(actions.unsqueeze(1), expert_actions, log_std)  # [B, K]
     return torch.logsumexp(router_log_weights + per_expert, dim=-1)
+
+
+class SwitchHold:
+    """Hysteresis for deployed top-1 gating (``router.transitions.switch_hold_steps``): the acting expert changes
+    only once another expert has been the router's top choice for ``hold_steps`` consecutive control steps.
+
+    Why: a soft-trained router deployed top-1 may flicker between two experts whose weights are close; each single
+    step of the other expert (a stand expert facing a way it never learned, in the middle of a turn) disturbs the
+    acting one (measured on walk_to_chair_sit: docs/results.md). One episode at a time (``begin_episode``)."""
+
+    def __init__(self, hold_steps: int):
+        if hold_steps < 0:
+            raise ValueError(f"switch_hold_steps must be >= 0, got {hold_steps}")
+        self.hold_steps = int(hold_steps)
+        self.begin_episode()
+
+    def begin_episode(self) -> None:
+        self._acting: int | None = None
+        self._candidate: int | None = None
+        self._streak = 0
+
+    def __call__(self, top1: torch.Tensor) -> torch.Tensor:
+        """One-hot router choice ``[1, K]`` -> the one-hot of the expert that acts ``[1, K]``."""
+        if top1.shape[0] != 1:
+            raise ValueError(f"switch hold follows one episode at a time; got a batch of {top1.shape[0]}")
+        choice = int(top1[0].argmax())
+        if self._acting is None or choice == self._acting:
+            self._acting, self._candidate, self._streak = choice, None, 0
+        else:
+            self._streak = self._streak + 1 if choice == self._candidate else 1
+            self._candidate = choice
+            if self._streak >= self.hold_steps:
+                self._acting, self._candidate, self._streak = choice, None, 0
+        return F.one_hot(torch.tensor([self._acting]), top1.shape[-1]).to(top1.dtype)

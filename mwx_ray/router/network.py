@@ -97,13 +97,15 @@ class RouterPolicy(nn.Module):
     """
 
     def __init__(self, experts: FrozenExpertPool, network: RouterNetwork | None, *, gating_kind: str = "soft",
-                 fixed_weights: Sequence[float] | None = None):
+                 fixed_weights: Sequence[float] | None = None, switch_hold_steps: int = 0):
         super().__init__()
         if (network is None) == (fixed_weights is None):
             raise ValueError("give exactly one of network and fixed_weights")
         self.experts = experts
         self.network = network
         self.gating_kind = gating_kind
+        # Hysteresis of deployed top-1 gating (gating.SwitchHold); stateful: begin_episode() before each episode.
+        self.switch_hold = gating.SwitchHold(switch_hold_steps) if gating_kind == "hard" and switch_hold_steps else None
         weights = fixed_weights if fixed_weights is not None else [0.0] * experts.num_experts
         self.register_buffer("fixed_weights", torch.tensor(list(weights), dtype=torch.float32))
         self.eval()
@@ -120,8 +122,14 @@ class RouterPolicy(nn.Module):
             return self.fixed_weights.expand(obs.shape[0], -1)
         logits = self.network.logits(obs)
         if self.gating_kind == "hard":
-            return gating.argmax_top1(logits, self.network.temperature)
+            top1 = gating.argmax_top1(logits, self.network.temperature)
+            return top1 if self.switch_hold is None else self.switch_hold(top1)
         return gating.soft_weights(logits, self.network.temperature)
+
+    def begin_episode(self) -> None:
+        """Forget the previous episode's hand-over state (the switch hold's acting expert)."""
+        if self.switch_hold is not None:
+            self.switch_hold.begin_episode()
 
     @torch.no_grad()
     def forward(self, obs: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

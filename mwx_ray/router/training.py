@@ -166,4 +166,5 @@ def router_policy_from_algorithm(algo, setup: RouterSetup, *, gating: EvalGating
                             obs_mean=torch.tensor(cfg["obs_mean"]), obs_std=torch.tensor(cfg["obs_std"]))
     network.load_state_dict(network_state_from_module_state(module_state))
     kind = setup.router.gating.kind if gating == "trained" else gating
-    return RouterPolicy(setup.experts, network, gating_kind=kind)
+    return RouterPolicy(setup.experts, network, gating_kind=kind,
+                        switch_hold_steps=setup.router.transitions.switch_hold_steps)

@@ -148,6 +148,9 @@ def test_router_stage_trains_logs_everything_and_proves_experts_frozen(experts_d
     soft = policy.weights(torch.from_numpy(obs)).numpy()
     hard = load_router_policy(trial_dir / "router").weights(torch.from_numpy(obs)).numpy()
     np.testing.assert_array_equal(hard, np.eye(2)[soft.argmax(axis=1)])
+    held = load_router_policy(trial_dir / "router", switch_hold_steps=3)  # `mwx eval --switch-hold 3`
+    assert held.switch_hold is not None and held.switch_hold.hold_steps == 3
+    np.testing.assert_array_equal(held.weights(torch.from_numpy(obs[:1])).numpy(), hard[:1])  # the first acts at once
     assert (trial_dir / "final_weights.png").stat().st_size > 0
     assert (trial_dir / "final_episode.mp4").stat().st_size > 0
 

@@ -226,3 +226,42 @@ def test_expert_pool_refuses_a_clip_clock_expert_on_a_task_without_its_clock():
     with pytest.raises(ValueError, match="not the same robot/scene layout"):  # then the 53-d layout is refused
         FrozenExpertPool(experts, {k: f"<{k}>" for k in experts}, task_env_id="mwx/h1-walk_to_chair_sit-v0",
                          task_obs_dim=52)
+
+
+def _choices(hold: gating.SwitchHold, top_choices: list[int], experts: int = 3) -> list[int]:
+    """The acting expert per step for a sequence of the router's top-1 choices."""
+    return [int(hold(torch.eye(experts)[[choice]]).argmax()) for choice in top_choices]
+
+
+def test_switch_hold_ignores_flicker_and_switches_after_a_sustained_choice():
+    hold = gating.SwitchHold(3)
+    assert _choices(hold, [2, 2, 0, 2, 0, 0, 2, 0, 0, 0, 0]) == [2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0]
+    hold.begin_episode()  # a new episode: the first choice acts at once
+    assert _choices(hold, [1, 1]) == [1, 1]
+    assert _choices(gating.SwitchHold(1), [0, 1, 2, 2]) == [0, 1, 2, 2], "a hold of 1 step is plain top-1"
+    with pytest.raises(ValueError, match="one episode at a time"):
+        hold(torch.eye(3)[[0, 1]])
+    with pytest.raises(ValueError, match=">= 0"):
+        gating.SwitchHold(-1)
+
+
+def test_router_evaluation_begins_each_episode_of_a_stateful_policy():
+    from mwx_ray.envs import make_env
+    from mwx_ray.router.evaluation import run_router_episode
+
+    class CountingPolicy:  # the router evaluation loop's contract with RouterPolicy (begin_episode, then act)
+        def __init__(self):
+            self.begun, self.steps_since_begin = 0, 0
+
+        def begin_episode(self):
+            self.begun, self.steps_since_begin = self.begun + 1, 0
+
+        def act_with_weights(self, obs):
+            self.steps_since_begin += 1
+            return np.zeros(19, dtype=np.float32), None
+
+    policy, env = CountingPolicy(), make_env("stand_walk_stand")
+    for seed in (1, 2):
+        episode = run_router_episode(env, policy.act_with_weights, seed, max_steps=5)
+        assert episode.length == policy.steps_since_begin == 5
+    assert policy.begun == 2

@@ -168,3 +168,12 @@ def test_mwx_eval_reports_per_switch_measures_only_when_a_switch_happened():
     assert "nan" not in transition_summary(none) and "no hand-over" in transition_summary(none)
     two = {"transition/switches": 2.0, "transition/fall_rate": 0.25, "transition/jerk_ratio": 0.9}
     assert "falls within 1 s of a switch 25%" in transition_summary(two) and "0.90x" in transition_summary(two)
+
+
+def test_mwx_eval_refuses_a_negative_switch_hold(tmp_path):
+    from mwx_ray.cli import main as mwx_main
+    from mwx_ray.router.checkpoint import MANIFEST_FILE
+
+    (tmp_path / MANIFEST_FILE).write_text("{}")  # a router checkpoint folder; refused before it is read
+    with pytest.raises(SystemExit, match="--switch-hold -1: must be >= 0"):
+        mwx_main(["eval", str(tmp_path), "--switch-hold", "-1", "--episodes", "1", "--no-video"])
