@@ -7,7 +7,8 @@ Conventions (humanoidbench.md "Env conventions"):
   clipped here; MuJoCo clamps ctrl to ctrlrange, as in HumanoidBench. NaN/inf or a wrong shape → ValueError.
 * 50 Hz control: ``frame_skip`` (10) × ``mj_step`` at 0.002 s.
 * reset: keyframe ``home``, + U(−0.01, 0.01) on every qpos entry from ``self.np_random`` (no quaternion
-  renormalisation), mj_forward, ``task.reset(ctx, np_random)``, mj_forward.
+  renormalisation), mj_forward, ``task.reset(ctx, np_random)``, mj_forward; then, with ``start_states`` (training
+  only), a recorded robot state with that probability (``envs/start_states.py``; ``info["recorded_start"]``).
 * observation: float64 ``concat(qpos, qvel)`` of the whole model (+ ``task.extra_obs``): 51 for h1 locomotion;
   ``exclude_root_xy`` drops ``qpos[0:2]`` (an option for experts' training envs; HumanoidBench keeps them);
   ``heading_frame`` gives the root's pose and velocity in the robot's heading frame (``envs/heading_frame.py``).

@@ -13,19 +13,19 @@ from mwx_ray.envs.start_states import body_xy_yaw, into_body_frame, save_start_s
 from mwx_ray.labeling.shards import ShardFormatError, ShardIndex
 
 
-def fixed_body_pose(env_id: str, body: str) -> tuple[np.ndarray, float]:
+def fixed_body_pose(env_id: str, body: str) -> tuple[np.ndarray, float, int, int]:
     """World (x, y) and yaw of a body fixed in ``env_id``'s scene (no joint of its own, so every episode has it
-    in the same place); ValueError naming the body otherwise."""
+    in the same place), and the robot's qpos / qvel sizes; ValueError naming the body otherwise."""
     from mwx_ray.envs import make_env
 
     env = make_env(env_id)
     try:
-        model, data = env.unwrapped.model, env.unwrapped.data
+        model, data, ctx = env.unwrapped.model, env.unwrapped.data, env.unwrapped.ctx
         body_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, body)
         if body_id >= 0 and int(model.body_jntnum[body_id]) > 0:
             raise ValueError(f"{env_id}: body {body!r} moves (it has a joint); start states need a fixed one")
         mujoco.mj_forward(model, data)
-        return body_xy_yaw(model, data, body)
+        return (*body_xy_yaw(model, data, body), ctx.robot_nq, ctx.robot_nv)
     finally:
         env.close()
 
@@ -41,12 +41,7 @@ def stage_start_states(rollouts_dir: str | Path, stage: str, reference_body: str
                                f"{names}")
     stage_index = names.index(stage)
     env_id = index.meta["env_id"]
-    body_xy, body_yaw = fixed_body_pose(env_id, reference_body)
-    from mwx_ray.envs import make_env
-
-    probe = make_env(env_id)
-    nq, nv = probe.unwrapped.ctx.robot_nq, probe.unwrapped.ctx.robot_nv
-    probe.close()
+    body_xy, body_yaw, nq, nv = fixed_body_pose(env_id, reference_body)
     qpos_rows, qvel_rows, episodes = [], [], 0
     for _, shard in index.iter_shards():
         arrays = shard.arrays

@@ -159,9 +159,10 @@ class SwitchHold:
     """Hysteresis for deployed top-1 gating (``router.transitions.switch_hold_steps``): the acting expert changes
     only once another expert has been the router's top choice for ``hold_steps`` consecutive control steps.
 
-    Why: a soft-trained router deployed top-1 may flicker between two experts whose weights are close; each single
-    step of the other expert (a stand expert facing a way it never learned, in the middle of a turn) disturbs the
-    acting one (measured on walk_to_chair_sit: docs/results.md). One episode at a time (``begin_episode``)."""
+    Why: a soft-trained router deployed top-1 may flicker between two experts whose weights are close, and each
+    single step of the other expert disturbs the acting one. Measured on walk_to_chair_sit (docs/results.md): the
+    hold removed the flicker in the turn stage but brought no turns back, and it cost stops, which those routers
+    make with short stand interventions; so it is off by default. One episode at a time (``begin_episode``)."""
 
     def __init__(self, hold_steps: int):
         if hold_steps < 0:
