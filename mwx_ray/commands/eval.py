@@ -98,10 +98,8 @@ def _act_on_its_slice(policy, env_id: str, name: str, env_kwargs: dict):
     from mwx_ray.envs.observation_layout import expert_prefix_width
 
     probe = make_env(env_id, task=env_kwargs.get("task"))
-    own_env = env_id == policy.manifest["env_id"] and int(probe.observation_space.shape[0]) == policy.obs_dim
-    try:  # in its own env with its own settings (a phase clock's entries included) it reads everything
-        width = policy.obs_dim if own_env else expert_prefix_width(probe, policy.manifest["env_id"], policy.obs_dim,
-                                                                   expert_name=name)
+    try:
+        width = expert_prefix_width(probe, policy.manifest["env_id"], policy.obs_dim, expert_name=name)
     except ValueError as err:
         raise SystemExit(f"mwx eval: {err}") from err
     finally:

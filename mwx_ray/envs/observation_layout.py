@@ -86,6 +86,13 @@ def expert_indices_in(env: gym.Env, expert_env_id: str, expert_obs_dim: int, *, 
     obs_dim = int(np.prod(shape))
     task = getattr(env.unwrapped, "task", None)  # a HumanoidEnv knows its extras even when built without an id
     env_id = env.spec.id if env.spec else (f"mwx task {task.name!r}" if task is not None else "env")
+    if obs_dim == expert_obs_dim and task is not None and expert_env_id.startswith("mwx/"):
+        from mwx_ray.envs.registry import env_id_for
+
+        if env_id_for(env.unwrapped.robot.name, task.name) == expert_env_id:
+            # Its own task, as wide as it was trained on: it reads everything, whatever the settings added (a phase
+            # clock's entries, which the registered task's layout cannot know).
+            return list(range(obs_dim))
     clocks = len(getattr(task, "clock_skills", ()))
     layout = (ObservationLayout(robot_dim=obs_dim - task.extra_obs_dim, extra_dim=task.extra_obs_dim - clocks,
                                 clock_dim=clocks)

@@ -27,9 +27,13 @@ import mujoco
 import numpy as np
 
 from mwx_ray.atomic_io import atomic_path
+from mwx_ray.envs.heading_frame import ROOT_QUAT, ROOT_XY
+from mwx_ray.envs.props import yaw_quat
+from mwx_ray.motion.alignment import quat_multiply
+from mwx_ray.rewards.heading import yaw_of
 
 START_STATES_FORMAT = "mwx-start-states/1"
-ROOT_XY, ROOT_QUAT, ROOT_LINVEL_XY = slice(0, 2), slice(3, 7), slice(0, 2)
+ROOT_LINVEL_XY = slice(0, 2)  # qvel: the free joint's linear velocity (world frame) comes first
 
 
 class StartStatesError(ValueError):
@@ -60,8 +64,7 @@ def body_xy_yaw(model: mujoco.MjModel, data: mujoco.MjData, body: str | None) ->
     body_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, body)
     if body_id < 0:
         raise ValueError(f"the scene has no body {body!r} to place recorded start states against")
-    w, _, _, z = data.xquat[body_id]
-    return data.xpos[body_id, :2].copy(), 2.0 * math.atan2(float(z), float(w))  # a body rotated about z only
+    return data.xpos[body_id, :2].copy(), yaw_of(data.xquat[body_id])
 
 
 def moved_root(qpos: np.ndarray, qvel: np.ndarray, *, rotate_rad: float, shift_xy: np.ndarray,
@@ -72,10 +75,7 @@ def moved_root(qpos: np.ndarray, qvel: np.ndarray, *, rotate_rad: float, shift_x
     c, s = math.cos(rotate_rad), math.sin(rotate_rad)
     rotation = np.array([[c, -s], [s, c]])
     qpos[ROOT_XY] = rotation @ (qpos[ROOT_XY] - about_xy) + about_xy + shift_xy
-    half = 0.5 * rotate_rad
-    w, x, y, z = qpos[ROOT_QUAT]
-    hw, hz = math.cos(half), math.sin(half)  # q_z(rotate) ⊗ q
-    qpos[ROOT_QUAT] = (hw * w - hz * z, hw * x - hz * y, hw * y + hz * x, hw * z + hz * w)
+    qpos[ROOT_QUAT] = quat_multiply(np.array(yaw_quat(rotate_rad)), qpos[ROOT_QUAT])
     qvel[ROOT_LINVEL_XY] = rotation @ qvel[ROOT_LINVEL_XY]
     return qpos, qvel
 

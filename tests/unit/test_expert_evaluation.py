@@ -103,3 +103,13 @@ def test_a_clocked_expert_is_evaluated_in_its_own_task_and_from_recorded_hand_ov
     assert float(re.search(r"return ([\d.]+) ±", out).group(1)) < 750, "below the bar it holds from the reset"
     with pytest.raises(SystemExit, match="start-states file not found: nowhere.npz"):
         mwx_main(["eval", "zoo:sit", "--start-states", "nowhere.npz", "--episodes", "1", "--no-video"])
+
+
+def test_a_phase_clocked_expert_reads_its_whole_observation_in_its_own_task_and_its_robot_state_elsewhere():
+    from mwx_ray.envs import make_env
+    from mwx_ray.envs.observation_layout import expert_indices_in
+
+    clocked = make_env("sit_simple_imitation", task={"imitation": {"phase_clock": True}})  # 51 + 2 clock entries
+    assert expert_indices_in(clocked, "mwx/h1-sit_simple_imitation-v0", 53, expert_name="sit") == list(range(53))
+    with pytest.raises(ValueError, match="sit"):  # elsewhere its 53 entries are not a prefix of the task's 51
+        expert_indices_in(make_env("stand"), "mwx/h1-sit_simple_imitation-v0", 53, expert_name="sit")
