@@ -65,6 +65,11 @@ class PPOSection:
                          "per actuator; replaces log_std_init (needs free_log_std and an mwx env)")
     obs_clip: float = setting(10.0, gt=0, help="MeanStdFilter output clip, in standard deviations (RLlib: 10)")
     rollout_fragment_length: int | Literal["auto"] = setting("auto")
+    # The env executes actions clipped to [-1, 1]: a policy mean past a bound parks that joint at its range limit
+    # and PPO gets no gradient to bring it back (experts/ppo_learner.py).
+    action_bound_coef: float = setting(0.0, ge=0, help="weight of the loss term mean(relu(|mean action| - 1)^2), "
+                                                       "which keeps the policy's mean action inside [-1, 1]; "
+                                                       "0 = RLlib's PPO loss")
     pipelined: bool = setting(False, help="remote env runners sample the next batch while the learner trains on "
                                           "the last one (one update behind; mwx_ray/experts/pipelined_ppo.py); "
                                           "needs resources.env_runners_per_trial >= 1; ~1.3x the env steps/s "

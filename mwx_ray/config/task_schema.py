@@ -251,10 +251,15 @@ class TurnSection:
     rest_margin_mps: float | None = setting(None, help="also multiply the reward by (at_rest + 1) / 2, at_rest = "
                                                        "tol(horizontal CoM speed, margin): turn on the spot rather "
                                                        "than walk round (as stand.rest_margin_mps), m/s")
+    posture_margin_rad: float | None = setting(None, help="also multiply the reward by (posture + 1) / 2, posture = "
+                                                          "tol(RMS joint-angle difference from the standing "
+                                                          "keyframe, margin): end in a stance the next expert "
+                                                          "knows, rad")
 
     def field_problems(self) -> dict[str, str]:
         return {**span_problem("start_yaw_rad", self.start_yaw_rad),
-                **positive_or_null("rest_margin_mps", self.rest_margin_mps)}
+                **positive_or_null("rest_margin_mps", self.rest_margin_mps),
+                **positive_or_null("posture_margin_rad", self.posture_margin_rad, unit="rad")}
 
 
 @dataclass

@@ -32,7 +32,7 @@ from mwx_ray.experts.base_config import (  # noqa: F401
 )
 from mwx_ray.experts.env_registration import import_project_envs
 from mwx_ray.experts.pipelined_ppo import PipelinedPPO
-from mwx_ray.experts.ppo_learner import FastPPOTorchLearner
+from mwx_ray.experts.ppo_learner import ACTION_BOUND_KEY, FastPPOTorchLearner
 
 
 def model_config(ppo: PPOSection) -> DefaultModelConfig:
@@ -130,7 +130,7 @@ def build_ppo_config(
         )
         .rl_module(model_config=model_config(ppo))
         # RLlib's PPO loss with a fused Adam and one finiteness check per minibatch (ppo_learner.py).
-        .learners(learner_class=FastPPOTorchLearner)
+        .learners(learner_class=FastPPOTorchLearner, learner_config_dict={ACTION_BOUND_KEY: ppo.action_bound_coef})
     )
     log_std = initial_log_std(env_id, ppo, env_kwargs)
     if log_std is not None or ppo.pi_output_scale is not None:

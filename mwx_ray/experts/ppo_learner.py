@@ -25,6 +25,14 @@ Three pieces of ``core/learner/torch/torch_learner.py`` are replaced as well (RL
 Learning-rate schedulers and grad scalers (unused by the experts) fall back to RLlib's implementation.
 
 ``build`` also applies ``learner_config_dict["torch_threads"]`` (``resources.torch_threads_per_learner``).
+
+``learner_config_dict["action_bound_coef"]`` (``experts.ppo.action_bound_coef``) adds
+``coef · mean(relu(|μ| − 1)²)`` to every minibatch's loss, μ the Gaussian policy's mean action. The env executes
+actions clipped to [−1, 1], so a mean beyond a bound moves nothing the env sees, and the policy gradient, which only
+ever sees that, gets no signal to bring it back: experts park joint targets at a range limit (the zoo's turn
+expert holds its right shoulder yaw at −4.35 rad with a mean action far past −1; docs/results.md,
+"walk_to_chair_sit"), and later shaping cannot move them. The term pulls such means back to the bound, where the
+executed action is the same, and leaves means inside [−1, 1] alone.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from mwx_ray.experts.ppo_minibatches import minibatch_indices, trainable_rows
 
 NORM_OVERFLOW = 10e8  # RLlib's compute_global_norm maps infinite norms to +-10e8 (then clips by the finite value)
 TORCH_THREADS_KEY = "torch_threads"  # key of AlgorithmConfig.learner_config_dict (base_config.common_settings)
+ACTION_BOUND_KEY = "action_bound_coef"  # key of AlgorithmConfig.learner_config_dict (ppo.build_ppo_config)
 
 
 def apply_torch_threads(learner_config_dict) -> None:
@@ -63,12 +72,19 @@ def clip_by_global_norm(gradients_dict, *, grad_clip: float | None = None, grad_
     return total
 
 
+def action_bound_penalty(action_dist_inputs: torch.Tensor) -> torch.Tensor:
+    """``mean(relu(|μ| − 1)²)`` over a batch of diagonal-Gaussian inputs ``[μ, log σ]`` (module docstring)."""
+    mean = action_dist_inputs[..., : action_dist_inputs.shape[-1] // 2]
+    return torch.mean(torch.relu(mean.abs() - 1.0) ** 2)
+
+
 class FastPPOTorchLearner(PPOTorchLearner):
     """``PPOTorchLearner`` with a lean minibatch loop, a fused Adam and one finiteness check per minibatch (module
     docstring)."""
 
     def build(self) -> None:
         apply_torch_threads(self.config.learner_config_dict)
+        self._action_bound_coef = float((self.config.learner_config_dict or {}).get(ACTION_BOUND_KEY) or 0.0)
         super().build()
         # Minibatch shuffling, seeded like the rest of the trial (RLlib's iterator draws from numpy's global RNG).
         self._minibatch_generator = torch.Generator().manual_seed(int(self.config.seed or 0))
@@ -120,6 +136,14 @@ class FastPPOTorchLearner(PPOTorchLearner):
             self.apply_gradients(self.postprocess_gradients(self.compute_gradients({module_id: loss})))
         self.metrics.log_value((module_id, self.TOTAL_LOSS_KEY), loss, window=1)
 
+    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out) -> torch.Tensor:
+        loss = super().compute_loss_for_module(module_id=module_id, config=config, batch=batch, fwd_out=fwd_out)
+        if self._action_bound_coef:
+            penalty = action_bound_penalty(fwd_out[Columns.ACTION_DIST_INPUTS])
+            self.metrics.log_value((module_id, "action_bound_penalty"), penalty.detach(), window=1)
+            loss = loss + self._action_bound_coef * penalty
+        return loss
+
     def loss_without_metrics(self, *, module_id, config, batch, fwd_out) -> torch.Tensor:
         """``PPOTorchLearner.compute_loss_for_module`` on a batch without masked rows, without its metric logging."""
         module = self.module[module_id].unwrapped()
@@ -135,6 +159,8 @@ class FastPPOTorchLearner(PPOTorchLearner):
         if config.use_kl_loss:
             previous = module.get_exploration_action_dist_cls().from_logits(batch[Columns.ACTION_DIST_INPUTS])
             total = total + self.curr_kl_coeffs_per_module[module_id] * torch.mean(previous.kl(dist))
+        if self._action_bound_coef:
+            total = total + self._action_bound_coef * action_bound_penalty(fwd_out[Columns.ACTION_DIST_INPUTS])
         return total
 
     @staticmethod

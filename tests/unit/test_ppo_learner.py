@@ -21,7 +21,7 @@ from ray.rllib.utils.torch_utils import clip_gradients
 from mwx_ray.config.experts_schema import PPOSection
 from mwx_ray.config.schema import ResourcesSection
 from mwx_ray.experts.ppo import build_ppo_config
-from mwx_ray.experts.ppo_learner import FastPPOTorchLearner, clip_by_global_norm
+from mwx_ray.experts.ppo_learner import FastPPOTorchLearner, action_bound_penalty, clip_by_global_norm
 from mwx_ray.experts.ppo_minibatches import minibatch_indices, trainable_rows
 
 ENV_ID = "Pendulum-v1"
@@ -36,18 +36,21 @@ def learner(learner_class, ppo: PPOSection = PPO_SMALL):
     return ppo_config(ppo).learners(learner_class=learner_class).build_learner(env=gym.make(ENV_ID))
 
 
+def random_ppo_batch(rows: int = 32) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(1)
+    return {Columns.OBS: torch.randn(rows, 3, generator=generator),
+            Columns.ACTIONS: torch.randn(rows, 1, generator=generator),
+            Columns.ACTION_LOGP: torch.randn(rows, generator=generator),
+            Columns.ACTION_DIST_INPUTS: torch.randn(rows, 2, generator=generator),
+            Postprocessing.ADVANTAGES: torch.randn(rows, generator=generator),
+            Postprocessing.VALUE_TARGETS: 3 * torch.randn(rows, generator=generator)}
+
+
 @pytest.mark.parametrize("use_kl_loss", [False, True])
 def test_loss_without_metrics_is_rllibs_ppo_loss(use_kl_loss):
     ours = learner(FastPPOTorchLearner, dataclasses.replace(PPO_SMALL, use_kl_loss=use_kl_loss, entropy_coeff=0.01,
                                                             vf_clip_param=0.5))
-    generator = torch.Generator().manual_seed(1)
-    rows = 32
-    batch = {Columns.OBS: torch.randn(rows, 3, generator=generator),
-             Columns.ACTIONS: torch.randn(rows, 1, generator=generator),
-             Columns.ACTION_LOGP: torch.randn(rows, generator=generator),
-             Columns.ACTION_DIST_INPUTS: torch.randn(rows, 2, generator=generator),
-             Postprocessing.ADVANTAGES: torch.randn(rows, generator=generator),
-             Postprocessing.VALUE_TARGETS: 3 * torch.randn(rows, generator=generator)}
+    batch = random_ppo_batch()
     mid = "default_policy"
     config = ours.config.get_config_for_module(mid)
     fwd_out = ours.module[mid].forward_train(batch)
@@ -55,6 +58,45 @@ def test_loss_without_metrics_is_rllibs_ppo_loss(use_kl_loss):
     rllib = PPOTorchLearner.compute_loss_for_module(ours, module_id=mid, config=config, batch=batch, fwd_out=fwd_out)
     torch.testing.assert_close(lean, rllib)
     assert lean.requires_grad
+
+
+def test_action_bound_penalty_counts_only_means_past_the_bounds():
+    inputs = torch.tensor([[3.0, 0.7], [-0.5, -2.0], [-2.0, 0.0], [1.0, 5.0]])  # [mean, log std]
+    assert float(action_bound_penalty(inputs)) == pytest.approx((2.0**2 + 1.0**2) / 4)
+
+
+def test_action_bound_coef_adds_its_term_to_both_loss_paths_and_pulls_parked_means_back():
+    coef = 2.0
+    ours = learner(FastPPOTorchLearner, dataclasses.replace(PPO_SMALL, action_bound_coef=coef))
+    mid = "default_policy"
+    module, config = ours.module[mid], ours.config.get_config_for_module(mid)
+    with torch.no_grad():  # park the mean action far past +1, as the zoo's turn expert parks a shoulder
+        module.pi.net.mlp[-1].bias[0] += 4.0
+    batch = random_ppo_batch()
+    fwd_out = module.forward_train(batch)
+    penalty = action_bound_penalty(fwd_out[Columns.ACTION_DIST_INPUTS])
+    rllib = PPOTorchLearner.compute_loss_for_module(ours, module_id=mid, config=config, batch=batch, fwd_out=fwd_out)
+    assert float(penalty.detach()) > 1.0
+    for path in (ours.loss_without_metrics, ours.compute_loss_for_module):
+        loss = path(module_id=mid, config=config, batch=batch, fwd_out=fwd_out)
+        torch.testing.assert_close(loss, rllib + coef * penalty)
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.05)
+    for _ in range(200):  # the term alone: its gradient moves the mean back to the bound and no further
+        optimizer.zero_grad()
+        action_bound_penalty(module.forward_train(batch)[Columns.ACTION_DIST_INPUTS]).backward()
+        optimizer.step()
+    means = module.forward_train(batch)[Columns.ACTION_DIST_INPUTS][:, 0]
+    assert float(means.max()) < 1.05
+
+
+def test_without_action_bound_coef_the_loss_is_rllibs():
+    ours = learner(FastPPOTorchLearner)
+    mid = "default_policy"
+    config, batch = ours.config.get_config_for_module(mid), random_ppo_batch()
+    fwd_out = ours.module[mid].forward_train(batch)
+    torch.testing.assert_close(ours.compute_loss_for_module(module_id=mid, config=config, batch=batch, fwd_out=fwd_out),
+                               PPOTorchLearner.compute_loss_for_module(ours, module_id=mid, config=config, batch=batch,
+                                                                       fwd_out=fwd_out))
 
 
 @pytest.mark.parametrize("poison", [False, True])

@@ -94,6 +94,7 @@ EFFECTS: dict[str, tuple] = {
     "reach.min_pelvis_height_m": (1.5, {}, "reach"),  # above the standing pelvis: the first step ends the episode
     "turn.start_yaw_rad": ([2.0, 2.0], {}, "turn_around"),  # the observed "which way to turn" changes
     "turn.rest_margin_mps": (0.05, {}, "turn_around"),
+    "turn.posture_margin_rad": (0.1, {}, "turn_around"),
 }
 # Fields whose effect is on the configured task object rather than on a short random rollout.
 TASK_ATTRIBUTES = {"hurdle.discount_hurdle_contact": ("hurdle", True, "discount_hurdle_contact")}

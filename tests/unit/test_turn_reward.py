@@ -88,6 +88,24 @@ def test_training_only_rest_shaping_halves_the_pay_of_walking_round():
     assert settings.for_evaluation().turn.rest_margin_mps is None
 
 
+def test_training_only_posture_shaping_pays_the_standing_stance():
+    from mwx_ray.envs.registry import task_settings
+
+    settings = task_settings({"turn": {"posture_margin_rad": 0.5}})
+    env = make_env("turn_around", task=settings)
+    env.reset(seed=0)
+    mujoco.mj_resetDataKeyframe(env.model, env.data, 0)
+    mujoco.mj_forward(env.model, env.data)
+    _, standing = env.task.reward(env.ctx)
+    assert standing["posture"] == pytest.approx(1.0)
+    env.data.qpos[7 + 17] -= 4.25  # right shoulder yaw, as the zoo turn expert hands over (docs/results.md)
+    mujoco.mj_forward(env.model, env.data)
+    shaped, parts = env.task.reward(env.ctx)
+    plain, _ = make_env("turn_around").task.reward(env.ctx)
+    assert parts["posture"] < 0.01 and shaped == pytest.approx(plain * (parts["posture"] + 1) / 2)
+    assert settings.for_evaluation().turn.posture_margin_rad is None
+
+
 def test_turn_to_spot_draws_its_spot_near_the_start_observes_it_in_the_heading_frame_and_pays_for_it():
     from mwx_ray.envs.tasks.turn import SPOT_DRAW_RADIUS_M
     from mwx_ray.rewards.heading import on_spot

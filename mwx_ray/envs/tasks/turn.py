@@ -36,16 +36,23 @@ class TurnAroundTask(_FlatGroundTask):
     success_bar = 700.0
     extra_obs_dim = 2
 
-    def __init__(self, start_yaw_rad: Sequence[float] | None = None, rest_margin_mps: float | None = None):
+    def __init__(self, start_yaw_rad: Sequence[float] | None = None, rest_margin_mps: float | None = None,
+                 posture_margin_rad: float | None = None):
         self.start_yaw_rad = start_yaw_rad  # training-only (TaskSection.turn); None = HumanoidBench's reset
         self.rest_margin_mps = rest_margin_mps  # training-only shaping (TaskSection.turn)
+        self.posture_margin_rad = posture_margin_rad  # training-only shaping (TaskSection.turn)
 
     @classmethod
     def from_config(cls, settings: TaskSection) -> TurnAroundTask:
-        return cls(start_yaw_rad=settings.turn.start_yaw_rad, rest_margin_mps=settings.turn.rest_margin_mps)
+        turn = settings.turn
+        return cls(start_yaw_rad=turn.start_yaw_rad, rest_margin_mps=turn.rest_margin_mps,
+                   posture_margin_rad=turn.posture_margin_rad)
 
     def bind(self, ctx: StepContext) -> None:
         self._obs = np.zeros(self.extra_obs_dim)
+        joints = len(ctx.robot.joints)
+        self._joint_qpos = ctx.data.qpos[7 : 7 + joints]  # live view (the robot's joints follow its free joint)
+        self._standing_joints = np.asarray(ctx.robot.keyframe_qpos[7 : 7 + joints], dtype=np.float64)
 
     def extra_obs(self, ctx: StepContext) -> np.ndarray:
         """``(sin, cos)`` of the angle from the pelvis heading to the goal heading, [2]."""
@@ -69,6 +76,13 @@ class TurnAroundTask(_FlatGroundTask):
         if self.rest_margin_mps is not None:  # StandTask's at-rest shaping: walking round pays half
             parts["at_rest"] = tolerance(math.hypot(*ctx.com_velocity[:2]), margin=self.rest_margin_mps)
             reward *= half_paid(parts["at_rest"])
+        # End the turn near the keyframe's joint angles (with experts.ppo.action_bound_coef: a parked joint cannot
+        # move otherwise). Measured in walk_to_chair_sit: the stance moves, the sit expert does not sit more often
+        # from it (tune_configs/experts/turn_spot_stance.yaml).
+        if self.posture_margin_rad is not None:
+            deviation = math.sqrt(float(np.mean((self._joint_qpos - self._standing_joints) ** 2)))
+            parts["posture"] = tolerance(deviation, margin=self.posture_margin_rad)
+            reward *= half_paid(parts["posture"])
         return reward, parts
 
 
