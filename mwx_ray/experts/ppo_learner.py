@@ -138,11 +138,11 @@ class FastPPOTorchLearner(PPOTorchLearner):
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out) -> torch.Tensor:
         loss = super().compute_loss_for_module(module_id=module_id, config=config, batch=batch, fwd_out=fwd_out)
-        if self._action_bound_coef:
-            penalty = action_bound_penalty(fwd_out[Columns.ACTION_DIST_INPUTS])
-            self.metrics.log_value((module_id, "action_bound_penalty"), penalty.detach(), window=1)
-            loss = loss + self._action_bound_coef * penalty
-        return loss
+        if not self._action_bound_coef:
+            return loss
+        penalty = action_bound_penalty(fwd_out[Columns.ACTION_DIST_INPUTS])
+        self.metrics.log_value((module_id, "action_bound_penalty"), penalty.detach(), window=1)
+        return loss + self._action_bound_coef * penalty
 
     def loss_without_metrics(self, *, module_id, config, batch, fwd_out) -> torch.Tensor:
         """``PPOTorchLearner.compute_loss_for_module`` on a batch without masked rows, without its metric logging."""
