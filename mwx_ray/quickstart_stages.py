@@ -85,7 +85,7 @@ def evaluate(qs: Quickstart) -> dict:
     policy = load_router_policy(folder)
     manifest = read_router_manifest(folder)
     episodes = config.router.eval.episodes
-    result = evaluate_router(policy.act_with_weights, manifest["task_env_id"], episodes=episodes,
+    result = evaluate_router(policy, manifest["task_env_id"], episodes=episodes,
                              seed=0, expert_names=policy.names, video_path=videos / "router.mp4",
                              plot_path=videos / "router_weights.png",
                              env_kwargs=config.env.task.for_evaluation().env_kwargs(),

@@ -43,7 +43,7 @@ def run_router_checkpoint(args) -> int:
     options = with_transition_overrides(router_env_options(manifest), manifest, args.action_smoothing, args.fallback)
     if options["transitions"] != manifest.get("transitions"):
         print(f"hand-over options changed for this evaluation: {options['transitions']}")
-    result = evaluate_router(policy.act_with_weights, env_id, episodes=args.episodes, seed=args.seed,
+    result = evaluate_router(policy, env_id, episodes=args.episodes, seed=args.seed,
                              expert_names=policy.names, video_path=video, video_steps=args.video_steps,
                              plot_path=plot, **options)
     metrics = result.metrics()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -21,6 +21,23 @@ from mwx_ray.video_io import write_mp4
 
 # obs [D] -> (action [A], weights [K] or None for policies without a router)
 ActWithWeights = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
+
+
+@runtime_checkable
+class EpisodicPolicy(Protocol):
+    """A policy that keeps state within an episode (``RouterPolicy``: the switch hold's acting expert); the
+    evaluation calls ``begin_episode`` after every reset."""
+
+    def begin_episode(self) -> None: ...
+
+    def act_with_weights(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]: ...
+
+
+def episode_interface(policy: EpisodicPolicy | ActWithWeights) -> tuple[ActWithWeights, Callable[[], None] | None]:
+    """(act, begin_episode) of an episodic policy, or (the callable, None) for a stateless one."""
+    if isinstance(policy, EpisodicPolicy):
+        return policy.act_with_weights, policy.begin_episode
+    return policy, None
 
 
 @dataclass
@@ -62,11 +79,11 @@ class RouterEvalResult:
         return out
 
 
-def run_router_episode(env, act: ActWithWeights, seed: int, *, frames: list[np.ndarray] | None = None,
-                       max_frames: int = 0, max_steps: int | None = None, names: list[str] | None = None,
-                       ) -> RouterEpisode:
+def run_router_episode(env, policy: EpisodicPolicy | ActWithWeights, seed: int, *,
+                       frames: list[np.ndarray] | None = None, max_frames: int = 0, max_steps: int | None = None,
+                       names: list[str] | None = None) -> RouterEpisode:
+    act, begin_episode = episode_interface(policy)
     obs, info = env.reset(seed=seed)
-    begin_episode = getattr(getattr(act, "__self__", None), "begin_episode", None)  # a RouterPolicy's method
     if begin_episode is not None:
         begin_episode()
     done, length, reward_sum, terminated = False, 0, 0.0, False
@@ -127,12 +144,13 @@ def transition_metrics(episodes: list[RouterEpisode]) -> dict[str, float]:
             "transition/jerk_ratio": float(np.mean(near)) / mean_overall if near and mean_overall > 0 else float("nan")}
 
 
-def evaluate_router(act: ActWithWeights, env_id: str, *, episodes: int, seed: int, expert_names: list[str],
+def evaluate_router(policy: EpisodicPolicy | ActWithWeights, env_id: str, *, episodes: int, seed: int, expert_names: list[str],
                     video_path: str | Path | None = None, video_steps: int = 500, plot_path: str | Path | None = None,
                     max_steps: int | None = None, env_kwargs: Mapping[str, Any] | None = None,
                     transitions: Mapping[str, Any] | None = None, fallback_folder: str | None = None,
                     time_feature: bool = False, stage_feature: bool = False) -> RouterEvalResult:
-    """Run ``episodes`` deterministic episodes; video of episode 0 and the weights plot if paths are given.
+    """Run ``episodes`` deterministic episodes of ``policy`` (a ``RouterPolicy`` or any ``act_with_weights``
+    callable); video of episode 0 and the weights plot if paths are given.
     ``env_kwargs`` go to ``gymnasium.make`` (the task settings, ``TaskSection.env_kwargs``); ``transitions``
     (``router.transitions``), ``time_feature`` and ``stage_feature`` (``router.time_feature``,
     ``router.stage_feature``) wrap the env as in training (``router/transitions.py``)."""
@@ -147,7 +165,7 @@ def evaluate_router(act: ActWithWeights, env_id: str, *, episodes: int, seed: in
     env = wrap_router_env(gym.make(env_id, **kwargs), transitions, fallback_folder, time_feature, stage_feature)
     frames: list[np.ndarray] = []
     try:
-        runs = [run_router_episode(env, act, seed + i, frames=frames if (video_path and i == 0) else None,
+        runs = [run_router_episode(env, policy, seed + i, frames=frames if (video_path and i == 0) else None,
                                    max_frames=video_steps, max_steps=max_steps, names=expert_names)
                 for i in range(episodes)]
         stage_names = [s.name for s in getattr(env.unwrapped.task, "stages", ())]

@@ -56,7 +56,7 @@ def trial_config_of(trial_config: dict[str, Any]) -> MwxConfig:
         Path(handle.name).unlink()
 
 
-def evaluate_on_task(act_with_weights, task: TaskSection, *, expert_names: list[str], episodes: int,
+def evaluate_on_task(policy, task: TaskSection, *, expert_names: list[str], episodes: int,
                      artifacts: Path | None, video_steps: int, max_steps: int | None,
                      setup: RouterSetup | None = None) -> RouterEvalResult:
     """Deterministic evaluation on the composite task (``EVAL_SEED``), optionally with video and weights plot."""
@@ -65,7 +65,7 @@ def evaluate_on_task(act_with_weights, task: TaskSection, *, expert_names: list[
     env_id = resolve_env_id(task.name)
     video = artifacts / "final_episode.mp4" if artifacts and video_steps else None
     plot = artifacts / "final_weights.png" if artifacts and expert_names else None
-    return evaluate_router(act_with_weights, env_id, episodes=episodes, seed=EVAL_SEED, expert_names=expert_names,
+    return evaluate_router(policy, env_id, episodes=episodes, seed=EVAL_SEED, expert_names=expert_names,
                            video_path=video, video_steps=video_steps, plot_path=plot, max_steps=max_steps,
                            env_kwargs=task.for_evaluation().env_kwargs(),
                            **(setup.env_options() if setup is not None else {}))
@@ -84,7 +84,7 @@ class RouterHooks:
 
     def _evaluate(self, algo, artifacts: Path | None) -> RouterEvalResult:
         ev = self.config.router.eval
-        return evaluate_on_task(self._policy(algo).act_with_weights, self.setup.task_settings,
+        return evaluate_on_task(self._policy(algo), self.setup.task_settings,
                                 expert_names=self.setup.expert_names,
                                 episodes=ev.episodes, artifacts=artifacts,
                                 video_steps=ev.video_steps if ev.video else 0, max_steps=ev.max_steps,
@@ -181,12 +181,12 @@ def fixed_weights_trial(config: MwxConfig, trial_dir: Path) -> None:
     scored = {}
     for name, weights in candidates.items():
         policy = RouterPolicy(setup.experts, None, fixed_weights=weights)
-        scored[name] = evaluate_on_task(policy.act_with_weights, setup.task_settings,
+        scored[name] = evaluate_on_task(policy, setup.task_settings,
                                         expert_names=setup.expert_names, episodes=ev.episodes, artifacts=None,
                                         video_steps=0, max_steps=ev.max_steps, setup=setup).metrics()
     best = max(scored, key=lambda n: (scored[n]["hb/success"], scored[n]["hb/return"]))
     policy = RouterPolicy(setup.experts, None, fixed_weights=candidates[best])
-    evaluation = evaluate_on_task(policy.act_with_weights, setup.task_settings, expert_names=setup.expert_names,
+    evaluation = evaluate_on_task(policy, setup.task_settings, expert_names=setup.expert_names,
                                   episodes=ev.episodes, artifacts=trial_dir,
                                   video_steps=ev.video_steps if ev.video else 0, max_steps=ev.max_steps, setup=setup)
     checkpoint = save_router_checkpoint(policy, trial_dir / "router", task_env_id=setup.task_env_id,

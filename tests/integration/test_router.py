@@ -24,6 +24,7 @@ from mwx_ray.experts.export import export_algorithm  # noqa: E402
 from mwx_ray.experts.policy import ExpertPolicy  # noqa: E402
 from mwx_ray.experts.ppo import build_ppo_config  # noqa: E402
 from mwx_ray.router.checkpoint import load_router_policy  # noqa: E402
+from mwx_ray.router.evaluation import EpisodicPolicy  # noqa: E402
 from mwx_ray.router.experts_frozen import FrozenExpertError  # noqa: E402
 from mwx_ray.router.module import expert_module_id  # noqa: E402
 from mwx_ray.router.setup import prepare_router  # noqa: E402
@@ -150,6 +151,7 @@ def test_router_stage_trains_logs_everything_and_proves_experts_frozen(experts_d
     np.testing.assert_array_equal(hard, np.eye(2)[soft.argmax(axis=1)])
     held = load_router_policy(trial_dir / "router", switch_hold_steps=3)  # `mwx eval --switch-hold 3`
     assert held.switch_hold is not None and held.switch_hold.hold_steps == 3
+    assert isinstance(held, EpisodicPolicy)  # so the evaluation begins each of its episodes
     np.testing.assert_array_equal(held.weights(torch.from_numpy(obs[:1])).numpy(), hard[:1])  # the first acts at once
     assert (trial_dir / "final_weights.png").stat().st_size > 0
     assert (trial_dir / "final_episode.mp4").stat().st_size > 0

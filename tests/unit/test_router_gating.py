@@ -262,6 +262,8 @@ def test_router_evaluation_begins_each_episode_of_a_stateful_policy():
 
     policy, env = CountingPolicy(), make_env("stand_walk_stand")
     for seed in (1, 2):
-        episode = run_router_episode(env, policy.act_with_weights, seed, max_steps=5)
+        episode = run_router_episode(env, policy, seed, max_steps=5)
         assert episode.length == policy.steps_since_begin == 5
     assert policy.begun == 2
+    stateless = run_router_episode(env, lambda obs: (np.zeros(19, dtype=np.float32), None), 3, max_steps=2)
+    assert stateless.length == 2 and policy.begun == 2  # a plain act callable (the monolithic policy's) runs as is
