@@ -14,7 +14,11 @@ run affects all of them alike; each figure is the median over rounds):
 - ``sb3 sac`` and ``fastsac RxE``: update-to-data ratio 1 (``--replay-ratio``), batch 256, 256x256 ReLU actor and
   two 256x256 critics on concat(obs, action); SB3 with one env stepping once per update, fastsac sampling
   8-step fragments per env; both start learning after ``--sac-warmup`` env steps (outside the timing);
-- ``rllib sac`` (``--rllib-sac``): RLlib's SAC with the same settings (slow: keep ``--sac-steps`` small).
+- ``rllib sac`` (``--rllib-sac``): RLlib's SAC with the same settings (slow: keep ``--sac-steps`` small);
+- ``--sweep N``: what a laptop sweep gets, N trials at once, each in its own Ray actor with one torch thread:
+  ``sweep N x rllib ppo 0xE`` (N single-process mwx PPO trials, ``--sweep-envs`` envs each, the layout of
+  ``crawl_anneal.yaml``) against ``sweep N x sb3 ppo`` (N stable-baselines3 PPO processes); a chunk is one
+  iteration of every trial, and the figure is their env steps over the wall time until the last one finishes.
 
 Fairness: every learner uses ``--torch-threads`` torch threads (default 2: sampling and learning take turns, so each
 learner has both cores while it trains; 1 for a trial with one learner CPU next to busy ones); Ray
@@ -150,34 +154,28 @@ def rllib_sac(args) -> System:
     return System("rllib sac 0x1", "sb3 sac", learner_device(algo), train_chunk(algo), algo.stop)
 
 
-def sb3_systems(args) -> list[System]:
-    """stable-baselines3 PPO and SAC, or [] with a message when the optional dependency is missing."""
+def sb3_installed() -> bool:
     try:
-        import stable_baselines3
-        import torch
-        from stable_baselines3 import PPO, SAC
-        from stable_baselines3.common.env_util import make_vec_env
-        from stable_baselines3.common.vec_env import VecNormalize
+        import stable_baselines3  # noqa: F401
     except ImportError:
         print("stable-baselines3 is not installed: skipping the peer (pip install -e '.[bench]')")
+        return False
+    return True
+
+
+def sb3_systems(args) -> list[System]:
+    """stable-baselines3 PPO and SAC, or [] with a message when the optional dependency is missing."""
+    if not sb3_installed():
         return []
     import gymnasium as gym
+    import stable_baselines3
+    from stable_baselines3 import SAC
 
     import mwx_ray.envs  # noqa: F401
 
     device = "cuda" if args.gpus_per_learner > 0 else "cpu"
     print(f"stable-baselines3 {stable_baselines3.__version__}")
-    envs = VecNormalize(make_vec_env(ENV_ID, n_envs=8, seed=0), norm_obs=True, norm_reward=False)
-    ppo = PPO("MlpPolicy", envs, n_steps=1024, batch_size=256, n_epochs=10, learning_rate=3e-4, gamma=0.99,
-              gae_lambda=0.95, clip_range=0.2, max_grad_norm=0.5,
-              policy_kwargs=dict(net_arch=dict(pi=[256, 256], vf=[256, 256]), activation_fn=torch.nn.Tanh),
-              seed=0, device=device, verbose=0)
-    ppo.learn(8192)  # warm-up iteration
-
-    def ppo_chunk() -> tuple[int, float]:
-        start = time.perf_counter()
-        ppo.learn(8192, reset_num_timesteps=False)
-        return 8192, time.perf_counter() - start
+    ppo = sb3_ppo_trainer(device)
 
     sac = SAC("MlpPolicy", gym.make(ENV_ID), batch_size=256, learning_starts=args.sac_warmup, train_freq=1,
               gradient_steps=max(1, round(args.replay_ratio)), policy_kwargs=dict(net_arch=[256, 256]), seed=0,
@@ -189,7 +187,71 @@ def sb3_systems(args) -> list[System]:
         sac.learn(args.sac_steps, reset_num_timesteps=False)
         return args.sac_steps, time.perf_counter() - start
 
-    return [System("sb3 ppo", None, str(ppo.device), ppo_chunk), System("sb3 sac", None, str(sac.device), sac_chunk)]
+    return [System("sb3 ppo", None, device, ppo), System("sb3 sac", None, str(sac.device), sac_chunk)]
+
+
+def sb3_ppo_trainer(device: str = "cpu", seed: int = 0):
+    """A warmed-up stable-baselines3 PPO on the tuned expert settings; returns its ``chunk()`` (one iteration)."""
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    import mwx_ray.envs  # noqa: F401
+
+    envs = VecNormalize(make_vec_env(ENV_ID, n_envs=8, seed=seed), norm_obs=True, norm_reward=False)
+    ppo = PPO("MlpPolicy", envs, n_steps=1024, batch_size=256, n_epochs=10, learning_rate=3e-4, gamma=0.99,
+              gae_lambda=0.95, clip_range=0.2, max_grad_norm=0.5,
+              policy_kwargs=dict(net_arch=dict(pi=[256, 256], vf=[256, 256]), activation_fn=torch.nn.Tanh),
+              seed=seed, device=device, verbose=0)
+    ppo.learn(8192)  # warm-up iteration
+
+    def chunk() -> tuple[int, float]:
+        start = time.perf_counter()
+        ppo.learn(8192, reset_num_timesteps=False)
+        return 8192, time.perf_counter() - start
+    return chunk
+
+
+def mwx_ppo_trainer(envs: int, seed: int = 0):
+    """A warmed-up single-process mwx PPO trial (no env runner actor, one torch thread); returns its ``chunk()``."""
+    from mwx_ray.config import load_config
+    from mwx_ray.config.schema import ResourcesSection
+    from mwx_ray.experts.ppo import build_ppo_config
+
+    ppo = load_config(TUNED_PPO).config.experts.ppo_for("stand")
+    trial = ResourcesSection(env_runners_per_trial=0, envs_per_env_runner=envs, torch_threads_per_learner=1)
+    algo = build_ppo_config(ENV_ID, seed=seed, ppo=ppo, resources=trial).build_algo()
+    algo.train()  # warm-up
+    return train_chunk(algo)
+
+
+def sweep(count: int, name: str, peer: str | None, trainer, **kwargs) -> System:
+    """``count`` trainers at once, each built by ``trainer(seed=i, **kwargs)`` in its own Ray actor (module docstring)."""
+    import ray
+    import torch
+
+    @ray.remote(num_cpus=1)
+    class Trial:
+        def __init__(self, seed: int):
+            torch.set_num_threads(1)
+            self.chunk = trainer(seed=seed, **kwargs)
+
+        def run(self) -> tuple[int, float]:
+            return self.chunk()
+
+    trials = [Trial.remote(seed) for seed in range(count)]
+    ray.get([trial.run.remote() for trial in trials])  # every actor built and warm before timing
+
+    def chunk() -> tuple[int, float]:
+        start = time.perf_counter()
+        steps = sum(steps for steps, _ in ray.get([trial.run.remote() for trial in trials]))
+        return steps, time.perf_counter() - start
+
+    def close() -> None:
+        for trial in trials:
+            ray.kill(trial)
+    return System(f"sweep {count} x {name}", peer, "cpu", chunk, close)
 
 
 def main() -> None:
@@ -204,6 +266,9 @@ def main() -> None:
     parser.add_argument("--replay-ratio", type=float, default=1.0, help="SAC updates per env step (UTD)")
     parser.add_argument("--sac-warmup", type=int, default=1000, help="env steps before SAC learning starts")
     parser.add_argument("--sac-steps", type=int, default=500, help="env steps per timed SAC chunk")
+    parser.add_argument("--sweep", type=int, default=0,
+                        help="also time N trials at once, mwx PPO against stable-baselines3 PPO (0 = skip)")
+    parser.add_argument("--sweep-envs", type=int, default=16, help="envs per mwx PPO trial of --sweep")
     parser.add_argument("--raw-steps", type=int, default=3000, help="env steps per raw-env chunk")
     parser.add_argument("--torch-threads", type=int, default=2,
                         help="torch threads of every learner (2: a synchronous trial learns while its runners wait)")
@@ -226,6 +291,12 @@ def main() -> None:
         systems += [fastsac(t, args) for t in filter(None, args.fastsac_layouts.split(","))]
         if args.rllib_sac:
             systems.append(rllib_sac(args))
+        if args.sweep:
+            with_peer = not args.no_sb3 and sb3_installed()
+            peer = sweep(args.sweep, "sb3 ppo", None, sb3_ppo_trainer) if with_peer else None
+            systems += [peer] if peer else []
+            systems.append(sweep(args.sweep, f"rllib ppo 0x{args.sweep_envs}", peer and peer.name, mwx_ppo_trainer,
+                                 envs=args.sweep_envs))
         for _ in range(args.rounds):
             for system in systems:
                 steps, seconds = system.chunk()

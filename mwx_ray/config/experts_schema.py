@@ -7,6 +7,7 @@ gamma 0.99, lambda 0.95, clip 0.2, 10 epochs) sized for a 2-core CPU; per-skill 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,6 +27,11 @@ class PPOSection:
     """PPO and network hyperparameters of one expert (field names are RLlib's)."""
 
     lr: float = setting(3e-4, gt=0, le=1)
+    # RLlib's own schedule form (utils/schedules/scheduler.py): piecewise linear in the trial's sampled env steps,
+    # the last value held after the last point. cleanrl/SB3 PPO anneal the rate linearly to 0 by default.
+    lr_schedule: list[list[float]] | None = setting(
+        None, help="[[env_steps, lr], ...] from env step 0, steps increasing: the learning rate, linear between "
+                   "the points and held after the last; replaces lr; null = lr throughout")
     gamma: float = setting(0.99, gt=0, le=1)
     lambda_: float = setting(0.95, ge=0, le=1)
     clip_param: float = setting(0.2, gt=0)
@@ -86,10 +92,24 @@ class PPOSection:
             problems["exploration_std_ctrl"] = "needs free_log_std: true (a network-predicted log-std has no initial value)"
         if self.exploration_std_ctrl is not None and self.log_std_init is not None:
             problems["exploration_std_ctrl"] = "set either log_std_init or exploration_std_ctrl, not both"
+        if self.lr_schedule is not None and (problem := lr_schedule_problem(self.lr_schedule)):
+            problems["lr_schedule"] = problem
         if self.minibatch_size > self.train_batch_size_per_learner:
             problems["minibatch_size"] = (f"{self.minibatch_size} is larger than train_batch_size_per_learner "
                                           f"{self.train_batch_size_per_learner}")
         return problems
+
+
+def lr_schedule_problem(schedule: list[list[float]]) -> str | None:
+    """Why ``schedule`` is not ``[[0, lr], [env_steps, lr], ...]`` with increasing steps and rates in (0, 1]."""
+    if not schedule or any(len(point) != 2 for point in schedule):
+        return f"expected [[env_steps, lr], ...] pairs, got {schedule}"
+    steps = [point[0] for point in schedule]
+    if steps[0] != 0 or any(later <= earlier for earlier, later in itertools.pairwise(steps)):
+        return f"env steps must start at 0 and increase, got {steps}"
+    if not all(0 < point[1] <= 1 for point in schedule):
+        return f"every lr must be in (0, 1], got {[point[1] for point in schedule]}"
+    return None
 
 
 @dataclass

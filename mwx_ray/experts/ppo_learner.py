@@ -22,7 +22,8 @@ Three pieces of ``core/learner/torch/torch_learner.py`` are replaced as well (RL
 - ``apply_gradients`` runs ``torch.isfinite(grad).all()`` per parameter twice (each a host sync); here one
   ``_foreach_norm`` tells whether any gradient is non-finite, and only then are gradients passed through
   ``nan_to_num`` — RLlib's behaviour with its default ``torch_skip_nan_gradients=False``.
-Learning-rate schedulers and grad scalers (unused by the experts) fall back to RLlib's implementation.
+torch LR-scheduler classes and grad scalers (unused by the experts) fall back to RLlib's implementation;
+``experts.ppo.lr_schedule`` is RLlib's own ``Scheduler``, which ``after_gradient_based_update`` steps as in RLlib.
 
 ``build`` also applies ``learner_config_dict["torch_threads"]`` (``resources.torch_threads_per_learner``).
 

@@ -150,6 +150,22 @@ def test_exploration_std_in_joint_units_excludes_a_normalized_log_std(tmp_path):
         load_config(bad)
 
 
+@pytest.mark.parametrize(("schedule", "problem"), [
+    ("[[0, 3.0e-4], [1000000, 3.0e-5]]", None),
+    ("[[100, 3.0e-4]]", "env steps must start at 0 and increase"),
+    ("[[0, 3.0e-4], [0, 1.0e-4]]", "env steps must start at 0 and increase"),
+    ("[[0, 3.0e-4], [1000, 0.0]]", r"every lr must be in \(0, 1\]"),
+    ("[[0, 3.0e-4, 1]]", "expected \\[\\[env_steps, lr\\], ...\\] pairs"),
+])
+def test_lr_schedule_is_checked_where_it_is_written(tmp_path, schedule, problem):
+    path = write(tmp_path, "s.yaml", f"experts:\n  ppo: {{lr_schedule: {schedule}}}\n")
+    if problem is None:
+        assert load_config(path).config.experts.ppo.lr_schedule == [[0, 3.0e-4], [1000000, 3.0e-5]]
+        return
+    with pytest.raises(ConfigError, match=rf"s\.yaml: experts\.ppo\.lr_schedule: {problem}"):
+        load_config(path)
+
+
 def test_exploration_std_in_joint_units_becomes_one_log_std_per_actuator():
     import numpy as np
 

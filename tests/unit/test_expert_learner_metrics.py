@@ -9,12 +9,14 @@ from ray.rllib.utils.metrics import LEARNER_RESULTS
 from mwx_ray.experts.trainable import learner_metrics
 
 
-def test_ppo_losses_and_pipelined_staleness_are_reported_and_other_learner_stats_are_not():
+def test_ppo_losses_learning_rate_and_pipelined_staleness_are_reported_and_other_learner_stats_are_not():
     result = {LEARNER_RESULTS: {DEFAULT_MODULE_ID: {"policy_loss": -0.01, "vf_loss": np.float32(2.5),
                                                     "entropy": 3.0, "num_module_steps_trained": 8192,
-                                                    "gradients_adam_lr": 3e-4}},
+                                                    "default_optimizer_learning_rate": 1e-4,
+                                                    "gradients_default_optimizer_global_norm": 0.3}},
               "pipelined": {"stale_abs_log_ratio": 0.4, "stale_outside_clip": 0.3}}
     assert learner_metrics(result) == {"learner/policy_loss": -0.01, "learner/vf_loss": 2.5, "learner/entropy": 3.0,
+                                       "learner/lr": 1e-4,
                                        "pipelined/stale_abs_log_ratio": 0.4, "pipelined/stale_outside_clip": 0.3}
 
 

@@ -156,6 +156,22 @@ def test_update_trains_on_episodes_like_rllib_and_reports_its_metrics():
     assert rllib - ours <= {"diff_num_grad_updates_vs_sampler_policy"}, rllib - ours
 
 
+def test_lr_schedule_sets_the_optimizers_rate_from_the_sampled_env_steps():
+    """``experts.ppo.lr_schedule`` is piecewise linear in the trial's sampled env steps and held after its last point,
+    applied by the lean update path too."""
+    from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
+
+    ppo = dataclasses.replace(PPO_SMALL, lr_schedule=[[0, 1e-3], [1000, 1e-4]])
+    config = ppo_config(ppo)
+    episodes = SingleAgentEnvRunner(config=config).sample(num_timesteps=64)
+    target = learner(FastPPOTorchLearner, ppo)
+    assert target.get_optimizer().param_groups[0]["lr"] == pytest.approx(1e-3)
+    for sampled, expected in ((500, 5.5e-4), (1000, 1e-4), (5000, 1e-4)):
+        target.update(episodes=copy.deepcopy(episodes), timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: sampled},
+                      num_epochs=1, minibatch_size=32)
+        assert target.get_optimizer().param_groups[0]["lr"] == pytest.approx(expected), sampled
+
+
 @pytest.mark.parametrize("poison", [False, True])
 def test_fast_learner_steps_like_rllibs(poison):
     ours, rllib = learner(FastPPOTorchLearner), learner(PPOTorchLearner)
