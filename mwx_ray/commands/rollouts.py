@@ -1,5 +1,6 @@
 """``mwx rollouts collect``: run a policy on a (composite) task and write episode shards with keyframes.
-``mwx rollouts start-states``: the robot's states where a stage begins in those shards, as training starts."""
+``mwx rollouts start-states``: the robot's states where a stage begins in those shards, as training starts.
+``mwx rollouts contacts``: per stage, how many episodes touched a scene body (a chair) and whether they went on."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ COLLECT_EXAMPLES = """  mwx rollouts collect tune_configs/labeling/oracle.yaml
 
 START_STATES_EXAMPLES = """  mwx rollouts start-states runs/rollouts/router-walk_to_chair_sit --stage sit --reference-body chair \\
       --out tune_configs/experts/start_states/walk_to_chair_sit-sit.npz
+"""
+
+CONTACTS_EXAMPLES = """  mwx rollouts contacts runs/rollouts/walk_to_chair_sit --body chair
 """
 
 
@@ -35,6 +39,12 @@ def register(subparsers) -> None:
     starts.add_argument("--reference-body", required=True,
                         help="a fixed body both scenes have (e.g. chair): states are stored relative to it")
     starts.add_argument("--out", required=True, help="the .npz to write")
+    contacts = add_subcommand(actions, "contacts",
+                              "per stage of a shard folder's composite task: episodes that reached, completed and "
+                              "ended in it, and how many of each touched a scene body", CONTACTS_EXAMPLES,
+                              run_contacts)
+    contacts.add_argument("rollouts_dir", help="a shard folder written by `mwx rollouts collect`")
+    contacts.add_argument("--body", required=True, help="a scene body (e.g. chair), its child bodies included")
 
 
 def shards_dir(config) -> Path:
@@ -89,4 +99,21 @@ def run_start_states(args) -> int:
     print(f"wrote {counts['states']} start states (stage {args.stage!r} began in {counts['states']} of "
           f"{counts['episodes']} episodes) to {args.out}")
     print(f"next: train from them with env.task.start_states: {{path: {args.out}, probability: 0.7}}")
+    return 0
+
+
+def run_contacts(args) -> int:
+    from mwx_ray.labeling.shards import ShardFormatError
+    from mwx_ray.labeling.stage_contacts import stage_contacts
+
+    try:
+        rows = stage_contacts(args.rollouts_dir, args.body)
+    except (ShardFormatError, ValueError) as err:
+        print(f"mwx: {err}", file=sys.stderr)
+        return 2
+    print(f"{'stage':<20} {'reached':>8} {'completed':>10} {'touched':>8} {'ended in':>9} {'touched':>8}"
+          f"   (touched: in contact with {args.body!r} during the stage)")
+    for row in rows:
+        print(f"{row['stage']:<20} {row['reached']:>8} {row['completed']:>10} {row['touched_completed']:>8} "
+              f"{row['ended_in']:>9} {row['touched_ended_in']:>8}")
     return 0
