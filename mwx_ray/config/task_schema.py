@@ -255,11 +255,16 @@ class TurnSection:
                                                           "tol(RMS joint-angle difference from the standing "
                                                           "keyframe, margin): end in a stance the next expert "
                                                           "knows, rad")
+    chair_behind_spot_m: float | None = setting(
+        None, help="turn_to_spot, episodes after a handover_start prelude: a chair whose seat centre is this far "
+                   "behind the spot once turned (in front while the turn begins), as walk_to_chair_sit places its "
+                   "chair (0.5), m; null = open floor")
 
     def field_problems(self) -> dict[str, str]:
         return {**span_problem("start_yaw_rad", self.start_yaw_rad),
                 **positive_or_null("rest_margin_mps", self.rest_margin_mps),
-                **positive_or_null("posture_margin_rad", self.posture_margin_rad, unit="rad")}
+                **positive_or_null("posture_margin_rad", self.posture_margin_rad, unit="rad"),
+                **positive_or_null("chair_behind_spot_m", self.chair_behind_spot_m)}
 
 
 @dataclass

@@ -95,6 +95,7 @@ EFFECTS: dict[str, tuple] = {
     "turn.start_yaw_rad": ([2.0, 2.0], {}, "turn_around"),  # the observed "which way to turn" changes
     "turn.rest_margin_mps": (0.05, {}, "turn_around"),
     "turn.posture_margin_rad": (0.1, {}, "turn_around"),
+    "turn.chair_behind_spot_m": (0.2, HANDOVER, "turn_to_spot"),  # placed after the prelude, against the robot
 }
 # Fields whose effect is on the configured task object rather than on a short random rollout.
 TASK_ATTRIBUTES = {"hurdle.discount_hurdle_contact": ("hurdle", True, "discount_hurdle_contact")}

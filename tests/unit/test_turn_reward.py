@@ -133,6 +133,23 @@ def test_turn_to_spot_draws_its_spot_near_the_start_observes_it_in_the_heading_f
     assert math.dist(env.task._spot_xy, env.data.qpos[:2]) <= SPOT_DRAW_RADIUS_M
 
 
+def test_turn_to_spot_places_its_chair_behind_the_spot_when_a_prelude_hands_over_and_parks_it_otherwise():
+    from mwx_ray.config.task_schema import TaskSection, TurnSection
+    from mwx_ray.envs.tasks.turn import PARKED_CHAIR_Z_M
+
+    settings = {"turn": {"chair_behind_spot_m": 0.5}}
+    env = make_env("turn_to_spot", task=settings).unwrapped
+    chair = env.ctx.body_id("chair")
+    env.reset(seed=0)
+    assert env.data.xpos[chair][2] == PARKED_CHAIR_Z_M  # a plain start (or a prelude walker) has open floor
+    env.restart_task()
+    # Once turned (facing -x) the robot has the seat centre 0.5 m behind the spot, as in walk_to_chair_sit.
+    np.testing.assert_allclose(env.data.xpos[chair], [*(env.task._spot_xy + (0.5, 0.0)), 0.0], atol=1e-12)
+    with pytest.raises(ValueError, match="turn_around has no spot"):
+        make_env("turn_around", task=settings)
+    assert TaskSection(turn=TurnSection(chair_behind_spot_m=0.5)).for_evaluation().turn.chair_behind_spot_m is None
+
+
 def test_a_turn_expert_widens_into_turn_to_spot_and_a_stand_expert_into_both():
     from mwx_ray.experts.policy import ExpertPolicy
     from mwx_ray.experts.registry import expert_folder

@@ -14,18 +14,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import mujoco
 import numpy as np
 
 from mwx_ray.config.task_schema import TaskSection
 from mwx_ray.envs.context import StepContext
+from mwx_ray.envs.props import add_chair
 from mwx_ray.envs.tasks.locomotion import _FlatGroundTask, half_paid
 from mwx_ray.rewards.heading import goal_direction, turn_reward, turn_to_spot_extras, yaw_of
 from mwx_ray.rewards.kernels import tolerance
+from mwx_ray.robots.spec import RobotSpec
 
 TURN_GOAL_YAW_RAD = math.pi  # facing −x: back the way a robot that walked along +x came
 # turn_to_spot draws its spot uniformly within this distance of where the turn begins: twice the ±0.15 m spread of
 # where zoo:standrest stops the walker in walk_to_chair_sit (measured, oracle schedule; our choice).
 SPOT_DRAW_RADIUS_M = 0.3
+PARKED_CHAIR_Z_M = -5.0  # turn_to_spot's chair between turns: under the floor, where nothing touches it
 
 
 class TurnAroundTask(_FlatGroundTask):
@@ -36,8 +40,14 @@ class TurnAroundTask(_FlatGroundTask):
     success_bar = 700.0
     extra_obs_dim = 2
 
+    has_spot = False  # turn_to_spot's chair_behind_spot_m needs one
+
     def __init__(self, start_yaw_rad: Sequence[float] | None = None, rest_margin_mps: float | None = None,
-                 posture_margin_rad: float | None = None):
+                 posture_margin_rad: float | None = None, chair_behind_spot_m: float | None = None):
+        if chair_behind_spot_m is not None and not self.has_spot:
+            raise ValueError(f"env.task.turn.chair_behind_spot_m: {self.name} has no spot to place a chair behind; "
+                             "use turn_to_spot")
+        self.chair_behind_spot_m = chair_behind_spot_m  # training-only (TaskSection.turn)
         self.start_yaw_rad = start_yaw_rad  # training-only (TaskSection.turn); None = HumanoidBench's reset
         self.rest_margin_mps = rest_margin_mps  # training-only shaping (TaskSection.turn)
         self.posture_margin_rad = posture_margin_rad  # training-only shaping (TaskSection.turn)
@@ -46,7 +56,7 @@ class TurnAroundTask(_FlatGroundTask):
     def from_config(cls, settings: TaskSection) -> TurnAroundTask:
         turn = settings.turn
         return cls(start_yaw_rad=turn.start_yaw_rad, rest_margin_mps=turn.rest_margin_mps,
-                   posture_margin_rad=turn.posture_margin_rad)
+                   posture_margin_rad=turn.posture_margin_rad, chair_behind_spot_m=turn.chair_behind_spot_m)
 
     def bind(self, ctx: StepContext) -> None:
         self._obs = np.zeros(self.extra_obs_dim)
@@ -100,9 +110,19 @@ class TurnToSpotTask(TurnAroundTask):
     # Our bar is turn_around's 700: within 0.15 m of the spot the on-spot factor costs at most 5% of the return.
     extra_obs_dim = 4  # (sin, cos) of the angle to turn, then the spot (x ahead, y left), m
 
+    has_spot = True
+
+    def build(self, spec: mujoco.MjSpec, robot: RobotSpec) -> None:
+        # walk_to_chair_sit's chair (seat facing the goal heading), parked under the floor until a turn begins.
+        # Its robot touched that chair in 24 of 25 stops that fell and in all but one turn (mwx rollouts contacts;
+        # docs/results.md, "walk_to_chair_sit"): an expert trained on open floor kicks it.
+        self._chair_name = None if self.chair_behind_spot_m is None else add_chair(
+            spec, pos_xy=(0.0, 0.0), yaw=TURN_GOAL_YAW_RAD)
+
     def bind(self, ctx: StepContext) -> None:
         super().bind(ctx)
         self._spot_xy = np.zeros(2)
+        self._chair_pos = None if self._chair_name is None else ctx.model.body_pos[ctx.body_id(self._chair_name)]
 
     def _place_spot(self, ctx: StepContext, rng: np.random.Generator) -> None:
         radius = SPOT_DRAW_RADIUS_M * math.sqrt(rng.uniform())  # uniform over the disc
@@ -112,9 +132,14 @@ class TurnToSpotTask(TurnAroundTask):
     def reset(self, ctx: StepContext, rng: np.random.Generator) -> None:
         super().reset(ctx, rng)
         self._place_spot(ctx, rng)
+        if self._chair_pos is not None:  # out of a prelude walker's way; a plain start turns on open floor
+            self._chair_pos[:] = (0.0, 0.0, PARKED_CHAIR_Z_M)
 
     def restart(self, ctx: StepContext, rng: np.random.Generator) -> None:
         self._place_spot(ctx, rng)  # a walker handed the robot over here: the turn begins now
+        if self._chair_pos is not None:  # a body without joints: the next mj_forward moves it (and its geoms)
+            behind = self.chair_behind_spot_m * np.array([math.cos(TURN_GOAL_YAW_RAD), math.sin(TURN_GOAL_YAW_RAD)])
+            self._chair_pos[:] = (*(self._spot_xy - behind), 0.0)
 
     def spot_distance(self, ctx: StepContext) -> float:
         return math.dist(ctx.root_pos[:2], self._spot_xy)
