@@ -34,7 +34,7 @@ def register(subparsers) -> None:
                             "write the robot's state where a stage begins in each episode of a shard folder, as "
                             "recorded training starts (env.task.start_states)", START_STATES_EXAMPLES,
                             run_start_states)
-    starts.add_argument("rollouts_dir", help="a shard folder written by `mwx rollouts collect`")
+    add_shards_argument(starts)
     starts.add_argument("--stage", required=True, help="the stage whose first step is recorded (e.g. sit)")
     starts.add_argument("--reference-body", required=True,
                         help="a fixed body both scenes have (e.g. chair): states are stored relative to it")
@@ -43,8 +43,12 @@ def register(subparsers) -> None:
                               "per stage of a shard folder's composite task: episodes that reached, completed and "
                               "ended in it, and how many of each touched a scene body", CONTACTS_EXAMPLES,
                               run_contacts)
-    contacts.add_argument("rollouts_dir", help="a shard folder written by `mwx rollouts collect`")
+    add_shards_argument(contacts)
     contacts.add_argument("--body", required=True, help="a scene body (e.g. chair), its child bodies included")
+
+
+def add_shards_argument(parser) -> None:
+    parser.add_argument("rollouts_dir", help="a shard folder written by `mwx rollouts collect`")
 
 
 def shards_dir(config) -> Path:
