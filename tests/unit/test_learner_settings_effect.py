@@ -40,8 +40,8 @@ def changed_value(section_cls, field: dataclasses.Field, current):
         candidates = [current + 1 if isinstance(current, int) else 4, 8, 2]
     elif tp is float or float in args:
         candidates = [current * 0.5 if isinstance(current, float) and current else 0.1, 0.5, 2.0, 0.01]
-    elif origin is list:
-        candidates = [[64], [128, 64]]
+    elif origin is list or any(typing.get_origin(a) is list for a in args):  # layer sizes; [[step, value]] schedules
+        candidates = [[64], [128, 64], [[0, 1e-4], [1000, 1e-5]]]
     else:  # unions with Literal members ("auto") and None
         candidates = [a for a in (1, 4, 0.5, -2.0, None) if a != current]
     base = to_plain(section_cls())
