@@ -5,7 +5,7 @@ Every recorded state is put back into the task's model (``mj_forward``, no stepp
 stage, the episodes that reached it, completed it or ended in it, and how many of each touched the body while in
 that stage. Experts are trained in open scenes, so a composite task whose layout makes them kick the furniture fails
 in a way no expert's own evaluation shows: on ``walk_to_chair_sit`` the robot touched the chair in 24 of the 25
-episodes that fell in the stop stage (docs/results.md, "walk_to_chair_sit").
+episodes that ended in the stop stage (docs/results.md, "walk_to_chair_sit").
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ class TurnToSpotTask(TurnAroundTask):
 
     def build(self, spec: mujoco.MjSpec, robot: RobotSpec) -> None:
         # walk_to_chair_sit's chair (seat facing the goal heading), parked under the floor until a turn begins.
-        # Its robot touched that chair in 24 of the 25 stops that fell and in nearly every turn (mwx rollouts
+        # Its robot touched that chair in 24 of the 25 stops that failed and in nearly every turn (mwx rollouts
         # contacts; docs/results.md, "walk_to_chair_sit"): experts trained on open floor run into it.
         self._chair_name = None if self.chair_behind_spot_m is None else add_chair(
             spec, pos_xy=(0.0, 0.0), yaw=TURN_GOAL_YAW_RAD)
