@@ -101,9 +101,10 @@ class PPOSection:
 
 
 def lr_schedule_problem(schedule: list[list[float]]) -> str | None:
-    """Why ``schedule`` is not ``[[0, lr], [env_steps, lr], ...]`` with increasing steps and rates in (0, 1]."""
-    if not schedule or any(len(point) != 2 for point in schedule):
-        return f"expected [[env_steps, lr], ...] pairs, got {schedule}"
+    """Why ``schedule`` is not ``[[0, lr], [env_steps, lr], ...]`` with increasing steps and rates in (0, 1] (two
+    points at least: RLlib's ``Scheduler.validate`` refuses one when the algorithm is built)."""
+    if len(schedule) < 2 or any(len(point) != 2 for point in schedule):
+        return f"expected two or more [env_steps, lr] pairs, got {schedule}"
     steps = [point[0] for point in schedule]
     if steps[0] != 0 or any(later <= earlier for earlier, later in itertools.pairwise(steps)):
         return f"env steps must start at 0 and increase, got {steps}"

@@ -113,7 +113,7 @@ def build_ppo_config(
                         rollout_fragment_length=ppo.rollout_fragment_length, env_kwargs=env_kwargs,
                         plugins=plugins)
         .training(
-            lr=ppo.lr if ppo.lr_schedule is None else [[int(steps), float(lr)] for steps, lr in ppo.lr_schedule],
+            lr=ppo.lr if ppo.lr_schedule is None else ppo.lr_schedule,
             gamma=ppo.gamma,
             lambda_=ppo.lambda_,
             clip_param=ppo.clip_param,

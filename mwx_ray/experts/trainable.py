@@ -105,15 +105,14 @@ LEARNER_KEYS = ("policy_loss", "vf_loss", "vf_explained_var", "entropy", "qf_los
                 "actor_loss", "alpha", "q_mean")
 # RLlib's Learner.after_gradient_based_update logs each optimizer's rate as "<optimizer name>_learning_rate"
 # (experts have one, "default_optimizer"); reported as learner/lr, so an experts.ppo.lr_schedule shows in MLflow.
-OPTIMIZER_LR_KEY = "default_optimizer_learning_rate"
+LEARNER_METRIC_NAMES = {key: key for key in LEARNER_KEYS} | {"default_optimizer_learning_rate": "lr"}
 
 
 def learner_metrics(result: Mapping[str, Any]) -> dict[str, float]:
     """``learner/<key>`` for the ``LEARNER_KEYS`` this iteration's update logged, and pipelined PPO's
     ``pipelined/<key>`` (how far behind the policy that sampled the batch was; ``pipelined_ppo.STALENESS_KEYS``)."""
     module = result.get(LEARNER_RESULTS, {}).get(DEFAULT_MODULE_ID, {})
-    names = {key: key for key in LEARNER_KEYS} | {OPTIMIZER_LR_KEY: "lr"}
-    metrics = {f"learner/{name}": float(module[key]) for key, name in names.items()
+    metrics = {f"learner/{name}": float(module[key]) for key, name in LEARNER_METRIC_NAMES.items()
                if isinstance(module.get(key), (int, float, np.floating, np.integer))}
     metrics.update({f"pipelined/{key}": float(value) for key, value in result.get(STALENESS_RESULT_KEY, {}).items()})
     return metrics

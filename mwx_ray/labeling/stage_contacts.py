@@ -63,22 +63,23 @@ def stage_contacts(rollouts_dir: str | Path, body: str) -> list[dict[str, Any]]:
                 raise ShardFormatError(f"{shard.name}: qpos has {arrays['qpos'].shape[1]} entries, the task's model "
                                        f"{model.nq}")
             for summary in shard.meta.get("episodes", []):
-                episode = np.flatnonzero(arrays["episode_id"] == summary["episode_id"])
-                for number, row in enumerate(rows[: summary["stages_completed"] + 1]):
-                    steps = episode[arrays["stage"][episode] == number]
-                    if steps.size == 0:
-                        continue
-                    outcome = "completed" if summary["stages_completed"] > number else "ended_in"
-                    row["reached"] += 1
-                    row[outcome] += 1
-                    row[f"touched_{outcome}"] += any(_touches_at(model, data, arrays["qpos"][step], robot, target)
-                                                     for step in steps)
+                steps = np.flatnonzero(arrays["episode_id"] == summary["episode_id"])
+                completed = summary["stages_completed"]
+                for number, row in enumerate(rows[: completed + 1]):
+                    qpos = arrays["qpos"][steps[arrays["stage"][steps] == number]]
+                    if len(qpos):
+                        outcome = "completed" if completed > number else "ended_in"
+                        row["reached"] += 1
+                        row[outcome] += 1
+                        row[f"touched_{outcome}"] += any(touches_at(model, data, q, robot, target) for q in qpos)
         return rows
     finally:
         env.close()
 
 
-def _touches_at(model, data, qpos: np.ndarray, robot: np.ndarray, body: np.ndarray) -> bool:
+def touches_at(model: mujoco.MjModel, data: mujoco.MjData, qpos: np.ndarray, robot: np.ndarray,
+               body: np.ndarray) -> bool:
+    """Whether the robot touches the body in the recorded configuration ``qpos`` (positions only: mj_forward)."""
     data.qpos[:] = qpos
     mujoco.mj_forward(model, data)
     return touches(data, robot, body)

@@ -152,10 +152,11 @@ def test_exploration_std_in_joint_units_excludes_a_normalized_log_std(tmp_path):
 
 @pytest.mark.parametrize(("schedule", "problem"), [
     ("[[0, 3.0e-4], [1000000, 3.0e-5]]", None),
-    ("[[100, 3.0e-4]]", "env steps must start at 0 and increase"),
+    ("[[0, 3.0e-4]]", "expected two or more"),  # RLlib's Scheduler refuses one point at build time
+    ("[[100, 3.0e-4], [200, 1.0e-4]]", "env steps must start at 0 and increase"),
     ("[[0, 3.0e-4], [0, 1.0e-4]]", "env steps must start at 0 and increase"),
     ("[[0, 3.0e-4], [1000, 0.0]]", r"every lr must be in \(0, 1\]"),
-    ("[[0, 3.0e-4, 1]]", "expected \\[\\[env_steps, lr\\], ...\\] pairs"),
+    ("[[0, 3.0e-4, 1], [1000, 1.0e-4]]", "expected two or more \\[env_steps, lr\\] pairs"),
 ])
 def test_lr_schedule_is_checked_where_it_is_written(tmp_path, schedule, problem):
     path = write(tmp_path, "s.yaml", f"experts:\n  ppo: {{lr_schedule: {schedule}}}\n")
