@@ -18,6 +18,8 @@ EXAMPLES = """  mwx report experts                          every run of the exp
   mwx report ablations --out runs/reports/ablations-v1
   mwx report router --config tune_configs/base/cluster.yaml --set tracking.uri=http://127.0.0.1:5000
   mwx report experts --no-mlflow               write the folder only, do not log it to MLflow
+  mwx report --from-export old/export new/export --out merged/report --export merged/export
+                                              two recorded exports (e.g. seeds run on two machines) as one study
 """
 
 
@@ -35,8 +37,9 @@ def register(subparsers) -> None:
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the report to MLflow")
     parser.add_argument("--export", help="also save the runs the report was built from (a small folder that "
                                          "regenerates it without the store)")
-    parser.add_argument("--from-export", action="store_true", help="TARGET is such a folder: rebuild its report "
-                                                                   "without a tracking store")
+    parser.add_argument("--from-export", action="store_true", help="each TARGET is such a folder: rebuild the "
+                                                                   "report of them all without a tracking store "
+                                                                   "(with --export: also save them as one)")
 
 
 def run(args) -> int:
@@ -46,15 +49,18 @@ def run(args) -> int:
 
     if args.from_export:
         from analysis.report import write_report
-        from analysis.study_export import load_study_export
+        from analysis.study_export import load_study_exports, save_study
 
-        if len(args.target) != 1:
-            print("mwx report: --from-export takes one export folder")
+        try:
+            study = load_study_exports(args.target)
+        except (FileNotFoundError, ValueError) as err:
+            print(f"mwx report: {err}")
             return 2
-        (folder,) = args.target
-        study = load_study_export(folder)
-        outcome = write_report(study, Path(args.out) if args.out else Path(folder).parent / "report")
-        print(f"report: {outcome.folder / 'report.md'} (from the export {folder})")
+        if args.export:
+            save_study(study, args.export)
+        outcome = write_report(study, Path(args.out) if args.out else Path(args.target[0]).parent / "report")
+        print(f"report: {outcome.folder / 'report.md'} (from the export{'s' * (len(args.target) > 1)} "
+              f"{', '.join(args.target)})")
         return 0
     config = load_config(args.config, args.overrides).config
     uri = tracking_uri(config)

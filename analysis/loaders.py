@@ -71,6 +71,11 @@ def resolve_targets(client, targets: Sequence[str], experiment_prefix: str = "")
     whole = [target for target, one in zip(targets, resolved, strict=True) if not one.parent_run_ids]
     if whole:
         raise LookupError(f"several targets must all be sweeps (run ids); {whole} name whole experiments")
+    return merge_targets(resolved)
+
+
+def merge_targets(resolved: Sequence[ReportTarget]) -> ReportTarget:
+    """Several sweeps' targets as one: their parents (each once), experiments and labels joined by ``+``."""
     parents = tuple(dict.fromkeys(parent for one in resolved for parent in one.parent_run_ids))
     experiments = dict(pair for one in resolved for pair in zip(one.experiment_ids, one.experiment_names, strict=True))
     label = "+".join(dict.fromkeys(one.label for one in resolved))

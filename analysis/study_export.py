@@ -2,19 +2,21 @@
 
 ``mwx report <target> --export <folder>`` writes it next to the report; ``mwx report --from-export <folder>``
 rebuilds the same report without the tracking store (the results page in ``docs/results`` is regenerated this
-way, and a test checks that it still is). Files: ``study.json`` (target, tracking URI), ``runs.parquet`` and
+way, and a test checks that it still is). Several exports make one study (``--from-export A B``): an ablation whose
+seeds ran at different times, on machines with different stores, is reported as one table. Files: ``study.json`` (target, tracking URI), ``runs.parquet`` and
 ``histories.parquet`` (parquet keeps every column's dtype, so the rebuilt tables are identical).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
-from analysis.loaders import ReportTarget, Study
+from analysis.loaders import ReportTarget, Study, merge_targets
 from mwx_ray.atomic_io import atomic_write_text
 
 STUDY_FILE, RUNS_FILE, HISTORIES_FILE = "study.json", "runs.parquet", "histories.parquet"
@@ -43,6 +45,22 @@ def load_study_export(folder: str | Path) -> Study:
     return Study(ReportTarget(tuple(target["experiment_ids"]), tuple(target["experiment_names"]), tuple(parents),
                               target["label"]),
                  _read_frame(folder / RUNS_FILE), _read_frame(folder / HISTORIES_FILE), meta["tracking_uri"])
+
+
+def load_study_exports(folders: Sequence[str | Path]) -> Study:
+    """One study of several exports (:func:`load_study_export` each); a run in two of them is refused, since
+    its seeds would count twice."""
+    studies = [load_study_export(folder) for folder in folders]
+    if len(studies) == 1:
+        return studies[0]
+    runs = pd.concat([study.runs for study in studies], ignore_index=True)
+    repeated = sorted(set(runs["run_id"][runs["run_id"].duplicated()]))
+    if repeated:
+        raise ValueError(f"the exports {[str(f) for f in folders]} share runs {repeated[:3]}"
+                         f"{' …' if len(repeated) > 3 else ''}: each sweep belongs in one export")
+    histories = pd.concat([study.histories for study in studies], ignore_index=True)
+    uris = " + ".join(dict.fromkeys(study.tracking_uri for study in studies))
+    return Study(merge_targets([study.target for study in studies]), runs, histories, uris)
 
 
 def _write_frame(frame: pd.DataFrame, path: Path) -> None:

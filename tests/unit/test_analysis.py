@@ -410,8 +410,18 @@ def test_mwx_report_command_writes_the_folder_and_logs_to_mlflow(store, tmp_path
                  "--set", f"run.root_dir={root}"]) == 0
     header = (two / "report.md").read_text().split("\n\n")[1]
     assert f"`{ids['experts_parent']}`, `{ids['ablations_parent']}`" in header
-    assert main(["report", str(two), str(out), "--from-export"]) == 2
-    assert "--from-export takes one export folder" in capsys.readouterr().out
+    assert main(["report", str(two), "--from-export"]) == 2
+    assert f"{two} holds no study export" in capsys.readouterr().out
+    for parent, name in ((ids["experts_parent"], "a"), (ids["ablations_parent"], "b")):
+        assert main(["report", parent, "--out", str(tmp_path / name / "report"), "--no-mlflow",
+                     "--export", str(tmp_path / name / "export"), "--set", f"run.root_dir={root}"]) == 0
+    merged = tmp_path / "merged"
+    assert main(["report", str(tmp_path / "a" / "export"), str(tmp_path / "b" / "export"), "--from-export",
+                 "--out", str(merged / "report"), "--export", str(merged / "export")]) == 0
+    assert "from the exports" in capsys.readouterr().out
+    merged_header = (merged / "report" / "report.md").read_text().split("\n\n")[1]
+    assert f"`{ids['experts_parent']}`, `{ids['ablations_parent']}`" in merged_header
+    assert (merged / "export" / "study.json").is_file()
 
 
 def test_mwx_dashboard_print_url_only_names_the_project_store(tmp_path, capsys):
@@ -456,6 +466,28 @@ def test_a_study_export_regenerates_the_same_report_without_the_store(experts_st
     assert strip((again.folder / "report.md").read_text()) == strip((direct.folder / "report.md").read_text())
     for name, path in direct.tables.items():
         assert (again.folder / "tables" / path.name).read_text() == path.read_text(), name
+
+
+def test_exports_of_two_sweeps_make_the_report_of_both(store, tmp_path):
+    """Seeds of one ablation run on two machines: each sweep's export, merged, reports as the two sweeps would
+    from one store; the same sweep in two exports is refused rather than counted twice."""
+    from analysis.study_export import load_study_exports, save_study
+
+    _, ids = store
+    parents = [ids["experts_parent"], ids["ablations_parent"]]
+    exports = [save_study(loaders.load_study(ids["uri"], parent), tmp_path / f"export-{i}")
+               for i, parent in enumerate(parents)]
+    merged = load_study_exports(exports)
+    together = loaders.load_study(ids["uri"], parents)
+    assert merged.target == together.target
+    assert sorted(merged.runs["run_id"]) == sorted(together.runs["run_id"])
+    assert len(merged.histories) == len(together.histories)
+    strip = lambda text: "\n".join(line for line in text.splitlines() if "generated" not in line)  # noqa: E731
+    direct = report.write_report(together, tmp_path / "direct")
+    again = report.write_report(merged, tmp_path / "again")
+    assert strip((again.folder / "report.md").read_text()) == strip((direct.folder / "report.md").read_text())
+    with pytest.raises(ValueError, match="share runs"):
+        load_study_exports([exports[0], exports[0]])
 
 
 def test_switch_measures_of_a_run_whose_last_evaluation_had_no_switch_do_not_count():
