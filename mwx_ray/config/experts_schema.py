@@ -254,6 +254,13 @@ class ExpertsSection:
             if overrides.task is not None and not overrides.task_overrides.get(TASK_SHORTHAND, "x"):
                 problems[f"per_skill.{skill}.task.name"] = "empty task name"
         problems.update(self._variant_problems())
+        scheduled = ["ppo.lr_schedule"] if self.ppo.lr_schedule is not None else []
+        scheduled += [f"per_skill.{skill}.ppo.lr_schedule" for skill, overrides in self.per_skill.items()
+                      if overrides.ppo.get("lr_schedule") is not None]
+        if "ppo" in self.algorithms and "lr" in self.search_space and scheduled:
+            # RLlib takes the schedule instead of lr (experts/ppo.py), so every sampled lr would train alike.
+            problems["search_space.lr"] = (f"{scheduled[0]} is set and replaces lr, so a searched lr would be "
+                                           "ignored; search lr_schedule instead, or drop the schedule")
         for skill in self.per_skill:
             for algorithm in ALGORITHM_SECTIONS:
                 try:

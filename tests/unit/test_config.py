@@ -167,6 +167,17 @@ def test_lr_schedule_is_checked_where_it_is_written(tmp_path, schedule, problem)
         load_config(path)
 
 
+@pytest.mark.parametrize("where", ["ppo: {lr_schedule: [[0, 3.0e-4], [1000, 1.0e-4]]}",
+                                   "per_skill: {walk: {ppo: {lr_schedule: [[0, 3.0e-4], [1000, 1.0e-4]]}}}"])
+def test_a_searched_lr_under_a_schedule_is_refused(tmp_path, where):
+    """RLlib follows the schedule and ignores lr: every trial of the search would train alike."""
+    body = f"experts:\n  skills: [walk]\n  {where}\n  search_space: {{lr: {{loguniform: [1.0e-5, 1.0e-3]}}}}\n"
+    with pytest.raises(ConfigError, match=r"s\.yaml: experts\.search_space\.lr: .*lr_schedule is set"):
+        load_config(write(tmp_path, "s.yaml", body))
+    another_field_searched = body.replace("search_space: {lr:", "search_space: {gamma:")
+    assert load_config(write(tmp_path, "t.yaml", another_field_searched)).config.experts.search_space
+
+
 def test_exploration_std_in_joint_units_becomes_one_log_std_per_actuator():
     import numpy as np
 
