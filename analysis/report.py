@@ -151,7 +151,9 @@ def render_markdown(study: Study, built: dict[str, pd.DataFrame], figures: dict[
                  ablations, "ablations", figures["ablations"]),
         _section("Ablations at fixed budgets",
                  "`hb/return` at the last evaluation at or before each env-step budget, mean and 95% Student-t "
-                 "interval over the seeds that trained that far (`k/n` seeds).",
+                 "interval over the seeds that trained that far (`k/n` seeds); against the full recipe: the mean "
+                 "of the per-seed differences and a two-sided paired t-test over the seeds both trained "
+                 "(significant: p < 0.05).",
                  at_budget.with_intervals(built["ablations_at_budget"]), "ablations_at_budget", []),
         _section("Composite tasks: all-stage success", "Every evaluation episode of every seed pooled; 95% Wilson "
                  "interval; `p_vs_full` = two-sided Fisher exact test against the full method's counts "
