@@ -3,8 +3,9 @@
 ``mwx report <target> --export <folder>`` writes it next to the report; ``mwx report --from-export <folder>``
 rebuilds the same report without the tracking store (the results page in ``docs/results`` is regenerated this
 way, and a test checks that it still is). Several exports make one study (``--from-export A B``): an ablation whose
-seeds ran at different times, on machines with different stores, is reported as one table. Files: ``study.json`` (target, tracking URI), ``runs.parquet`` and
-``histories.parquet`` (parquet keeps every column's dtype, so the rebuilt tables are identical).
+seeds ran at different times, on machines with different stores, is reported as one table. Files: ``study.json``
+(target, tracking URI), ``runs.parquet`` and ``histories.parquet`` (parquet keeps every column's dtype, so the
+rebuilt tables are identical).
 """
 
 from __future__ import annotations
