@@ -464,14 +464,19 @@ def test_schema_names_match_the_stages_that_write_them():
     assert REWARD_TERM_PREFIX == schema.PREFIX_REWARD_TERMS and STEP_KEY == schema.METRIC_ENV_STEPS
 
 
+def _report_text(outcome: report.ReportOutcome) -> str:
+    """The report's markdown without its "generated" timestamp line."""
+    text = (outcome.folder / "report.md").read_text()
+    return "\n".join(line for line in text.splitlines() if "generated" not in line)
+
+
 def test_a_study_export_regenerates_the_same_report_without_the_store(experts_study, tmp_path):
     from analysis.study_export import load_study_export, save_study
 
     direct = report.write_report(experts_study, tmp_path / "direct")
     export = save_study(experts_study, tmp_path / "export")
     again = report.write_report(load_study_export(export), tmp_path / "again")
-    strip = lambda text: "\n".join(line for line in text.splitlines() if "generated" not in line)  # noqa: E731
-    assert strip((again.folder / "report.md").read_text()) == strip((direct.folder / "report.md").read_text())
+    assert _report_text(again) == _report_text(direct)
     for name, path in direct.tables.items():
         assert (again.folder / "tables" / path.name).read_text() == path.read_text(), name
 
@@ -490,10 +495,9 @@ def test_exports_of_two_sweeps_make_the_report_of_both(store, tmp_path):
     assert merged.target == together.target
     assert sorted(merged.runs["run_id"]) == sorted(together.runs["run_id"])
     assert len(merged.histories) == len(together.histories)
-    strip = lambda text: "\n".join(line for line in text.splitlines() if "generated" not in line)  # noqa: E731
     direct = report.write_report(together, tmp_path / "direct")
     again = report.write_report(merged, tmp_path / "again")
-    assert strip((again.folder / "report.md").read_text()) == strip((direct.folder / "report.md").read_text())
+    assert _report_text(again) == _report_text(direct)
     with pytest.raises(ValueError, match="share runs"):
         load_study_exports([exports[0], exports[0]])
 
